@@ -115,13 +115,13 @@ impl Kind {
             }
             Kind::Octal { min, max } => {
                 let s = one();
+                const BAD: &str = "argument couldn't be parsed as an octal number";
                 if s.is_empty() || !s.iter().all(|c| (b'0'..=b'7').contains(c)) || s.len() > 21 {
-                    return Err("argument couldn't be parsed into an integer".into());
+                    return Err(BAD.into());
                 }
-                let v = i64::from_str_radix(std::str::from_utf8(s).unwrap(), 8)
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                let v = i64::from_str_radix(std::str::from_utf8(s).unwrap(), 8).map_err(|_| BAD.to_string())?;
                 if v < min || v > max {
-                    return Err(range_err(min, max));
+                    return Err(format!("argument must be between {:o} and {:o} inclusive", min, max));
                 }
                 Ok(Value::Int(v))
             }
@@ -165,6 +165,19 @@ impl Kind {
                 let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
                 Err(format!("argument(s) must be one of the following: {}", names.join(", ")))
             }
+            Kind::Flags(items) => {
+                let mut bits = 0u8;
+                for a in args {
+                    match items.iter().find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes())) {
+                        Some((_, b)) => bits |= b,
+                        None => {
+                            let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
+                            return Err(format!("argument(s) must be one of the following: {}", names.join(", ")));
+                        }
+                    }
+                }
+                Ok(Value::Enum(bits))
+            }
             Kind::Str => Ok(Value::Str(one().to_vec())),
             Kind::BaseName(msg) => {
                 let s = one();
@@ -196,6 +209,15 @@ impl Kind {
             (_, Value::UInt(u)) => u.to_string().into_bytes(),
             (Kind::Enum(items), Value::Enum(id)) => {
                 items.iter().find(|(_, i)| i == id).map(|(n, _)| n.as_bytes().to_vec()).unwrap_or_default()
+            }
+            (Kind::Flags(items), Value::Enum(bits)) => {
+                let set: Vec<&str> =
+                    items.iter().filter(|(_, b)| *b != 0 && bits & b == *b).map(|(n, _)| *n).collect();
+                if set.is_empty() {
+                    items.iter().find(|(_, b)| *b == 0).map(|(n, _)| n.as_bytes().to_vec()).unwrap_or_default()
+                } else {
+                    set.join(" ").into_bytes()
+                }
             }
             (_, Value::Str(s)) => s.clone(),
             (_, Value::Save(params)) => {
@@ -850,13 +872,13 @@ impl Config {
     fn load_include(&mut self, path: &str, st: &mut LoadState) -> Result<(), String> {
         for file in expand_include(path)? {
             let content = read_file(&file)?;
-            self.load_string(&content, st).map_err(IncludeErr::into_string)?;
+            self.load_string(&content, st)?;
         }
         Ok(())
     }
 
     /// Parse config text (lines of directives), applying each in order.
-    fn load_string(&mut self, content: &str, st: &mut LoadState) -> Result<(), IncludeErr> {
+    fn load_string(&mut self, content: &str, st: &mut LoadState) -> Result<(), String> {
         for (n, raw_line) in content.split('\n').enumerate() {
             let line = raw_line.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
             if line.is_empty() || line.starts_with('#') {
@@ -864,17 +886,18 @@ impl Config {
             }
             let mut argv = match split_args(line.as_bytes()) {
                 Some(a) => a,
-                None => return Err(IncludeErr::at(n + 1, line, "Unbalanced quotes in configuration line")),
+                None => return Err(fatal_line_error(n + 1, line, "Unbalanced quotes in configuration line")),
             };
             if argv.is_empty() {
                 continue;
             }
             argv[0].make_ascii_lowercase();
             if let Err(e) = self.apply_file_directive(&argv, st) {
+                // Errors from nested includes are already fully formatted.
                 if e.starts_with("\n*** FATAL CONFIG FILE ERROR") || e.starts_with("Fatal error") {
-                    return Err(IncludeErr::Formatted(e));
+                    return Err(e);
                 }
-                return Err(IncludeErr::at(n + 1, line, &e));
+                return Err(fatal_line_error(n + 1, line, &e));
             }
         }
         Ok(())
@@ -884,7 +907,7 @@ impl Config {
     /// Errors are the full fatal-error text.
     pub fn load_text(&mut self, content: &str) -> Result<(), String> {
         let mut st = LoadState { save_loaded: false, include_depth: 0 };
-        self.load_string(content, &mut st).map_err(IncludeErr::into_string)
+        self.load_string(content, &mut st)
     }
 
     /// CONFIG REWRITE: rewrite the config file in place.
@@ -1033,24 +1056,12 @@ fn default_value(d: &Directive) -> Value {
     }
 }
 
-/// Error while loading text: either still needs the line context, or is a
-/// fully formatted message from a nested include.
-enum IncludeErr {
-    Formatted(String),
-}
-
-impl IncludeErr {
-    fn at(line: usize, text: &str, err: &str) -> IncludeErr {
-        IncludeErr::Formatted(format!(
-            "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}\n",
-            REDIS_VERSION, line, text, err
-        ))
-    }
-    fn into_string(self) -> String {
-        match self {
-            IncludeErr::Formatted(s) => s,
-        }
-    }
+/// The fatal-error text redis-server prints for a bad config line.
+fn fatal_line_error(line: usize, text: &str, err: &str) -> String {
+    format!(
+        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\nReading the configuration file, at line {}\n>>> '{}'\n{}\n",
+        REDIS_VERSION, line, text, err
+    )
 }
 
 fn read_file(path: &str) -> Result<String, String> {

@@ -59,6 +59,9 @@ pub enum Kind {
     MemOrPercent { max_percent: i64 },
     /// One of a fixed set of names; several names may share one id.
     Enum(&'static [(&'static str, u8)]),
+    /// Space-separated set of flag names (bits OR-ed); the name with bits 0
+    /// is shown when no flag is set.
+    Flags(&'static [(&'static str, u8)]),
     /// Free string.
     Str,
     /// A string that must be a bare file name; the message is the error text.
@@ -127,7 +130,7 @@ const TLS_AUTH_CLIENTS: &[(&str, u8)] = &[("no", 0), ("yes", 1), ("optional", 2)
 const CLUSTER_ENDPOINT: &[(&str, u8)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
 const PROPAGATION_ERROR: &[(&str, u8)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
 const SHUTDOWN_ON_SIG: &[(&str, u8)] =
-    &[("default", 0), ("save", 1), ("nosave", 2), ("now", 3), ("force", 4)];
+    &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
 
 const IM: u32 = IMMUTABLE;
 const PR: u32 = PROTECTED;
@@ -265,8 +268,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("rdb-save-incremental-fsync", B, "yes", MODIFIABLE),
     // ---- shutdown ----
     d("shutdown-timeout", int(0, INT_MAX), "10", MODIFIABLE),
-    d("shutdown-on-sigint", Kind::Enum(SHUTDOWN_ON_SIG), "default", MODIFIABLE),
-    d("shutdown-on-sigterm", Kind::Enum(SHUTDOWN_ON_SIG), "default", MODIFIABLE),
+    d("shutdown-on-sigint", Kind::Flags(SHUTDOWN_ON_SIG), "default", MA),
+    d("shutdown-on-sigterm", Kind::Flags(SHUTDOWN_ON_SIG), "default", MA),
     // ---- scripting ----
     a("busy-reply-threshold", "lua-time-limit", int(0, LL_MAX), "5000", MODIFIABLE),
     // ---- cluster ----

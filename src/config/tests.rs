@@ -341,6 +341,17 @@ fn rewrite_preserves_comments() {
 fn shipped_redis_conf_loads() {
     for path in ["/etc/redis/redis.conf", "/etc/redis.conf"] {
         if Path::new(path).exists() {
+            // Load the real file as redis-server would when its dir exists.
+            let text = std::fs::read_to_string(path).unwrap();
+            let dir_ok = text
+                .lines()
+                .find(|l| l.starts_with("dir "))
+                .map(|l| Path::new(l[4..].trim()).is_dir())
+                .unwrap_or(true);
+            if dir_ok && !text.lines().any(|l| l.trim_start().starts_with("include ")) {
+                let c = load_file(path).unwrap_or_else(|e| panic!("{}", e));
+                assert_eq!(c.config_file(), Some(Path::new(path)));
+            }
             // Debian's file may include dirs/files that don't exist here;
             // load it with includes stripped.
             let text = std::fs::read_to_string(path).unwrap();
@@ -360,4 +371,47 @@ fn shipped_redis_conf_loads() {
             let _ = c.rewrite_content(&text);
         }
     }
+}
+
+#[test]
+fn flags_and_octal() {
+    let mut c = Config::default();
+    c.set(&[p("shutdown-on-sigint", "nosave now")]).unwrap();
+    assert_eq!(get1(&c, "shutdown-on-sigint"), "nosave now");
+    c.set(&[p("shutdown-on-sigint", "default")]).unwrap();
+    assert_eq!(get1(&c, "shutdown-on-sigint"), "default");
+    let mut c = Config::default();
+    c.load_text("unixsocketperm 700\nshutdown-on-sigterm save force\n").unwrap();
+    assert_eq!(get1(&c, "unixsocketperm"), "700");
+    assert_eq!(c.get_i64("unixsocketperm"), 0o700);
+    assert_eq!(get1(&c, "shutdown-on-sigterm"), "save force");
+    assert!(c.load_text("unixsocketperm 999").unwrap_err().ends_with("argument couldn't be parsed as an octal number\n"));
+    assert!(c.load_text("unixsocketperm 1000").unwrap_err().ends_with("argument must be between 0 and 777 inclusive\n"));
+}
+
+/// Dump `CONFIG GET *` as sorted "name\tvalue" lines (for comparing with a
+/// real server by hand: `cargo test dump_all -- --nocapture --ignored`).
+#[test]
+#[ignore]
+fn dump_all() {
+    let mut v: Vec<String> = Config::default()
+        .get(b"*")
+        .into_iter()
+        .map(|(n, v)| format!("{}\t{}", n, String::from_utf8_lossy(&v)))
+        .collect();
+    v.sort();
+    for l in v {
+        println!("{}", l);
+    }
+}
+
+/// Compare against a real server's CONFIG REWRITE by hand:
+/// MAGPIE_REWRITE_SRC=orig.conf cargo test rewrite_dump -- --ignored --nocapture
+#[test]
+#[ignore]
+fn rewrite_dump() {
+    let Ok(src) = std::env::var("MAGPIE_REWRITE_SRC") else { return };
+    let mut c = load_file(&src).unwrap_or_else(|e| panic!("{}", e));
+    c.set(&[p("maxmemory", "100mb"), p("save", "10 1"), p("hz", "15"), p("notify-keyspace-events", "Ex")]).unwrap();
+    print!("{}", c.rewrite_content(&std::fs::read_to_string(&src).unwrap()));
 }
