@@ -368,7 +368,7 @@ fn parse_special(sp: Special, args: &[Vec<u8>]) -> Result<Value, String> {
             if empty_single || args.is_empty() {
                 return Ok(Value::Save(Vec::new()));
             }
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
             let mut out = Vec::new();
@@ -457,7 +457,7 @@ fn parse_buffer_limits(args: &[Vec<u8>], current: &Value) -> Result<Value, Strin
         Value::BufferLimits(l) => *l,
         _ => [BufferLimit::default(); 3],
     };
-    if args.is_empty() || args.len() % 4 != 0 {
+    if args.is_empty() || !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     for chunk in args.chunks(4) {
