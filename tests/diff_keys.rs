@@ -1,0 +1,409 @@
+//! Differential tests: keyspace commands, Magpie vs redis-server, byte for byte.
+//! Script format: see `common::parse_script`.
+
+mod common;
+
+diff_test!(both: del_unlink_exists_type, del_unlink_exists_type_resp3, r#"
+MSET a 1 b 2 c 3
+DEL a b nokey
+DEL a
+UNLINK c nokey
+UNLINK c
+EXISTS a
+SET x 1
+EXISTS x
+EXISTS x x x nokey
+TYPE x
+TYPE nokey
+SET emb hello
+TYPE emb
+DEL x x
+EXISTS x
+!err DEL
+!err UNLINK
+!err EXISTS
+!err TYPE
+!err TYPE a b
+"#);
+
+diff_test!(both: keys_patterns, keys_patterns_resp3, r#"
+!sort KEYS *
+MSET k1 1 k2 2 k3 3 kk 4 other 5 "k*" 6 "k?" 7 "k\\x" 8 hello 9 hallo 10 hxllo 11 hllo 12 heeeello 13
+!sort KEYS *
+!sort KEYS k?
+!sort KEYS k*
+!sort KEYS k[12]
+!sort KEYS k[^1]
+!sort KEYS k[!1]
+!sort KEYS k[1-2]
+!sort KEYS k[2-1]
+!sort KEYS "k\\*"
+!sort KEYS "k\\?"
+!sort KEYS "k\\\\x"
+!sort KEYS *nomatch*
+!sort KEYS h?llo
+!sort KEYS h*llo
+!sort KEYS h[ae]llo
+!sort KEYS h[^e]llo
+!sort KEYS h[a-b]llo
+!sort KEYS other
+!sort KEYS OTHER
+!sort KEYS *o*
+!sort KEYS "["
+!sort KEYS "[a"
+!sort KEYS "k["
+!sort KEYS ""
+!err KEYS
+!err KEYS a b
+"#);
+
+diff_test!(both: rename_renamenx, rename_renamenx_resp3, r#"
+MSET k1 1 k2 2
+RENAME k1 r1
+GET r1
+EXISTS k1
+!err RENAME nokey z
+RENAME r1 r1
+GET r1
+RENAME r1 k2
+GET k2
+EXISTS r1
+RENAMENX k2 k3
+RENAMENX k3 k3
+SET k4 4
+RENAMENX k3 k4
+GET k3
+!err RENAMENX nokey z
+!err RENAMENX nokey nokey
+SET t v EX 100
+RENAME t t2
+!approx=1 TTL t2
+EXISTS t
+SET plain p
+RENAME t2 plain
+!approx=1 TTL plain
+SET t3 v EX 100
+SET t4 v
+RENAME t4 t3
+TTL t3
+!err RENAME a
+!err RENAMENX a
+!err RENAME a b c
+"#);
+
+diff_test!(both: copy_command, copy_command_resp3, r#"
+SET k2 v2
+COPY k2 c2
+GET c2
+COPY k2 c2
+SET k2 v3
+COPY k2 c2 REPLACE
+GET c2
+COPY k2 c2 replace
+!err COPY k2 k2
+COPY nokey z
+EXISTS z
+COPY k2 k2 DB 1
+SELECT 1
+GET k2
+SELECT 0
+COPY k2 k2 DB 1
+COPY k2 k2 DB 1 REPLACE
+COPY k2 other DB 0
+GET other
+SET tt v EX 100
+COPY tt tt2
+!approx=1 TTL tt2
+!err COPY k2 x DB 99
+!err COPY k2 x DB 16
+!err COPY k2 x DB -1
+!err COPY k2 x DB abc
+!err COPY k2 x FOO
+!err COPY k2 x DB
+!err COPY k2
+"#);
+
+diff_test!(both: move_select_swapdb, move_select_swapdb_resp3, r#"
+MSET k2 2 k3 3
+MOVE k3 1
+MOVE k3 1
+EXISTS k3
+SELECT 1
+EXISTS k3
+GET k3
+SELECT 0
+SET k3 again
+MOVE k3 1
+GET k3
+MOVE nokey 1
+!err MOVE k2 0
+!err MOVE k2 99
+!err MOVE k2 -1
+!err MOVE k2 abc
+!err SELECT 16
+!err SELECT -1
+!err SELECT abc
+!err SELECT 1.5
+!err SELECT
+SELECT 15
+SET in15 x
+SELECT 0
+DBSIZE
+SWAPDB 0 1
+DBSIZE
+GET k3
+SELECT 1
+DBSIZE
+GET k2
+SWAPDB 1 1
+DBSIZE
+SWAPDB 1 15
+GET in15
+SELECT 0
+!err SWAPDB 0 99
+!err SWAPDB 0 16
+!err SWAPDB a 1
+!err SWAPDB 1 a
+!err SWAPDB -1 1
+!err SWAPDB 0
+SET tm v EX 100
+MOVE tm 2
+SELECT 2
+!approx=1 TTL tm
+"#);
+
+diff_test!(both: expire_family, expire_family_resp3, r#"
+SET e v
+EXPIRE e 100
+!approx=1 TTL e
+EXPIRE nokey 100
+EXPIRE e 200 NX
+EXPIRE e 200 XX
+!approx=1 TTL e
+EXPIRE e 50 GT
+EXPIRE e 500 GT
+!approx=1 TTL e
+EXPIRE e 600 LT
+EXPIRE e 10 LT
+!approx=1 TTL e
+EXPIRE e 10 nx
+PERSIST e
+PERSIST e
+PERSIST nokey
+TTL e
+EXPIRE e 100 XX
+EXPIRE e 100 GT
+EXPIRE e 100 LT
+!approx=1 TTL e
+PERSIST e
+EXPIRE e 100 NX
+!approx=1 TTL e
+!err EXPIRE e 100 NX XX
+!err EXPIRE e 100 NX GT
+!err EXPIRE e 100 GT LT
+!err EXPIRE e 100 FOO
+!err EXPIRE e abc
+!err EXPIRE e 1.5
+!err EXPIRE e
+!err EXPIRE e 9223372036854775807
+!err PEXPIRE e 9223372036854775807
+!err EXPIREAT e 9223372036854775807
+!err EXPIRE e -9223372036854775808
+!err EXPIRE e 9223372036854775
+EXPIRE e 9223372036854
+!approx=1 TTL e
+PEXPIRE e 100000
+!approx=1000 PTTL e
+PEXPIRE e 100000 GT
+PEXPIRE e 200000 GT
+EXPIREAT e 4102444800
+!approx=2 TTL e
+EXPIRETIME e
+PEXPIREAT e 4102444800123
+PEXPIRETIME e
+EXPIRETIME e
+EXPIREAT e 4102444801 LT
+EXPIREAT e 4102444700 LT
+EXPIRETIME e
+PEXPIREAT e 4102444800000 XX
+EXPIRETIME nokey
+PEXPIRETIME nokey
+SET p v
+EXPIRETIME p
+PEXPIRETIME p
+TTL nokey
+TTL p
+PTTL nokey
+PTTL p
+EXPIRE e -1
+EXISTS e
+SET e v
+EXPIRE e 0
+EXISTS e
+SET e v
+PEXPIRE e -100
+EXISTS e
+SET e v
+EXPIREAT e 1
+EXISTS e
+SET e v
+PEXPIREAT e 0
+EXISTS e
+EXPIRE nokey -1
+!err TTL
+!err TTL a b
+!err PERSIST
+!err EXPIRETIME
+"#);
+
+diff_test!(both: expiry_timing, expiry_timing_resp3, r#"
+SET short v PX 100
+!sleep=300
+GET short
+EXISTS short
+TTL short
+SET s2 v PX 150
+SET s3 v EX 100
+PEXPIRE s3 100
+!sleep=400
+!sort KEYS *
+DBSIZE
+SET s4 v
+PEXPIRE s4 100
+!sleep=300
+TYPE s4
+!err RENAME s4 x
+!err RENAME s4 x
+SET s5 v PX 100
+!sleep=300
+COPY s5 y
+EXISTS y
+"#);
+
+diff_test!(both: touch_object_dbsize_flushdb, touch_object_dbsize_flushdb_resp3, r#"
+MSET a 1 b 2
+TOUCH a b nokey
+TOUCH nokey
+SET n 12345
+OBJECT ENCODING n
+SET neg -1
+OBJECT ENCODING neg
+SET s hello
+OBJECT ENCODING s
+SET z 0123
+OBJECT ENCODING z
+SET l "this string is longer than forty-four bytes, so raw"
+OBJECT ENCODING l
+SET l44 "12345678901234567890123456789012345678901234"
+OBJECT ENCODING l44
+SET l45 "123456789012345678901234567890123456789012345"
+OBJECT ENCODING l45
+SET big 12345678901234567890
+OBJECT ENCODING big
+SET maxi 9223372036854775807
+OBJECT ENCODING maxi
+SET a2 hi
+APPEND a2 x
+OBJECT ENCODING a2
+INCR n
+OBJECT ENCODING n
+SET f 1.5
+OBJECT ENCODING f
+INCRBYFLOAT f 1
+OBJECT ENCODING f
+OBJECT ENCODING nokey
+object encoding s
+!err OBJECT FOO
+!err OBJECT ENCODING
+!err OBJECT ENCODING a b
+DBSIZE
+SELECT 3
+DBSIZE
+SET x y
+SELECT 0
+DBSIZE
+FLUSHDB
+DBSIZE
+GET a
+SELECT 3
+DBSIZE
+FLUSHDB SYNC
+DBSIZE
+SET x y
+FLUSHDB ASYNC
+DBSIZE
+!err FLUSHDB FOO
+!err FLUSHDB SYNC ASYNC
+!err DBSIZE x
+"#);
+
+diff_test!(both: keys_arity_unknown, keys_arity_unknown_resp3, r#"
+!err DEL
+!err EXPIRE a
+!err PEXPIRE a
+!err EXPIREAT a
+!err PEXPIREAT a
+!err TTL
+!err PTTL
+!err RENAME a
+!err TYPE a b
+!err MOVE a
+!err COPY a
+!err SELECT
+!err SELECT 1 2
+!err SWAPDB 1
+!err TOUCH
+!err PERSIST a b
+!err UNKNOWNCMD
+!err UNKNOWNCMD key
+!err "" a
+"#);
+
+diff_test!(both: binary_keys, binary_keys_resp3, r#"
+SET "\x00\r\n" v
+SET "a\x00b" "\x00"
+SET "\xff" "\r\n"
+!sort KEYS *
+!sort KEYS "a\x00*"
+!sort KEYS "?"
+EXISTS "\x00\r\n" "a\x00b" "a"
+TYPE "\x00\r\n"
+RENAME "\x00\r\n" "b\x00"
+GET "b\x00"
+RENAMENX "b\x00" "\xff"
+COPY "b\x00" "c\r"
+GET "c\r"
+EXPIRE "c\r" 100
+!approx=1 TTL "c\r"
+DEL "a\x00b" "\xff"
+!sort KEYS *
+DBSIZE
+"#);
+
+diff_test!(both: multi_connection_state, multi_connection_state_resp3, r#"
+SET shared 1
+!conn=1 GET shared
+!conn=1 SELECT 5
+!conn=1 SET in5 x
+GET in5
+SELECT 5
+GET in5
+!conn=1 SELECT 0
+!conn=1 DEL shared
+EXISTS shared
+SELECT 0
+EXISTS shared
+"#);
+
+diff_test!(inline_keys, r#"
+!raw "SET a 1\r\n"
+!raw "EXISTS a b\r\n"
+!raw "EXPIRE a 100\r\n"
+!approx=1 !raw "TTL a\r\n"
+!raw "TYPE a\r\n"
+!raw "KEYS *\r\n"
+!raw "DEL a\r\n"
+!raw "DBSIZE\r\n"
+!raw "SELECT 2\r\n"
+!err !raw "SELECT 99\r\n"
+"#);
