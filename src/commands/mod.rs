@@ -1,0 +1,270 @@
+//! Command dispatch. Each family module declares its commands as `Cmd`
+//! records (see `table.rs`) next to their handlers; this module gathers
+//! them into one lookup table and runs a request through it: lookup,
+//! arity, authentication, transaction queueing, shard locking, execution,
+//! statistics.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use crate::protocol::Reply;
+use crate::server::{Client, Server};
+use crate::store::{Db, Locked, ShardStats};
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+pub use table::{Cmd, Scope};
+
+/// An error reply: the full text after the `-`.
+#[derive(Debug)]
+pub struct CmdErr(pub Cow<'static, str>);
+
+impl From<&'static str> for CmdErr {
+    fn from(s: &'static str) -> CmdErr {
+        CmdErr(Cow::Borrowed(s))
+    }
+}
+impl From<String> for CmdErr {
+    fn from(s: String) -> CmdErr {
+        CmdErr(Cow::Owned(s))
+    }
+}
+
+pub type CmdResult = Result<(), CmdErr>;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NO_KEY: &str = "ERR no such key";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+/// Everything a handler sees while it runs.
+pub struct Ctx<'a> {
+    pub srv: &'static Server,
+    pub cl: &'a mut Client,
+    pub args: &'a [Bytes],
+    pub out: &'a mut Reply,
+    /// Shard locks held for this command (chosen from its key spec).
+    pub lk: &'a mut Locked,
+    /// The command's clock: one timestamp per command, as Redis caches mstime.
+    pub now: i64,
+    pub cmd: &'static CmdRt,
+    /// Keys written by this command (server dirty counter, WATCH, notifications).
+    pub dirty: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// Database `db` of the current client's selected db in `key`'s shard.
+    #[inline]
+    pub fn db(&mut self, key: &[u8]) -> (&mut Db, &mut ShardStats) {
+        self.lk.db(self.cl.db, key)
+    }
+
+    pub fn arg_i64(&self, i: usize) -> Result<i64, CmdErr> {
+        crate::util::parse_i64(&self.args[i]).ok_or(CmdErr::from(NOT_INT))
+    }
+
+    /// Records that a key was modified.
+    pub fn touched(&mut self, _key: &[u8]) {
+        self.dirty += 1;
+    }
+
+    /// What a read lookup needs to know about this command.
+    pub fn access(&self) -> Access {
+        Access { db: self.cl.db, now: self.now, lru: self.lru_now(), touch: !self.cl.no_touch }
+    }
+
+    /// The LRU clock value to store in entries accessed now.
+    pub fn lru_now(&self) -> u32 {
+        (self.now / 1000) as u32
+    }
+}
+
+/// The parameters of a keyspace read: database, clock, and whether the
+/// access refreshes the key's LRU clock.
+#[derive(Clone, Copy)]
+pub struct Access {
+    pub db: usize,
+    pub now: i64,
+    pub lru: u32,
+    pub touch: bool,
+}
+
+/// Looks a key up for reading: expires it if due, counts hits and misses,
+/// refreshes its access clock.
+pub fn lookup_read<'c>(lk: &'c mut Locked, a: Access, key: &[u8]) -> Option<&'c mut crate::store::Entry> {
+    let (db, st) = lk.db(a.db, key);
+    match db.lookup(key, a.now, st) {
+        None => {
+            st.keyspace_misses += 1;
+            None
+        }
+        Some(e) => {
+            st.keyspace_hits += 1;
+            if a.touch {
+                e.lru = a.lru;
+            }
+            Some(e)
+        }
+    }
+}
+
+/// Runtime record of a command: its table entry, full name and statistics.
+pub struct CmdRt {
+    pub spec: &'static Cmd,
+    /// "get", or "config|get" for subcommands.
+    pub full_name: String,
+    pub parent: Option<&'static CmdRt>,
+    pub subs: HashMap<Vec<u8>, &'static CmdRt>,
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+    pub readonly: bool,
+    pub write: bool,
+    pub no_auth: bool,
+    pub is_fast: bool,
+}
+
+impl CmdRt {
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.spec.has_flag(f)
+    }
+}
+
+pub struct CommandTable {
+    pub map: HashMap<Vec<u8>, &'static CmdRt>,
+}
+
+/// Every command family's declarations.
+fn families() -> Vec<&'static [Cmd]> {
+    vec![strings::COMMANDS, keys::COMMANDS, connection::COMMANDS, server::COMMANDS]
+}
+
+fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt {
+    let full_name = match parent {
+        Some(p) => format!("{}|{}", p.spec.name, spec.name),
+        None => spec.name.to_string(),
+    };
+    let rt: &'static mut CmdRt = Box::leak(Box::new(CmdRt {
+        spec,
+        full_name,
+        parent,
+        subs: HashMap::new(),
+        calls: AtomicU64::new(0),
+        usec: AtomicU64::new(0),
+        rejected_calls: AtomicU64::new(0),
+        failed_calls: AtomicU64::new(0),
+        readonly: spec.has_flag("readonly"),
+        write: spec.has_flag("write"),
+        no_auth: spec.has_flag("no_auth"),
+        is_fast: spec.has_flag("fast"),
+    }));
+    // Subcommands need a 'static parent: build them after leaking.
+    let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };
+    let subs: HashMap<Vec<u8>, &'static CmdRt> =
+        spec.subcommands.iter().map(|s| (s.name.as_bytes().to_vec(), leak_rt(s, Some(parent_ref)))).collect();
+    rt.subs = subs;
+    rt
+}
+
+impl CommandTable {
+    pub fn build() -> CommandTable {
+        let mut map = HashMap::new();
+        for fam in families() {
+            for c in fam.iter() {
+                let prev = map.insert(c.name.as_bytes().to_vec(), leak_rt(c, None));
+                assert!(prev.is_none(), "command {} declared twice", c.name);
+            }
+        }
+        CommandTable { map }
+    }
+
+    /// Case-insensitive lookup of a top-level command.
+    pub fn get(&self, name: &[u8]) -> Option<&'static CmdRt> {
+        if name.len() > 32 {
+            return None;
+        }
+        let mut buf = [0u8; 32];
+        let l = &mut buf[..name.len()];
+        l.copy_from_slice(name);
+        l.make_ascii_lowercase();
+        self.map.get(&l[..]).copied()
+    }
+
+    /// Resolves a command and, for containers, its subcommand. Errors are
+    /// the exact replies Redis gives for unknown commands and subcommands.
+    pub fn resolve(&self, args: &[Bytes]) -> Result<&'static CmdRt, CmdErr> {
+        let Some(c) = self.get(&args[0]) else {
+            let mut msg = format!("ERR unknown command '{}', with args beginning with: ", trunc128(&args[0]));
+            for a in &args[1..] {
+                if msg.len() >= 128 + 60 {
+                    break;
+                }
+                msg.push_str(&format!("'{}' ", trunc128(a)));
+            }
+            return Err(msg.into());
+        };
+        if c.spec.subcommands.is_empty() {
+            return Ok(c);
+        }
+        if args.len() == 1 {
+            return Err(format!("ERR wrong number of arguments for '{}' command", c.spec.name).into());
+        }
+        let sub = args[1].to_ascii_lowercase();
+        match c.subs.get(&sub) {
+            Some(s) => Ok(*s),
+            None => Err(format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                trunc128(&args[1]),
+                c.spec.name.to_ascii_uppercase()
+            )
+            .into()),
+        }
+    }
+
+    /// All top-level commands, sorted by name.
+    pub fn all(&self) -> Vec<&'static CmdRt> {
+        let mut v: Vec<_> = self.map.values().copied().collect();
+        v.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
+        v
+    }
+}
+
+fn trunc128(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
+    // Redis sanitizes control characters in this message.
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// True if the arity of `args` fits the command.
+pub fn arity_ok(spec: &Cmd, argc: usize) -> bool {
+    let a = spec.arity;
+    if a > 0 {
+        argc as i32 == a
+    } else {
+        argc as i32 >= -a
+    }
+}
+
+pub fn arity_error(rt: &CmdRt) -> CmdErr {
+    format!("ERR wrong number of arguments for '{}' command", rt.full_name).into()
+}
+
+/// Shards a command must lock, from its key spec.
+pub fn shards_for(srv: &Server, rt: &CmdRt, args: &[Bytes], out: &mut Vec<usize>) -> bool {
+    if rt.spec.scope == Scope::All {
+        return true;
+    }
+    for i in rt.spec.key_positions(args) {
+        if let Some(k) = args.get(i) {
+            out.push(srv.ks.shard_of(k));
+        }
+    }
+    false
+}

@@ -1,0 +1,786 @@
+//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, DEBUG, MONITOR,
+//! SLOWLOG, MEMORY, SHUTDOWN.
+
+use super::table::{Cmd, Scope};
+use super::{CmdErr, CmdResult, CmdRt, Ctx, NOT_INT, SYNTAX};
+use crate::protocol::Reply;
+use crate::util::{eq_ic, glob_match, parse_f64, parse_i64};
+use std::sync::atomic::Ordering;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("info", -1, "loading stale sentinel", info).acl("@dangerous").doc("server", "1.0.0", "O(1)", "Returns information and statistics about the server."),
+    Cmd::container("config", -2, CONFIG_SUBS).doc("server", "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
+    Cmd::new("command", -1, "loading stale sentinel", command_all).acl("@connection").doc("server", "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
+    Cmd::new("time", 1, "loading stale fast", time).doc("server", "2.6.0", "O(1)", "Returns the server time."),
+    Cmd::new("lastsave", 1, "loading stale fast", lastsave).acl("@admin @dangerous").doc("server", "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
+    Cmd::container("debug", -2, &[]).doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands."),
+    Cmd::new("monitor", 1, "admin noscript loading stale", monitor).doc("server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time."),
+    Cmd::container("slowlog", -2, SLOWLOG_SUBS).doc("server", "2.2.12", "Depends on subcommand.", "A container for slow log commands."),
+    Cmd::container("memory", -2, MEMORY_SUBS).doc("server", "4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
+    Cmd::new("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", shutdown).doc("server", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+];
+
+static CONFIG_SUBS: &[Cmd] = &[
+    Cmd::new("get", -3, "admin noscript loading stale", config_get).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
+    Cmd::new("set", -4, "admin noscript loading stale", config_set).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
+    Cmd::new("resetstat", 2, "admin noscript loading stale", config_resetstat).doc("server", "2.0.0", "O(1)", "Resets the server's statistics."),
+    Cmd::new("rewrite", 2, "admin noscript loading stale", config_rewrite).doc("server", "2.8.0", "O(1)", "Persists the effective configuration to file."),
+    Cmd::new("help", 2, "loading stale", config_help).doc("server", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+static SLOWLOG_SUBS: &[Cmd] = &[
+    Cmd::new("get", -2, "admin loading stale", slowlog_get).doc("server", "2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries."),
+    Cmd::new("len", 2, "admin loading stale", slowlog_len).doc("server", "2.2.12", "O(1)", "Returns the number of entries in the slow log."),
+    Cmd::new("reset", 2, "admin loading stale", slowlog_reset).doc("server", "2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log."),
+    Cmd::new("help", 2, "loading stale", slowlog_help).doc("server", "6.2.0", "O(1)", "Show helpful text about the different subcommands"),
+];
+
+static MEMORY_SUBS: &[Cmd] = &[
+    Cmd::new("usage", -3, "readonly", memory_usage).keys(2, 2, 1, "RO").acl("@keyspace").doc("server", "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key."),
+    Cmd::new("doctor", 2, "", memory_doctor).doc("server", "4.0.0", "O(1)", "Outputs a memory problems report."),
+    Cmd::new("stats", 2, "", memory_stats).doc("server", "4.0.0", "O(1)", "Returns details about memory usage."),
+    Cmd::new("malloc-stats", 2, "", memory_malloc_stats).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics."),
+    Cmd::new("purge", 2, "", memory_purge).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
+    Cmd::new("help", 2, "loading stale", memory_help).doc("server", "4.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+/// The reply of every `<CMD> HELP`: a title line, the given lines, and the
+/// HELP entry itself, as status replies.
+pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+// ---------------------------------------------------------------- INFO
+
+fn info(ctx: &mut Ctx) -> CmdResult {
+    let mut wanted: Vec<String> = ctx.args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    if wanted.is_empty() {
+        wanted.push("default".into());
+    }
+    let text = info_text(ctx, &wanted);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"];
+
+pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
+    let mut sections: Vec<&str> = Vec::new();
+    for w in wanted {
+        let list: &[&str] = match w.as_str() {
+            "default" => DEFAULT_SECTIONS,
+            "all" | "everything" => ALL_SECTIONS,
+            s => ALL_SECTIONS.iter().find(|x| **x == s).map(std::slice::from_ref).unwrap_or(&[]),
+        };
+        for s in list {
+            if !sections.contains(s) {
+                sections.push(s);
+            }
+        }
+    }
+    let mut out = String::new();
+    for s in ALL_SECTIONS.iter().filter(|s| sections.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        info_section(ctx, s, &mut out);
+    }
+    out
+}
+
+fn rusage() -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_utime), t(ru.ru_stime))
+}
+
+/// Resident set size in bytes, from /proc.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn human(b: u64) -> String {
+    let f = b as f64;
+    if f < 1024.0 {
+        format!("{}B", b)
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
+    use std::fmt::Write;
+    let srv = ctx.srv;
+    let cfg = srv.cfg.read();
+    match s {
+        "server" => {
+            let up = srv.uptime_secs();
+            let _ = write!(
+                o,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nmagpie_version:{}\r\nmagpie_shards:{}\r\n",
+                crate::server::REDIS_VERSION,
+                std::env::consts::OS,
+                srv.pid,
+                srv.run_id,
+                srv.port.load(Ordering::Relaxed),
+                crate::util::now_us(),
+                up,
+                up / 86400,
+                cfg.get_i64("hz"),
+                cfg.get_i64("hz"),
+                (ctx.now / 1000) & 0xff_ffff,
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                cfg.config_file().map(|p| p.display().to_string()).unwrap_or_default(),
+                env!("CARGO_PKG_VERSION"),
+                srv.ks.nshards(),
+            );
+        }
+        "clients" => {
+            let n = srv.clients.lock().len();
+            let _ = write!(
+                o,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                n,
+                cfg.get_i64("maxclients"),
+                srv.blocked_clients.load(Ordering::Relaxed)
+            );
+        }
+        "memory" => {
+            let rss = rss_bytes();
+            let maxmem = cfg.get_u64("maxmemory");
+            let _ = write!(
+                o,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{rss}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{rss}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{}\r\nused_memory_lua:31744\r\nused_memory_vm_eval:31744\r\nused_memory_lua_human:31.00K\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_vm_total_human:63.00K\r\nused_memory_functions:184\r\nused_memory_scripts:184\r\nused_memory_scripts_human:184B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\nallocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:1.00\r\nmem_fragmentation_bytes:0\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                human(rss),
+                human(rss),
+                human(rss),
+                total_memory(),
+                human(maxmem),
+                cfg.get_str("maxmemory-policy"),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                o,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                srv.dirty.load(Ordering::Relaxed),
+                srv.lastsave.load(Ordering::Relaxed),
+            );
+        }
+        "stats" => {
+            let st = &srv.stats;
+            let (mut hits, mut misses, mut expired) = (0u64, 0u64, 0u64);
+            for i in 0..srv.ks.nshards() {
+                let sh = if ctx.lk.holds_all() { None } else { Some(srv.ks.lock(i)) };
+                let stats = match &sh {
+                    Some(g) => (g.stats.keyspace_hits, g.stats.keyspace_misses, g.stats.expired_keys),
+                    None => {
+                        let s = ctx.lk.shard_at(i);
+                        (s.stats.keyspace_hits, s.stats.keyspace_misses, s.stats.expired_keys)
+                    }
+                };
+                hits += stats.0;
+                misses += stats.1;
+                expired += stats.2;
+            }
+            let pause = *srv.pause.lock();
+            let _ = write!(
+                o,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
+                st.total_connections.load(Ordering::Relaxed),
+                st.total_commands.load(Ordering::Relaxed),
+                st.net_input_bytes.load(Ordering::Relaxed),
+                st.net_output_bytes.load(Ordering::Relaxed),
+                st.rejected_connections.load(Ordering::Relaxed),
+                expired,
+                hits,
+                misses,
+                st.unexpected_error_replies.load(Ordering::Relaxed),
+                st.total_error_replies.load(Ordering::Relaxed),
+                st.client_query_buffer_limit_disconnections.load(Ordering::Relaxed),
+                if pause.until > ctx.now { "client_pause" } else { "none" },
+            );
+        }
+        "replication" => {
+            let _ = write!(o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n", srv.run_id, cfg.get_i64("repl-backlog-size"));
+        }
+        "cpu" => {
+            let (u, s) = rusage();
+            let _ = write!(o, "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n", s, u, s, u);
+        }
+        "modules" => o.push_str("# Modules\r\n"),
+        "commandstats" => {
+            o.push_str("# Commandstats\r\n");
+            let mut all: Vec<&CmdRt> = Vec::new();
+            for c in srv.cmds.all() {
+                all.push(c);
+                let mut subs: Vec<&CmdRt> = c.subs.values().copied().collect();
+                subs.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
+                all.extend(subs);
+            }
+            for c in all {
+                let calls = c.calls.load(Ordering::Relaxed);
+                let rej = c.rejected_calls.load(Ordering::Relaxed);
+                let failed = c.failed_calls.load(Ordering::Relaxed);
+                if calls == 0 && rej == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = c.usec.load(Ordering::Relaxed);
+                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let _ = write!(o, "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n", c.full_name, calls, usec, per, rej, failed);
+            }
+        }
+        "errorstats" => {
+            o.push_str("# Errorstats\r\n");
+            for (k, v) in srv.stats.errors.lock().iter() {
+                let _ = write!(o, "errorstat_{}:count={}\r\n", k, v);
+            }
+        }
+        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            o.push_str("# Keyspace\r\n");
+            let ndb = srv.ks.ndb;
+            let mut keys = vec![0usize; ndb];
+            let mut vol = vec![0usize; ndb];
+            for i in 0..srv.ks.nshards() {
+                let mut add = |sh: &crate::store::Shard| {
+                    for (d, db) in sh.dbs.iter().enumerate() {
+                        keys[d] += db.len();
+                        vol[d] += db.volatile;
+                    }
+                };
+                if ctx.lk.holds_all() {
+                    add(ctx.lk.shard_at(i));
+                } else {
+                    add(&srv.ks.lock(i));
+                }
+            }
+            for d in 0..ndb {
+                if keys[d] > 0 {
+                    let _ = write!(o, "db{}:keys={},expires={},avg_ttl=0\r\n", d, keys[d], vol[d]);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------- CONFIG
+
+fn config_get(ctx: &mut Ctx) -> CmdResult {
+    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    {
+        let cfg = ctx.srv.cfg.read();
+        for p in &ctx.args[2..] {
+            for (k, v) in cfg.get(p) {
+                if !pairs.iter().any(|(x, _)| *x == k) {
+                    pairs.push((k, v));
+                }
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(&v);
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() % 2 != 0 {
+        return Err("ERR wrong number of arguments for 'config|set' command".into());
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = ctx.args[2..].chunks(2).map(|c| (c[0].to_vec(), c[1].to_vec())).collect();
+    let local = ctx.cl.h.addr.starts_with("127.") || ctx.cl.h.addr.starts_with("[::1]");
+    let changed = ctx.srv.cfg.write().set_ex(&pairs, local).map_err(CmdErr::from)?;
+    apply_changes(ctx, &changed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Side effects of configuration changes that the server must act on.
+fn apply_changes(ctx: &mut Ctx, changed: &[&str]) {
+    ctx.srv.refresh_hot();
+    let cfg = ctx.srv.cfg.read();
+    for name in changed {
+        match *name {
+            "loglevel" => crate::server::log::set_level(&cfg.get_str("loglevel")),
+            "logfile" => {
+                let _ = crate::server::log::set_file(&cfg.get_str("logfile"));
+            }
+            "dir" => {
+                let _ = std::env::set_current_dir(cfg.get_str("dir"));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    let srv = ctx.srv;
+    for c in srv.cmds.all() {
+        for rt in std::iter::once(c).chain(c.subs.values().copied()) {
+            rt.calls.store(0, Ordering::Relaxed);
+            rt.usec.store(0, Ordering::Relaxed);
+            rt.rejected_calls.store(0, Ordering::Relaxed);
+            rt.failed_calls.store(0, Ordering::Relaxed);
+        }
+    }
+    let st = &srv.stats;
+    for a in [&st.total_connections, &st.rejected_connections, &st.total_commands, &st.net_input_bytes, &st.net_output_bytes, &st.total_error_replies, &st.unexpected_error_replies, &st.client_query_buffer_limit_disconnections] {
+        a.store(0, Ordering::Relaxed);
+    }
+    st.errors.lock().clear();
+    for i in 0..srv.ks.nshards() {
+        let mut reset = |s: &mut crate::store::Shard| {
+            s.stats.keyspace_hits = 0;
+            s.stats.keyspace_misses = 0;
+            s.stats.expired_keys = 0;
+        };
+        if ctx.lk.holds_all() {
+            reset(ctx.lk.shard_at(i));
+        } else {
+            reset(&mut srv.ks.lock(i));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.cfg.read().rewrite().map_err(CmdErr::from)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Report the value of every directive whose name matches the glob <pattern>.",
+            "SET <directive> <value> [<directive> <value> ...]",
+            "    Change directives at run time; all or none are applied.",
+            "RESETSTAT",
+            "    Zero the statistics INFO reports.",
+            "REWRITE",
+            "    Write the running configuration back to the config file.",
+        ],
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- COMMAND
+
+fn command_all(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() == 1 {
+        let all = ctx.srv.cmds.all();
+        ctx.out.array(all.len());
+        for c in all {
+            command_info_entry(ctx.out, c);
+        }
+        return Ok(());
+    }
+    let sub = ctx.args[1].to_ascii_lowercase();
+    let srv = ctx.srv;
+    match &sub[..] {
+        b"count" if ctx.args.len() == 2 => ctx.out.int(srv.cmds.map.len() as i64),
+        b"info" => {
+            let names: Vec<_> = if ctx.args.len() == 2 { srv.cmds.all().iter().map(|c| c.spec.name.as_bytes().to_vec()).collect() } else { ctx.args[2..].iter().map(|a| a.to_vec()).collect() };
+            ctx.out.array(names.len());
+            for n in names {
+                match lookup_full(srv, &n) {
+                    Some(c) => command_info_entry(ctx.out, c),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        b"docs" => {
+            let list: Vec<&CmdRt> = if ctx.args.len() == 2 { srv.cmds.all() } else { ctx.args[2..].iter().filter_map(|a| lookup_full(srv, a)).collect() };
+            ctx.out.map(list.len());
+            for c in list {
+                ctx.out.bulk(c.full_name.as_bytes());
+                command_docs_entry(ctx.out, c);
+            }
+        }
+        b"list" => {
+            let mut filter: Option<(Vec<u8>, Vec<u8>)> = None;
+            if ctx.args.len() == 5 && eq_ic(&ctx.args[2], "filterby") {
+                filter = Some((ctx.args[3].to_ascii_lowercase(), ctx.args[4].to_vec()));
+            } else if ctx.args.len() != 2 {
+                return Err(SYNTAX.into());
+            }
+            let mut names = Vec::new();
+            for c in srv.cmds.all() {
+                for rt in std::iter::once(c).chain(c.subs.values().copied()) {
+                    let keep = match &filter {
+                        None => true,
+                        Some((k, v)) if k == b"pattern" => glob_match(v, rt.full_name.as_bytes(), true),
+                        Some((k, v)) if k == b"aclcat" => {
+                            let want = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                            rt.spec.acl_categories().contains(&want.as_str())
+                        }
+                        Some((k, _)) if k == b"module" => false,
+                        _ => return Err(SYNTAX.into()),
+                    };
+                    if keep {
+                        names.push(rt.full_name.clone());
+                    }
+                }
+            }
+            ctx.out.bulks(names.iter());
+        }
+        b"getkeys" | b"getkeysandflags" if ctx.args.len() >= 3 => {
+            let with_flags = &sub[..] == b"getkeysandflags";
+            let args = &ctx.args[2..];
+            let rt = srv.cmds.resolve(args).map_err(|_| CmdErr::from("ERR Invalid command specified"))?;
+            if !super::arity_ok(rt.spec, args.len()) {
+                return Err("ERR Invalid number of arguments specified for command".into());
+            }
+            let pos = rt.spec.key_positions(args);
+            if pos.is_empty() {
+                return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() { "ERR The command has no key arguments" } else { "ERR Invalid arguments specified for command" }.into());
+            }
+            ctx.out.array(pos.len());
+            for p in pos {
+                if with_flags {
+                    ctx.out.array(2);
+                    ctx.out.bulk(&args[p]);
+                    let fl: Vec<&str> = rt.spec.key_flags.split(' ').filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS").collect();
+                    ctx.out.set(fl.len());
+                    for f in fl {
+                        ctx.out.simple(f);
+                    }
+                } else {
+                    ctx.out.bulk(&args[p]);
+                }
+            }
+        }
+        b"help" if ctx.args.len() == 2 => help_reply(
+            ctx,
+            "COMMAND",
+            &[
+                "(no subcommand)",
+                "    Report details of every command.",
+                "COUNT",
+                "    Report how many commands there are.",
+                "DOCS [<command-name> ...]",
+                "    Report documentation of the given commands (all when none are named).",
+                "GETKEYS <full-command>",
+                "    Report the key arguments of a full command line.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Report the key arguments of a full command line and their flags.",
+                "INFO [<command-name> ...]",
+                "    Report details of the given commands (all when none are named).",
+                "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+                "    Report command names, optionally filtered.",
+            ],
+        ),
+        _ => {
+            return Err(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
+        }
+    }
+    Ok(())
+}
+
+/// Finds "get" or "config|get".
+fn lookup_full(srv: &crate::server::Server, name: &[u8]) -> Option<&'static CmdRt> {
+    let lname = name.to_ascii_lowercase();
+    match lname.iter().position(|&c| c == b'|') {
+        None => srv.cmds.get(&lname),
+        Some(i) => srv.cmds.get(&lname[..i]).and_then(|c| c.subs.get(&lname[i + 1..]).copied()),
+    }
+}
+
+fn command_info_entry(o: &mut Reply, c: &CmdRt) {
+    let s = c.spec;
+    o.array(10);
+    o.bulk(c.full_name.as_bytes());
+    o.int(s.arity as i64);
+    let flags: Vec<&str> = s.flags.split(' ').filter(|f| !f.is_empty()).chain(if s.getkeys.is_some() { Some("movablekeys") } else { None }).collect();
+    o.set(flags.len());
+    for f in flags {
+        o.simple(f);
+    }
+    let (first, last, step) = if s.scope == Scope::All { (0, 0, 0) } else { s.keys };
+    o.int(first as i64);
+    o.int(last as i64);
+    o.int(step as i64);
+    let cats = s.acl_categories();
+    o.set(cats.len());
+    for c in cats {
+        o.simple(c);
+    }
+    o.set(0); // tips
+    if first > 0 {
+        o.array(1);
+        o.map(3);
+        o.bulk(b"flags");
+        let kf: Vec<&str> = s.key_flags.split(' ').filter(|f| !f.is_empty()).collect();
+        o.set(kf.len());
+        for f in kf {
+            o.simple(f);
+        }
+        o.bulk(b"begin_search");
+        o.map(2);
+        o.bulk(b"type");
+        o.bulk(b"index");
+        o.bulk(b"spec");
+        o.map(1);
+        o.bulk(b"index");
+        o.int(first as i64);
+        o.bulk(b"find_keys");
+        o.map(2);
+        o.bulk(b"type");
+        o.bulk(b"range");
+        o.bulk(b"spec");
+        o.map(3);
+        o.bulk(b"lastkey");
+        o.int(if last < 0 { last as i64 } else { (last - first) as i64 });
+        o.bulk(b"step");
+        o.int(step as i64);
+        o.bulk(b"limit");
+        o.int(0);
+    } else {
+        o.array(0);
+    }
+    let mut subs: Vec<&CmdRt> = c.subs.values().copied().collect();
+    subs.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
+    o.array(subs.len());
+    for sc in subs {
+        command_info_entry(o, sc);
+    }
+}
+
+fn command_docs_entry(o: &mut Reply, c: &CmdRt) {
+    let s = c.spec;
+    let mut subs: Vec<&CmdRt> = c.subs.values().copied().collect();
+    subs.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
+    o.map(if subs.is_empty() { 4 } else { 5 });
+    o.bulk(b"summary");
+    o.bulk(s.summary.as_bytes());
+    o.bulk(b"since");
+    o.bulk(s.since.as_bytes());
+    o.bulk(b"group");
+    o.bulk(s.group.as_bytes());
+    o.bulk(b"complexity");
+    o.bulk(s.complexity.as_bytes());
+    if !subs.is_empty() {
+        o.bulk(b"subcommands");
+        o.map(subs.len());
+        for sc in subs {
+            o.bulk(sc.full_name.as_bytes());
+            command_docs_entry(o, sc);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- misc
+
+fn time(ctx: &mut Ctx) -> CmdResult {
+    let us = crate::util::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(ctx.srv.lastsave.load(Ordering::Relaxed));
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.cl.multi.is_some() {
+        return Err("ERR MONITOR isn't allowed inside a transaction".into());
+    }
+    if !ctx.cl.h.has_flag(crate::server::client::F_MONITOR) {
+        ctx.cl.h.set_flag(crate::server::client::F_MONITOR, true);
+        ctx.srv.monitors.lock().push((ctx.cl.h.id, ctx.cl.push_tx.clone()));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
+    let count = if ctx.args.len() == 3 {
+        let c = parse_i64(&ctx.args[2]).ok_or(CmdErr::from(NOT_INT))?;
+        if c < -1 {
+            return Err("ERR count should be greater than or equal to -1".into());
+        }
+        if c == -1 {
+            usize::MAX
+        } else {
+            c as usize
+        }
+    } else if ctx.args.len() == 2 {
+        10
+    } else {
+        return Err("ERR wrong number of arguments for 'slowlog|get' command".into());
+    };
+    let sl = ctx.srv.slowlog.lock();
+    let n = count.min(sl.len());
+    ctx.out.array(n);
+    for e in sl.iter().take(n) {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time);
+        ctx.out.int(e.duration_us);
+        ctx.out.bulks(e.args.iter());
+        ctx.out.bulk(e.peer.as_bytes());
+        ctx.out.bulk(e.name.as_bytes());
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.srv.slowlog.lock().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.slowlog.lock().clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Report the <count> newest slow-log entries (10 by default, -1 for all).",
+            "LEN",
+            "    Report how many entries the slow log holds.",
+            "RESET",
+            "    Empty the slow log.",
+        ],
+    );
+    Ok(())
+}
+
+fn memory_usage(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() == 5 && eq_ic(&ctx.args[3], "samples") {
+        parse_i64(&ctx.args[4]).ok_or(CmdErr::from(NOT_INT))?;
+    } else if ctx.args.len() != 3 {
+        return Err(SYNTAX.into());
+    }
+    let now = ctx.now;
+    let (db, st) = ctx.lk.db(ctx.cl.db, &ctx.args[2]);
+    match db.lookup(&ctx.args[2], now, st) {
+        // Entry node (80 bytes with allocator rounding) + bucket slot + heap parts.
+        Some(e) => {
+            let n = 80 + 8 + e.key.heap_size() + e.val.heap_size();
+            ctx.out.int(n as i64)
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+    Ok(())
+}
+
+fn memory_stats(ctx: &mut Ctx) -> CmdResult {
+    let rss = rss_bytes() as i64;
+    let keys: usize = (0..ctx.srv.ks.nshards()).map(|i| if ctx.lk.holds_all() { ctx.lk.shard_at(i).dbs.iter().map(|d| d.len()).sum::<usize>() } else { ctx.srv.ks.lock(i).dbs.iter().map(|d| d.len()).sum() }).sum();
+    ctx.out.map(5);
+    ctx.out.bulk(b"peak.allocated");
+    ctx.out.int(rss);
+    ctx.out.bulk(b"total.allocated");
+    ctx.out.int(rss);
+    ctx.out.bulk(b"startup.allocated");
+    ctx.out.int(0);
+    ctx.out.bulk(b"keys.count");
+    ctx.out.int(keys as i64);
+    ctx.out.bulk(b"dataset.percentage");
+    ctx.out.double(100.0);
+    Ok(())
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.verbatim(b"Stats not supported for the current allocator");
+    Ok(())
+}
+
+fn memory_purge(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.ok();
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "    Report on memory problems.",
+            "MALLOC-STATS",
+            "    Report the allocator's internal statistics.",
+            "PURGE",
+            "    Ask the allocator to return free memory to the system.",
+            "STATS",
+            "    Report memory usage details.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Estimate the bytes used by <key> and its value.",
+        ],
+    );
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut abort = false;
+    for a in &ctx.args[1..] {
+        if eq_ic(a, "nosave") || eq_ic(a, "save") || eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "abort") {
+            abort = true;
+        } else {
+            return Err(SYNTAX.into());
+        }
+    }
+    if abort {
+        if ctx.args.len() != 2 {
+            return Err(SYNTAX.into());
+        }
+        return Err("ERR No shutdown in progress.".into());
+    }
+    crate::server::log::warning("User requested shutdown...");
+    ctx.srv.prepare_shutdown();
+    std::process::exit(0);
+}
+
+#[allow(dead_code)]
+fn unused(_: f64) -> Option<f64> {
+    parse_f64(b"0")
+}

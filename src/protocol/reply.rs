@@ -1,0 +1,159 @@
+//! Reply encoder. Commands write straight into the connection's output
+//! buffer; the RESP version decides how maps, sets, doubles, nulls and
+//! booleans are framed, so handlers never branch on the protocol.
+
+/// An output buffer plus the protocol version it speaks.
+pub struct Reply {
+    pub buf: Vec<u8>,
+    /// 2 or 3.
+    pub proto: u8,
+}
+
+impl Reply {
+    pub fn new(proto: u8) -> Reply {
+        Reply { buf: Vec::with_capacity(16 * 1024), proto }
+    }
+
+    #[inline]
+    fn header(&mut self, tag: u8, n: i64) {
+        self.buf.push(tag);
+        let mut b = itoa::Buffer::new();
+        self.buf.extend_from_slice(b.format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A status reply (`+...`). The text must not contain CR or LF.
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply. `msg` is the full text after `-` (e.g. `ERR syntax error`);
+    /// newlines are replaced by spaces as Redis does.
+    pub fn error(&mut self, msg: &str) {
+        self.buf.push(b'-');
+        for &c in msg.as_bytes() {
+            self.buf.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, v: i64) {
+        self.header(b':', v);
+    }
+
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.header(b'$', b.len() as i64);
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn bulk_int(&mut self, v: i64) {
+        let mut b = itoa::Buffer::new();
+        let s = b.format(v);
+        self.bulk(s.as_bytes());
+    }
+
+    /// Null bulk: `$-1` in RESP2, `_` in RESP3.
+    pub fn null(&mut self) {
+        if self.proto >= 3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"$-1\r\n");
+        }
+    }
+
+    /// Null array: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        if self.proto >= 3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"*-1\r\n");
+        }
+    }
+
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n as i64);
+    }
+
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.
+    pub fn map(&mut self, n: usize) {
+        if self.proto >= 3 {
+            self.header(b'%', n as i64);
+        } else {
+            self.header(b'*', 2 * n as i64);
+        }
+    }
+
+    /// A set: `~n` in RESP3, an array in RESP2.
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.proto >= 3 { b'~' } else { b'*' }, n as i64);
+    }
+
+    /// A push frame (`>` in RESP3, an array in RESP2).
+    pub fn push(&mut self, n: usize) {
+        self.header(if self.proto >= 3 { b'>' } else { b'*' }, n as i64);
+    }
+
+    /// A double: `,` in RESP3, a bulk string in RESP2 (`%.17g` formatting).
+    pub fn double(&mut self, v: f64) {
+        let s = crate::util::fmt_g17(v);
+        if self.proto >= 3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, v: bool) {
+        if self.proto >= 3 {
+            self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(v as i64);
+        }
+    }
+
+    /// Verbatim text (`=len\r\ntxt:...` in RESP3), a bulk string in RESP2.
+    pub fn verbatim(&mut self, s: &[u8]) {
+        if self.proto >= 3 {
+            self.header(b'=', s.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(s);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s);
+        }
+    }
+
+    /// An array of bulk strings.
+    pub fn bulks<I, T>(&mut self, items: I)
+    where
+        I: ExactSizeIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.array(items.len());
+        for it in items {
+            self.bulk(it.as_ref());
+        }
+    }
+
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}

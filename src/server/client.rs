@@ -1,0 +1,163 @@
+//! Client state: the part only the connection task touches (`Client`) and
+//! the part other clients can see or act on (`ClientHandle`: CLIENT LIST,
+//! CLIENT KILL, INFO clients).
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created_ms: i64,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub last_ms: AtomicI64,
+    pub last_cmd: Mutex<&'static str>,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    pub resp: AtomicU8,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    /// -1 when not in MULTI, else commands queued.
+    pub multi: AtomicI64,
+    pub flags: AtomicU32,
+    pub no_evict: AtomicBool,
+    pub authenticated_user: Mutex<&'static str>,
+}
+
+pub const F_MONITOR: u32 = 1;
+pub const F_BLOCKED: u32 = 2;
+pub const F_NO_TOUCH: u32 = 4;
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: crate::util::now_ms(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_ms: AtomicI64::new(crate::util::now_ms()),
+            last_cmd: Mutex::new("NULL"),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            resp: AtomicU8::new(2),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            flags: AtomicU32::new(0),
+            no_evict: AtomicBool::new(false),
+            authenticated_user: Mutex::new("default"),
+        }
+    }
+
+    pub fn has_flag(&self, f: u32) -> bool {
+        self.flags.load(Ordering::Relaxed) & f != 0
+    }
+
+    pub fn set_flag(&self, f: u32, on: bool) {
+        if on {
+            self.flags.fetch_or(f, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!f, Ordering::Relaxed);
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL, maxclients...).
+    pub fn request_kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+    pub fn info_line(&self, now_ms: i64) -> String {
+        let name = self.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let mut flags = String::new();
+        let f = self.flags.load(Ordering::Relaxed);
+        if f & F_MONITOR != 0 {
+            flags.push('O');
+        }
+        if f & F_BLOCKED != 0 {
+            flags.push('b');
+        }
+        let multi = self.multi.load(Ordering::Relaxed);
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if f & F_NO_TOUCH != 0 {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let omem = self.omem.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            (now_ms - self.created_ms) / 1000,
+            (now_ms - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            multi,
+            qbuf,
+            16384usize.saturating_sub(qbuf),
+            omem,
+            qbuf + omem + 20000,
+            self.last_cmd.lock(),
+            self.authenticated_user.lock(),
+            self.resp.load(Ordering::Relaxed)
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    Skipping,
+}
+
+/// Connection-local client state.
+pub struct Client {
+    pub h: Arc<ClientHandle>,
+    pub db: usize,
+    pub authenticated: bool,
+    /// Commands queued by MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command failed to queue: EXEC must abort.
+    pub multi_error: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once pending replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    pub no_touch: bool,
+    /// Receives messages pushed by other tasks (MONITOR feed, later pub/sub).
+    pub push_tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
+}
+
+impl Client {
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.h.db.store(db, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,200 @@
+//! Connections: the accept loop and one task per client that reads,
+//! parses every complete request in the buffer, executes them, and writes
+//! all their replies back in one write (pipelining with batched writes).
+
+use super::client::{Client, ClientHandle, ReplyMode};
+use super::exec::{self, Flow};
+use super::{log, Server};
+use crate::protocol::{Parser, Reply};
+use crate::store::Locked;
+use bytes::BytesMut;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub async fn accept_loop(srv: &'static Server, l: TcpListener) {
+    loop {
+        let (sock, peer) = match l.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                log::warning(&format!("Accepting client connection: {}", e));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = sock.set_nodelay(true);
+        let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let fd = {
+            use std::os::fd::AsRawFd;
+            sock.as_raw_fd()
+        };
+        let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let h = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
+        let maxclients = srv.hot.maxclients.load(Ordering::Relaxed);
+        {
+            let mut clients = srv.clients.lock();
+            if clients.len() >= maxclients {
+                drop(clients);
+                srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let mut sock = sock;
+                    let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
+                });
+                continue;
+            }
+            clients.insert(id, h.clone());
+        }
+        tokio::spawn(async move {
+            handle(srv, sock, h.clone()).await;
+            srv.clients.lock().remove(&h.id);
+            srv.monitors.lock().retain(|(id, _)| *id != h.id);
+        });
+    }
+}
+
+/// Closes clients idle for longer than `timeout` seconds (0 disables).
+pub fn check_timeouts(srv: &Server) {
+    let t = srv.hot.timeout_secs.load(Ordering::Relaxed);
+    if t <= 0 {
+        return;
+    }
+    let now = crate::util::now_ms();
+    for h in srv.clients.lock().values() {
+        if h.flags.load(Ordering::Relaxed) & (super::client::F_MONITOR | super::client::F_BLOCKED) != 0 {
+            continue;
+        }
+        if now - h.last_ms.load(Ordering::Relaxed) > t * 1000 {
+            h.request_kill();
+        }
+    }
+}
+
+async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>) {
+    let (push_tx, mut push_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut cl = Client {
+        h: h.clone(),
+        db: 0,
+        authenticated: !srv.hot.auth_required.load(Ordering::Relaxed),
+        multi: None,
+        multi_error: false,
+        reply_mode: ReplyMode::On,
+        close_after_reply: false,
+        no_touch: false,
+        push_tx,
+    };
+    let mut parser = Parser::new(srv.hot.proto_max_bulk_len.load(Ordering::Relaxed));
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut out = Reply::new(2);
+    let mut lk = Locked::new(&srv.ks);
+    let mut scratch = Vec::with_capacity(8);
+    let mut pending: Option<Vec<bytes::Bytes>> = None;
+    'conn: loop {
+        if h.killed.load(Ordering::Relaxed) {
+            break;
+        }
+        // Wait for input, a pushed message, or a kill request.
+        tokio::select! {
+            biased;
+            _ = h.kill.notified() => break 'conn,
+            m = push_rx.recv() => {
+                if let Some(m) = m {
+                    if sock.write_all(&m).await.is_err() { break 'conn; }
+                    srv.stats.net_output_bytes.fetch_add(m.len() as u64, Ordering::Relaxed);
+                }
+                continue 'conn;
+            }
+            r = sock.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break 'conn,
+                    Ok(n) => { srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
+                }
+            }
+        }
+        h.last_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+        let qlimit = srv.hot.query_buffer_limit.load(Ordering::Relaxed);
+        if buf.len() > qlimit {
+            log::warning(&format!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", h.id, h.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)])));
+            srv.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        parser.max_bulk_len = srv.hot.proto_max_bulk_len.load(Ordering::Relaxed);
+        parser.unauthenticated = !cl.authenticated;
+        loop {
+            let req = match pending.take() {
+                Some(r) => r,
+                None => match parser.next(&mut buf) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let msg = format!("ERR Protocol error: {}", e.0);
+                        srv.count_error(&msg);
+                        out.error(&msg);
+                        log::verbose(&format!("Protocol error ({}) from client: id={} addr={}", e.0, h.id, h.addr));
+                        cl.close_after_reply = true;
+                        break;
+                    }
+                },
+            };
+            h.qbuf.store(buf.len(), Ordering::Relaxed);
+            match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
+                Flow::Continue => {}
+                Flow::WaitPause(req) => {
+                    pending = Some(req);
+                    if !flush(srv, &mut sock, &mut out).await {
+                        break 'conn;
+                    }
+                    wait_unpause(srv, &h).await;
+                    if h.killed.load(Ordering::Relaxed) {
+                        break 'conn;
+                    }
+                    continue;
+                }
+            }
+            parser.unauthenticated = !cl.authenticated;
+            if cl.close_after_reply {
+                break;
+            }
+            if out.len() > 64 * 1024 && !flush(srv, &mut sock, &mut out).await {
+                break 'conn;
+            }
+        }
+        if !flush(srv, &mut sock, &mut out).await || cl.close_after_reply {
+            break;
+        }
+        if buf.capacity() > 64 * 1024 && buf.is_empty() {
+            buf = BytesMut::with_capacity(16 * 1024);
+        }
+    }
+    let _ = sock.shutdown().await;
+}
+
+async fn flush(srv: &Server, sock: &mut TcpStream, out: &mut Reply) -> bool {
+    if out.buf.is_empty() {
+        return true;
+    }
+    let ok = sock.write_all(&out.buf).await.is_ok();
+    srv.stats.net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    out.buf.clear();
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf.shrink_to(16 * 1024);
+    }
+    ok
+}
+
+async fn wait_unpause(srv: &Server, h: &ClientHandle) {
+    loop {
+        let until = srv.pause.lock().until;
+        let now = crate::util::now_ms();
+        if until == 0 || until <= now {
+            return;
+        }
+        let notified = srv.unpaused.notified();
+        tokio::select! {
+            _ = notified => {}
+            _ = h.kill.notified() => { h.killed.store(true, Ordering::SeqCst); return; }
+            _ = tokio::time::sleep(std::time::Duration::from_millis((until - now) as u64)) => {}
+        }
+    }
+}

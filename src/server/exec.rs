@@ -1,0 +1,195 @@
+//! Running one request: command lookup, arity and authentication checks,
+//! MULTI queueing, CLIENT PAUSE, shard locking from the key spec, the call
+//! itself, and its accounting (commandstats, errorstats, slowlog, MONITOR).
+
+use super::client::{Client, ReplyMode};
+use super::Server;
+use crate::commands::{arity_error, arity_ok, shards_for, CmdErr, CmdRt, Ctx};
+use crate::protocol::Reply;
+use crate::store::Locked;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub enum Flow {
+    Continue,
+    /// CLIENT PAUSE is in force for this command: retry it once unpaused.
+    WaitPause(Vec<Bytes>),
+}
+
+/// Commands that still run inside MULTI instead of being queued.
+fn runs_in_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
+    if let Some(rt) = rt {
+        rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
+    }
+    if cl.multi.is_some() {
+        cl.multi_error = true;
+    }
+    srv.count_error(&e.0);
+    out.error(&e.0);
+}
+
+pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, args: Vec<Bytes>, scratch: &mut Vec<usize>) -> Flow {
+    let rt = match srv.cmds.resolve(&args) {
+        Ok(rt) => rt,
+        Err(e) => {
+            reject(srv, cl, out, e, None);
+            return Flow::Continue;
+        }
+    };
+    if !arity_ok(rt.spec, args.len()) {
+        reject(srv, cl, out, arity_error(rt), Some(rt));
+        return Flow::Continue;
+    }
+    if !cl.authenticated && !rt.no_auth && srv.hot.auth_required.load(Ordering::Relaxed) {
+        reject(srv, cl, out, "NOAUTH Authentication required.".into(), Some(rt));
+        return Flow::Continue;
+    }
+    let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
+    if cl.multi.is_some() && !runs_in_multi(top) {
+        if rt.has_flag("no_multi") {
+            reject(srv, cl, out, "ERR Command not allowed inside a transaction".into(), Some(rt));
+            return Flow::Continue;
+        }
+        let q = cl.multi.as_mut().unwrap();
+        q.push(args);
+        cl.h.multi.store(q.len() as i64, Ordering::Relaxed);
+        out.simple("QUEUED");
+        return Flow::Continue;
+    }
+    if is_paused_for(srv, rt) {
+        return Flow::WaitPause(args);
+    }
+    call(srv, cl, out, lk, rt, &args, scratch);
+    Flow::Continue
+}
+
+/// True when a CLIENT PAUSE in force holds this command back.
+fn is_paused_for(srv: &Server, rt: &CmdRt) -> bool {
+    let p = *srv.pause.lock();
+    if p.until == 0 || p.until <= crate::util::now_ms() {
+        return false;
+    }
+    if !p.writes_only {
+        return true;
+    }
+    // PAUSE WRITE holds back writes and commands that may write (EVAL, PUBLISH...).
+    rt.write || rt.has_flag("may_replicate")
+}
+
+/// Runs a resolved command, locking the shards its key spec names unless
+/// the caller (EXEC) already holds them.
+pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, rt: &'static CmdRt, args: &[Bytes], scratch: &mut Vec<usize>) {
+    let already = lk.is_held();
+    if !already {
+        scratch.clear();
+        if shards_for(srv, rt, args, scratch) {
+            lk.acquire_all();
+        } else if !scratch.is_empty() {
+            lk.acquire(scratch);
+        }
+    }
+    let mark = out.len();
+    let start = Instant::now();
+    let now = crate::util::now_ms();
+    let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0 };
+    let res = (rt.spec.run)(&mut ctx);
+    let dirty = ctx.dirty;
+    if !already {
+        lk.release();
+    }
+    let dur = start.elapsed().as_micros() as u64;
+    if let Err(e) = res {
+        rt.failed_calls.fetch_add(1, Ordering::Relaxed);
+        srv.count_error(&e.0);
+        out.error(&e.0);
+    }
+    if dirty > 0 {
+        srv.dirty.fetch_add(dirty, Ordering::Relaxed);
+    }
+    rt.calls.fetch_add(1, Ordering::Relaxed);
+    rt.usec.fetch_add(dur, Ordering::Relaxed);
+    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    *cl.h.last_cmd.lock() = leak_name(rt);
+    match cl.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => out.buf.truncate(mark),
+        ReplyMode::SkipNext => cl.reply_mode = ReplyMode::Skipping,
+        ReplyMode::Skipping => {
+            out.buf.truncate(mark);
+            cl.reply_mode = ReplyMode::On;
+        }
+    }
+    if !rt.has_flag("skip_slowlog") {
+        slowlog_push(srv, cl, args, dur as i64, now);
+    }
+    if srv.monitors.lock().is_empty() || rt.has_flag("skip_monitor") || rt.spec.name == "exec" {
+        return;
+    }
+    feed_monitors(srv, cl, args, now);
+}
+
+fn leak_name(rt: &'static CmdRt) -> &'static str {
+    rt.full_name.as_str()
+}
+
+fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
+    let th = srv.hot.slowlog_slower_than.load(Ordering::Relaxed);
+    if th < 0 || dur < th {
+        return;
+    }
+    let max = srv.hot.slowlog_max_len.load(Ordering::Relaxed);
+    if max == 0 {
+        return;
+    }
+    // Redis keeps at most 32 arguments of at most 128 bytes each.
+    let mut a: Vec<Vec<u8>> = Vec::new();
+    for (i, x) in args.iter().enumerate() {
+        if i == 31 && args.len() > 32 {
+            a.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+            break;
+        }
+        if x.len() > 128 {
+            let mut v = x[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", x.len() - 128).as_bytes());
+            a.push(v);
+        } else {
+            a.push(x.to_vec());
+        }
+    }
+    let name = cl.h.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let id = srv.slowlog_next_id.fetch_add(1, Ordering::Relaxed);
+    let mut sl = srv.slowlog.lock();
+    sl.push_front(super::SlowEntry { id, time: now / 1000, duration_us: dur, args: a, peer: cl.h.addr.clone(), name });
+    while sl.len() > max {
+        sl.pop_back();
+    }
+}
+
+fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, cl.db, cl.h.addr);
+    for a in args {
+        line.push_str(" \"");
+        for &c in a.iter() {
+            match c {
+                b'\\' => line.push_str("\\\\"),
+                b'"' => line.push_str("\\\""),
+                b'\n' => line.push_str("\\n"),
+                b'\r' => line.push_str("\\r"),
+                b'\t' => line.push_str("\\t"),
+                7 => line.push_str("\\a"),
+                8 => line.push_str("\\b"),
+                c if c.is_ascii_graphic() || c == b' ' => line.push(c as char),
+                c => line.push_str(&format!("\\x{:02x}", c)),
+            }
+        }
+        line.push('"');
+    }
+    line.push_str("\r\n");
+    let msg = Bytes::from(line);
+    srv.monitors.lock().retain(|(id, tx)| *id == cl.h.id || tx.send(msg.clone()).is_ok());
+}

@@ -1,0 +1,314 @@
+//! The server process: shared state, listener, connections, background
+//! cron (active expiry, rehashing), logging and shutdown.
+
+pub mod client;
+pub mod conn;
+pub mod exec;
+pub mod log;
+
+use crate::commands::CommandTable;
+use crate::config::Config;
+use crate::store::Keyspace;
+pub use client::{Client, ClientHandle};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Server-wide counters (INFO stats). Hot per-key counters live in the
+/// shards instead; these are touched once per connection or per command.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+}
+
+/// A CLIENT PAUSE in force.
+#[derive(Default, Clone, Copy)]
+pub struct Pause {
+    /// Unix ms when it ends; 0 if none.
+    pub until: i64,
+    /// true for WRITE, false for ALL.
+    pub writes_only: bool,
+}
+
+pub struct SlowEntry {
+    pub id: u64,
+    pub time: i64,
+    pub duration_us: i64,
+    pub args: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: String,
+}
+
+/// Configuration values read on every request, mirrored from `Config`
+/// whenever it changes so the hot path takes no lock.
+#[derive(Default)]
+pub struct Hot {
+    pub requirepass: RwLock<Option<Vec<u8>>>,
+    pub auth_required: AtomicBool,
+    pub proto_max_bulk_len: AtomicUsize,
+    pub query_buffer_limit: AtomicUsize,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicUsize,
+    pub maxclients: AtomicUsize,
+    pub hz: AtomicUsize,
+    pub active_expire_effort: AtomicUsize,
+    pub timeout_secs: AtomicI64,
+    pub debug_enabled: AtomicBool,
+}
+
+pub struct Server {
+    pub ks: Keyspace,
+    pub cfg: RwLock<Config>,
+    pub hot: Hot,
+    pub cmds: CommandTable,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub start_ms: i64,
+    pub start: Instant,
+    pub run_id: String,
+    pub pid: u32,
+    pub port: AtomicUsize,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub pause: Mutex<Pause>,
+    pub unpaused: Notify,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    pub monitors: Mutex<Vec<(u64, tokio::sync::mpsc::UnboundedSender<bytes::Bytes>)>>,
+    pub dirty: AtomicU64,
+    pub lastsave: AtomicI64,
+    pub active_expire_enabled: AtomicBool,
+    pub blocked_clients: AtomicUsize,
+}
+
+impl Server {
+    pub fn new(cfg: Config) -> Server {
+        let ndb = cfg.get_i64("databases").max(1) as usize;
+        let now = crate::util::now_ms();
+        let run_id: String = {
+            let mut s = String::new();
+            let mut x = (now as u64) ^ ((std::process::id() as u64) << 32) ^ 0x5bd1e995;
+            for _ in 0..40 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(std::char::from_digit((x % 16) as u32, 16).unwrap());
+            }
+            s
+        };
+        let srv = Server {
+            ks: Keyspace::new(ndb, 6),
+            cfg: RwLock::new(cfg),
+            hot: Hot::default(),
+            cmds: CommandTable::build(),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            start_ms: now,
+            start: Instant::now(),
+            run_id,
+            pid: std::process::id(),
+            port: AtomicUsize::new(0),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            pause: Mutex::new(Pause::default()),
+            unpaused: Notify::new(),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            monitors: Mutex::new(Vec::new()),
+            dirty: AtomicU64::new(0),
+            lastsave: AtomicI64::new(now / 1000),
+            active_expire_enabled: AtomicBool::new(true),
+            blocked_clients: AtomicUsize::new(0),
+        };
+        srv.refresh_hot();
+        srv
+    }
+
+    /// Re-reads the hot configuration values after start-up or CONFIG SET.
+    pub fn refresh_hot(&self) {
+        let c = self.cfg.read();
+        let pass = c.get_str("requirepass");
+        let h = &self.hot;
+        h.auth_required.store(!pass.is_empty(), Ordering::Relaxed);
+        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass.into_bytes()) };
+        h.proto_max_bulk_len.store(c.get_i64("proto-max-bulk-len") as usize, Ordering::Relaxed);
+        h.query_buffer_limit.store(c.get_i64("client-query-buffer-limit") as usize, Ordering::Relaxed);
+        h.slowlog_slower_than.store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        h.slowlog_max_len.store(c.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
+        h.maxclients.store(c.get_i64("maxclients") as usize, Ordering::Relaxed);
+        h.hz.store(c.get_i64("hz").clamp(1, 500) as usize, Ordering::Relaxed);
+        h.active_expire_effort.store(c.get_i64("active-expire-effort") as usize, Ordering::Relaxed);
+        h.timeout_secs.store(c.get_i64("timeout"), Ordering::Relaxed);
+        let dbg = c.get_str("enable-debug-command");
+        h.debug_enabled.store(dbg == "yes" || dbg == "local", Ordering::Relaxed);
+        drop(c);
+        let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
+        let mut sl = self.slowlog.lock();
+        while sl.len() > max {
+            sl.pop_back();
+        }
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    /// Counts an error reply in INFO errorstats, keyed by its first word.
+    pub fn count_error(&self, msg: &str) {
+        self.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut m = self.stats.errors.lock();
+        if let Some(v) = m.get_mut(code) {
+            *v += 1;
+        } else if m.len() < 128 {
+            m.insert(code.to_string(), 1);
+        }
+    }
+
+    /// Runs the server until shutdown. Returns the process exit code.
+    pub async fn run(&'static self) -> i32 {
+        let addrs = self.cfg.read().bind_addrs();
+        let port = self.cfg.read().get_i64("port") as u16;
+        let backlog = self.cfg.read().get_i64("tcp-backlog");
+        let mut listeners = Vec::new();
+        for a in &addrs {
+            let a = a.trim_start_matches('-');
+            let host = if a == "*" { "0.0.0.0" } else if a == "::*" { "::" } else { a };
+            let sa: std::net::SocketAddr = match format!("{}:{}", host, port).parse().or_else(|_| format!("[{}]:{}", host, port).parse()) {
+                Ok(s) => s,
+                Err(_) => {
+                    log::warning(&format!("Invalid bind address '{}'", a));
+                    continue;
+                }
+            };
+            let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+            let l = sock.and_then(|s| {
+                s.set_reuseaddr(true)?;
+                s.bind(sa)?;
+                s.listen(backlog.clamp(1, 65535) as u32)
+            });
+            match l {
+                Ok(l) => listeners.push(l),
+                Err(e) if a.starts_with("::") || addrs.len() > 1 && host == "::" => {
+                    log::notice(&format!("Could not bind {}: {} (optional)", sa, e));
+                }
+                Err(e) => {
+                    log::warning(&format!("Warning: Could not create server TCP listening socket {}: {}", sa, e));
+                    log::warning("Failed listening on port {} (TCP), aborting.".replace("{}", &port.to_string()).as_str());
+                    return 1;
+                }
+            }
+        }
+        if listeners.is_empty() {
+            log::warning("Failed listening on any address, aborting.");
+            return 1;
+        }
+        if port == 0 {
+            if let Ok(a) = listeners[0].local_addr() {
+                self.port.store(a.port() as usize, Ordering::Relaxed);
+            }
+        } else {
+            self.port.store(port as usize, Ordering::Relaxed);
+        }
+        log::notice("Server initialized");
+        log::notice("Ready to accept connections");
+        for l in listeners {
+            tokio::spawn(conn::accept_loop(self, l));
+        }
+        tokio::spawn(cron(self));
+        let sig = async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                let mut term = signal(SignalKind::terminate()).unwrap();
+                let mut int = signal(SignalKind::interrupt()).unwrap();
+                tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                }
+            }
+        };
+        tokio::select! {
+            s = sig => {
+                log::warning(&format!("Received {} scheduling shutdown...", s));
+            }
+            _ = self.shutdown.notified() => {}
+        }
+        self.prepare_shutdown();
+        0
+    }
+
+    /// Work done before the process exits (later: final save, AOF fsync).
+    pub fn prepare_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        log::notice("User requested shutdown...");
+        let pidfile = self.cfg.read().get_str("pidfile");
+        if !pidfile.is_empty() {
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        log::notice("Redis is now ready to exit, bye bye...");
+    }
+}
+
+/// The server cron: active expiry and incremental rehashing, `hz` times a second.
+async fn cron(srv: &'static Server) {
+    let mut last_shrink = Instant::now();
+    loop {
+        let hz = srv.hot.hz.load(Ordering::Relaxed).max(1);
+        tokio::time::sleep(std::time::Duration::from_millis(1000 / hz as u64)).await;
+        let effort = srv.hot.active_expire_effort.load(Ordering::Relaxed).clamp(1, 10);
+        if srv.active_expire_enabled.load(Ordering::Relaxed) {
+            active_expire_cycle(srv, effort);
+        }
+        if last_shrink.elapsed().as_millis() >= 100 {
+            last_shrink = Instant::now();
+            for i in 0..srv.ks.nshards() {
+                let mut g = srv.ks.lock(i);
+                for db in g.dbs.iter_mut() {
+                    db.dict.maybe_shrink();
+                    db.dict.rehash(100);
+                }
+            }
+        }
+        conn::check_timeouts(srv);
+    }
+}
+
+/// Removes expired keys: each shard and database gets a slice of the
+/// cycle's budget; a shard where most examined keys were expired gets
+/// another pass, as Redis repeats while more than 10% were stale.
+pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
+    let per_call = 20 + 5 * (effort - 1);
+    let deadline = Instant::now() + std::time::Duration::from_micros((25_000 * (effort as u64 + 3) / 4) / srv.hot.hz.load(Ordering::Relaxed).max(1) as u64);
+    let now = crate::util::now_ms();
+    for i in 0..srv.ks.nshards() {
+        let mut g = srv.ks.lock(i);
+        for db in 0..g.dbs.len() {
+            loop {
+                let (examined, expired) = g.active_expire(db, now, per_call * 4);
+                if examined == 0 || expired * 10 < examined || Instant::now() > deadline {
+                    break;
+                }
+            }
+        }
+        g.stats.pending_expired.clear();
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The keyspace: databases split into shards, each shard behind its own
+//! lock, with lazy and active expiry.
+//!
+//! A key lives in the shard `slot(key) % shards`, where `slot` is the Redis
+//! Cluster hash slot (CRC16 with hash tags). Every database of a key is in
+//! the same shard, so MOVE and COPY between databases touch one lock, and
+//! keys sharing a hash tag share a shard. See docs/architecture.md.
+
+pub mod dict;
+pub mod sbytes;
+pub mod value;
+
+use parking_lot::{Mutex, MutexGuard};
+
+pub use dict::{Dict, Entry};
+pub use sbytes::SBytes;
+pub use value::Value;
+
+/// One database's part of a shard.
+#[derive(Default)]
+pub struct Db {
+    pub dict: Dict,
+    /// Keys with an expire time.
+    pub volatile: usize,
+    /// Cursor of the active expire cycle in this dict.
+    pub expire_cursor: u64,
+}
+
+/// What a lookup found.
+pub enum Lookup<'a> {
+    Found(&'a mut Entry),
+    Missing,
+}
+
+impl Db {
+    /// Looks a key up for reading or writing, deleting it first if it has
+    /// expired (an expired key is never visible). `stats` counts expiries.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now: i64, stats: &mut ShardStats) -> Option<&mut Entry> {
+        if self.volatile > 0 {
+            let expired = match self.dict.get(key) {
+                None => return None,
+                Some(e) => e.expire != 0 && e.expire <= now,
+            };
+            if expired {
+                self.dict.remove(key);
+                self.volatile -= 1;
+                stats.expired_keys += 1;
+                stats.pending_expired.push(SBytes::new(key));
+                return None;
+            }
+        }
+        self.dict.get_mut(key)
+    }
+
+    /// True if the key exists and is not expired (does not delete).
+    pub fn exists(&self, key: &[u8], now: i64) -> bool {
+        match self.dict.get(key) {
+            None => false,
+            Some(e) => e.expire == 0 || e.expire > now,
+        }
+    }
+
+    /// Inserts or overwrites a key. `keep_ttl` keeps an existing expire time.
+    pub fn set(&mut self, key: &[u8], val: Value, expire: Option<i64>, keep_ttl: bool, lru: u32) {
+        if let Some(e) = self.dict.get_mut(key) {
+            e.val = val;
+            e.lru = lru;
+            if !keep_ttl {
+                let new = expire.unwrap_or(0);
+                if (e.expire != 0) != (new != 0) {
+                    if new != 0 {
+                        self.volatile += 1;
+                    } else {
+                        self.volatile -= 1;
+                    }
+                }
+                e.expire = new;
+            }
+            return;
+        }
+        let expire = expire.unwrap_or(0);
+        if expire != 0 {
+            self.volatile += 1;
+        }
+        self.dict.insert_new(Entry { key: SBytes::new(key), val, expire, lru });
+    }
+
+    /// Inserts a whole entry whose key is absent (RENAME, MOVE, COPY).
+    pub fn insert_entry(&mut self, e: Entry) {
+        if e.expire != 0 {
+            self.volatile += 1;
+        }
+        self.dict.insert_new(e);
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let e = self.dict.remove(key)?;
+        if e.expire != 0 {
+            self.volatile -= 1;
+        }
+        Some(e)
+    }
+
+    /// Sets or clears the expire time of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at: i64) -> bool {
+        let Some(e) = self.dict.get_mut(key) else { return false };
+        if (e.expire != 0) != (at != 0) {
+            if at != 0 {
+                self.volatile += 1;
+            } else {
+                self.volatile -= 1;
+            }
+        }
+        e.expire = at;
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.volatile = 0;
+        self.expire_cursor = 0;
+    }
+}
+
+/// Counters kept per shard (no shared cache line on the hot path); INFO sums them.
+#[derive(Default)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    /// Keys removed by expiry since the last drain, for propagation and
+    /// keyspace notifications.
+    pub pending_expired: Vec<SBytes>,
+}
+
+pub struct Shard {
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+    pub rng: u64,
+}
+
+impl Shard {
+    fn new(ndb: usize, seed: u64) -> Shard {
+        Shard {
+            dbs: (0..ndb).map(|_| Db::default()).collect(),
+            stats: ShardStats::default(),
+            rng: seed | 1,
+        }
+    }
+
+    /// One step of the active expire cycle for database `db`: visits buckets
+    /// until `budget` entries were examined. Returns (examined, expired).
+    pub fn active_expire(&mut self, db: usize, now: i64, budget: usize) -> (usize, usize) {
+        let d = &mut self.dbs[db];
+        if d.volatile == 0 {
+            return (0, 0);
+        }
+        let mut examined = 0;
+        let mut expired = 0;
+        let mut cursor = d.expire_cursor;
+        while examined < budget {
+            let (next, removed) = d.dict.scan_remove(cursor, |e| {
+                examined += 1;
+                e.expire != 0 && e.expire <= now
+            });
+            for e in removed {
+                d.volatile -= 1;
+                expired += 1;
+                self.stats.expired_keys += 1;
+                self.stats.pending_expired.push(e.key);
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        d.expire_cursor = cursor;
+        (examined, expired)
+    }
+}
+
+/// All databases of the server, split in shards.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    shard_bits: u32,
+    pub ndb: usize,
+}
+
+pub type ShardGuard = MutexGuard<'static, Shard>;
+
+impl Keyspace {
+    pub fn new(ndb: usize, shard_bits: u32) -> Keyspace {
+        let n = 1usize << shard_bits;
+        let shards = (0..n).map(|i| Mutex::new(Shard::new(ndb, 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)))).collect();
+        Keyspace { shards, shard_bits, ndb }
+    }
+
+    pub fn nshards(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn shard_bits(&self) -> u32 {
+        self.shard_bits
+    }
+
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        crate::util::key_slot(key) as usize & (self.shards.len() - 1)
+    }
+
+    pub fn lock(&'static self, idx: usize) -> ShardGuard {
+        self.shards[idx].lock()
+    }
+}
+
+/// The shard locks one command (or a whole MULTI/EXEC or script) holds.
+/// Guards are always taken in ascending shard order, so two commands can
+/// never deadlock.
+pub struct Locked {
+    ks: &'static Keyspace,
+    guards: Vec<(usize, ShardGuard)>,
+    all: bool,
+}
+
+impl Locked {
+    pub fn new(ks: &'static Keyspace) -> Locked {
+        Locked { ks, guards: Vec::new(), all: false }
+    }
+
+    /// Locks the given shards (sorted and deduplicated here).
+    pub fn acquire(&mut self, idxs: &mut Vec<usize>) {
+        debug_assert!(self.guards.is_empty());
+        idxs.sort_unstable();
+        idxs.dedup();
+        for &i in idxs.iter() {
+            self.guards.push((i, self.ks.lock(i)));
+        }
+        self.all = idxs.len() == self.ks.nshards();
+    }
+
+    pub fn acquire_all(&mut self) {
+        debug_assert!(self.guards.is_empty());
+        for i in 0..self.ks.nshards() {
+            self.guards.push((i, self.ks.lock(i)));
+        }
+        self.all = true;
+    }
+
+    pub fn release(&mut self) {
+        self.guards.clear();
+        self.all = false;
+    }
+
+    pub fn is_held(&self) -> bool {
+        !self.guards.is_empty()
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    /// The shard at index `idx`, which must be held.
+    pub fn shard_at(&mut self, idx: usize) -> &mut Shard {
+        if self.all {
+            return &mut self.guards[idx].1;
+        }
+        match self.guards.iter_mut().find(|(i, _)| *i == idx) {
+            Some((_, g)) => g,
+            None => panic!("shard {idx} used without being locked: command key specs are wrong"),
+        }
+    }
+
+    /// The shard holding `key`.
+    #[inline]
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let idx = self.ks.shard_of(key);
+        self.shard_at(idx)
+    }
+
+    /// Database `db` of the shard holding `key`, plus that shard's stats.
+    #[inline]
+    pub fn db(&mut self, db: usize, key: &[u8]) -> (&mut Db, &mut ShardStats) {
+        let s = self.shard(key);
+        (&mut s.dbs[db], &mut s.stats)
+    }
+
+    /// Iterates the held shards in order.
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}

@@ -1,0 +1,352 @@
+//! Small helpers shared by every layer: Redis-exact number parsing and
+//! formatting, glob matching, hash slots and clocks.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Parses a signed 64-bit integer the way Redis's `string2ll` does: no
+/// leading `+`, no spaces, no leading zeros, at most 20 characters.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > (i64::MAX as u64) + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Parses a double the way Redis's `string2ld`/`strtold` based helpers do:
+/// no surrounding spaces, no NaN; accepts `inf`, exponents and a leading sign.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 5 * 1024 || s[0].is_ascii_whitespace() {
+        return None;
+    }
+    let st = std::str::from_utf8(s).ok()?;
+    let lower = st.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if body.starts_with("nan") {
+        return None;
+    }
+    let v: f64 = match body {
+        "inf" | "infinity" => {
+            if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
+        }
+        _ => {
+            if !body.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'.') {
+                return None;
+            }
+            lower.parse().ok()?
+        }
+    };
+    if v.is_nan() {
+        return None;
+    }
+    Some(v)
+}
+
+/// Formats a double with Redis's `%.17g` rules (used for scores and RESP3
+/// doubles): `inf`, `-inf`, integers without a fraction, 17 significant
+/// digits otherwise.
+pub fn fmt_g17(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == v.trunc() && v.abs() < 1e17 {
+        return format!("{}", v as i64);
+    }
+    // %.17g: scientific when exponent < -4 or >= 17.
+    let sci = format!("{:.16e}", v);
+    let (mant, exp) = sci.split_once('e').unwrap();
+    let exp: i32 = exp.parse().unwrap();
+    if !(-4..17).contains(&exp) {
+        let mant = trim_frac(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{}{:02}", mant, sign, exp.abs())
+    } else {
+        let decimals = (16 - exp).max(0) as usize;
+        trim_frac(&format!("{:.*}", decimals, v)).to_string()
+    }
+}
+
+fn trim_frac(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Formats the result of INCRBYFLOAT / HINCRBYFLOAT. Redis computes in
+/// `long double` and prints `%.17Lf` with trailing zeros removed; we compute
+/// in f64 and print 15 significant digits, which renders the same decimal
+/// for the values a long double would print exactly (e.g. 10.5+0.1 = 10.6).
+pub fn fmt_incr_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:.14e}", v);
+    let (mant, exp) = sci.split_once('e').unwrap();
+    let exp: i32 = exp.parse().unwrap();
+    let neg = mant.starts_with('-');
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if exp >= 0 {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    }
+    trim_frac(&out).to_string()
+}
+
+/// Redis-style glob matching (`*`, `?`, `[...]` with ranges and `^`, `\` escapes).
+pub fn glob_match(pat: &[u8], s: &[u8], nocase: bool) -> bool {
+    glob_rec(pat, s, nocase, 0)
+}
+
+fn glob_rec(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
+    if depth > 1000 {
+        return false;
+    }
+    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    while !p.is_empty() {
+        match p[0] {
+            b'*' => {
+                while p.len() > 1 && p[1] == b'*' {
+                    p = &p[1..];
+                }
+                if p.len() == 1 {
+                    return true;
+                }
+                for i in 0..=s.len() {
+                    if glob_rec(&p[1..], &s[i..], nocase, depth + 1) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            b'?' => {
+                if s.is_empty() {
+                    return false;
+                }
+                s = &s[1..];
+            }
+            b'[' => {
+                if s.is_empty() {
+                    return false;
+                }
+                p = &p[1..];
+                let not = !p.is_empty() && p[0] == b'^';
+                if not {
+                    p = &p[1..];
+                }
+                let mut matched = false;
+                loop {
+                    if p.is_empty() {
+                        break;
+                    }
+                    if p[0] == b'\\' && p.len() >= 2 {
+                        p = &p[1..];
+                        if eq(p[0], s[0]) {
+                            matched = true;
+                        }
+                    } else if p[0] == b']' {
+                        break;
+                    } else if p.len() >= 3 && p[1] == b'-' {
+                        let (mut a, mut b) = (p[0], p[2]);
+                        let mut c = s[0];
+                        if a > b {
+                            std::mem::swap(&mut a, &mut b);
+                        }
+                        if nocase {
+                            a = a.to_ascii_lowercase();
+                            b = b.to_ascii_lowercase();
+                            c = c.to_ascii_lowercase();
+                        }
+                        p = &p[2..];
+                        if c >= a && c <= b {
+                            matched = true;
+                        }
+                    } else if eq(p[0], s[0]) {
+                        matched = true;
+                    }
+                    p = &p[1..];
+                }
+                let matched = if not { !matched } else { matched };
+                if !matched {
+                    return false;
+                }
+                s = &s[1..];
+                if p.is_empty() {
+                    // Unterminated class: the pattern ends here.
+                    return s.is_empty();
+                }
+            }
+            b'\\' if p.len() >= 2 => {
+                p = &p[1..];
+                if s.is_empty() || !eq(p[0], s[0]) {
+                    return false;
+                }
+                s = &s[1..];
+            }
+            c => {
+                if s.is_empty() || !eq(c, s[0]) {
+                    return false;
+                }
+                s = &s[1..];
+            }
+        }
+        p = &p[1..];
+        if s.is_empty() {
+            while !p.is_empty() && p[0] == b'*' {
+                p = &p[1..];
+            }
+            return p.is_empty();
+        }
+    }
+    p.is_empty() && s.is_empty()
+}
+
+const fn crc16_table() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut k = 0;
+        while k < 8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            k += 1;
+        }
+        t[i] = crc;
+        i += 1;
+    }
+    t
+}
+
+static CRC16_TABLE: [u16; 256] = crc16_table();
+
+/// CRC16/XMODEM, as Redis Cluster uses for key slots.
+#[inline]
+pub fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc = (crc << 8) ^ CRC16_TABLE[((crc >> 8) as u8 ^ b) as usize];
+    }
+    crc
+}
+
+/// The cluster hash slot of a key, honouring `{hash tags}`.
+pub fn key_slot(key: &[u8]) -> u16 {
+    if let Some(open) = key.iter().position(|&c| c == b'{') {
+        if let Some(close) = key[open + 1..].iter().position(|&c| c == b'}') {
+            if close > 0 {
+                return crc16(&key[open + 1..open + 1 + close]) & 0x3fff;
+            }
+        }
+    }
+    crc16(key) & 0x3fff
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Wall-clock microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Lower-cases ASCII into a fixed buffer for case-insensitive comparisons.
+pub fn eq_ic(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b"01"), None);
+        assert_eq!(parse_i64(b"+1"), None);
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(fmt_incr_float(10.5 + 0.1), "10.6");
+        assert_eq!(fmt_incr_float(0.1 + 0.2), "0.3");
+        assert_eq!(fmt_incr_float(5000.0), "5000");
+        assert_eq!(fmt_incr_float(-0.001), "-0.001");
+        assert_eq!(fmt_incr_float(1e17), "100000000000000000");
+        assert_eq!(fmt_g17(1.5), "1.5");
+        assert_eq!(fmt_g17(3.0), "3");
+        assert_eq!(fmt_g17(0.1), "0.10000000000000001");
+        assert_eq!(fmt_g17(f64::INFINITY), "inf");
+        assert_eq!(fmt_g17(1e20), "1e+20");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"abc", false));
+        assert!(glob_match(b"a?c", b"abc", false));
+        assert!(glob_match(b"a[a-c]c", b"abc", false));
+        assert!(!glob_match(b"a[^b]c", b"abc", false));
+        assert!(glob_match(b"A*", b"abc", true));
+        assert!(glob_match(b"a\\*", b"a*", false));
+        assert!(!glob_match(b"a", b"ab", false));
+    }
+
+    #[test]
+    fn slots() {
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), crc16(b"foo{}{bar}") & 0x3fff);
+    }
+}
