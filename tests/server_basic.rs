@@ -1,0 +1,415 @@
+//! Basic end-to-end behaviour of magpie-server, driven with the `redis` crate
+//! (sync API), redis-cli and the binary's command line.
+
+mod common;
+
+use common::*;
+use redis::Commands;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn ping() {
+    let srv = Server::magpie(&[]);
+    let mut con = srv.redis_conn();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let echo: String = redis::cmd("PING").arg("hello").query(&mut con).unwrap();
+    assert_eq!(echo, "hello");
+}
+
+#[test]
+fn set_get_round_trip() {
+    let srv = Server::magpie(&[]);
+    let mut con = srv.redis_conn();
+    let _: () = con.set("key", "value").unwrap();
+    let v: String = con.get("key").unwrap();
+    assert_eq!(v, "value");
+    let missing: Option<String> = con.get("missing").unwrap();
+    assert_eq!(missing, None);
+    // binary-safe keys and values
+    let key: &[u8] = b"bin\x00key\r\n";
+    let val: Vec<u8> = (0..=255u8).collect();
+    let _: () = con.set(key, &val).unwrap();
+    let got: Vec<u8> = con.get(key).unwrap();
+    assert_eq!(got, val);
+    // empty value
+    let _: () = con.set("empty", "").unwrap();
+    let got: Vec<u8> = con.get("empty").unwrap();
+    assert!(got.is_empty());
+    // overwrite
+    let _: () = con.set("key", "other").unwrap();
+    let v: String = con.get("key").unwrap();
+    assert_eq!(v, "other");
+    let n: i64 = con.del(&["key", "empty", "missing"]).unwrap();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn large_value_round_trip() {
+    let srv = Server::magpie(&[]);
+    let mut con = srv.redis_conn();
+    let val: Vec<u8> = (0..8 * 1024 * 1024).map(|i: usize| (i * 7 % 256) as u8).collect();
+    let _: () = con.set("big", &val).unwrap();
+    let got: Vec<u8> = con.get("big").unwrap();
+    assert_eq!(got.len(), val.len());
+    assert!(got == val, "8 MiB value came back different");
+    let len: usize = con.strlen("big").unwrap();
+    assert_eq!(len, val.len());
+}
+
+#[test]
+fn pipeline_10000_commands() {
+    let srv = Server::magpie(&[]);
+    let mut con = srv.redis_conn();
+    let n = 5000;
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET").arg(format!("key:{}", i)).arg(format!("value:{}", i));
+    }
+    for i in 0..n {
+        p.cmd("GET").arg(format!("key:{}", i));
+    }
+    let res: Vec<redis::Value> = p.query(&mut con).unwrap();
+    assert_eq!(res.len(), 2 * n);
+    for (i, v) in res[..n].iter().enumerate() {
+        assert_eq!(v, &redis::Value::Okay, "SET #{}", i);
+    }
+    for (i, v) in res[n..].iter().enumerate() {
+        assert_eq!(
+            v,
+            &redis::Value::BulkString(format!("value:{}", i).into_bytes()),
+            "GET #{}",
+            i
+        );
+    }
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, n as i64);
+
+    // INCR pipeline: replies must come back in order.
+    let mut p = redis::pipe();
+    for _ in 0..10_000 {
+        p.cmd("INCR").arg("counter");
+    }
+    let res: Vec<i64> = p.query(&mut con).unwrap();
+    assert_eq!(res, (1..=10_000).collect::<Vec<i64>>());
+}
+
+/// 10,000 commands written in one go without reading: the server must not
+/// deadlock on its output, and replies arrive complete and in order.
+#[test]
+fn raw_deep_pipeline() {
+    let srv = Server::magpie(&[]);
+    let mut c = srv.conn();
+    let mut buf = Vec::new();
+    for i in 0..10_000 {
+        if i % 2 == 0 {
+            buf.extend_from_slice(&encode_cmd(&[b"INCR", b"n"]));
+        } else {
+            buf.extend_from_slice(b"PING\r\n");
+        }
+    }
+    c.send_raw(&buf);
+    for i in 0..10_000 {
+        let r = c.read_reply();
+        if i % 2 == 0 {
+            assert_eq!(r, format!(":{}\r\n", i / 2 + 1).into_bytes(), "reply #{}", i);
+        } else {
+            assert_eq!(r, b"+PONG\r\n", "reply #{}", i);
+        }
+    }
+}
+
+#[test]
+fn concurrent_incr_exact_sum() {
+    let srv = Arc::new(Server::magpie(&[]));
+    let threads = 16;
+    let per = 1000;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let srv = Arc::clone(&srv);
+            std::thread::spawn(move || {
+                let mut con = srv.redis_conn();
+                for i in 0..per {
+                    if (i + t) % 3 == 0 {
+                        let _: i64 = con.incr("shared", 2).unwrap();
+                        let _: i64 = con.decr("shared", 1).unwrap();
+                    } else {
+                        let _: i64 = con.incr("shared", 1).unwrap();
+                    }
+                    let _: i64 = con.incr(format!("own:{}", t), 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread panicked");
+    }
+    let mut con = srv.redis_conn();
+    let total: i64 = con.get("shared").unwrap();
+    assert_eq!(total, (threads * per) as i64);
+    for t in 0..threads {
+        let own: i64 = con.get(format!("own:{}", t)).unwrap();
+        assert_eq!(own, per as i64, "own:{}", t);
+    }
+}
+
+#[test]
+fn many_concurrent_connections() {
+    let srv = Server::magpie(&[]);
+    let mut conns: Vec<RawConn> = (0..300).map(|_| srv.conn()).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.send_cmd(&[b"SET", format!("c:{}", i).as_bytes(), b"x"]);
+    }
+    for c in conns.iter_mut() {
+        assert_eq!(c.read_reply(), b"+OK\r\n");
+    }
+    let mut con = srv.redis_conn();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 300);
+    // Closing half of them must not disturb the others.
+    conns.truncate(150);
+    for c in conns.iter_mut() {
+        assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    }
+}
+
+#[test]
+fn select_db_via_url() {
+    let srv = Server::magpie(&[]);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/3", srv.port)).unwrap();
+    let mut c3 = client.get_connection().unwrap();
+    let _: () = c3.set("in3", "yes").unwrap();
+    let mut c0 = srv.redis_conn();
+    let none: Option<String> = c0.get("in3").unwrap();
+    assert_eq!(none, None);
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut c0).unwrap();
+    let v: String = c0.get("in3").unwrap();
+    assert_eq!(v, "yes");
+}
+
+#[test]
+fn expiry_via_crate() {
+    let srv = Server::magpie(&[]);
+    let mut con = srv.redis_conn();
+    let _: () = redis::cmd("SET")
+        .arg("tmp")
+        .arg("v")
+        .arg("PX")
+        .arg(200)
+        .query(&mut con)
+        .unwrap();
+    let ttl: i64 = con.pttl("tmp").unwrap();
+    assert!(ttl > 0 && ttl <= 200, "PTTL {}", ttl);
+    std::thread::sleep(Duration::from_millis(350));
+    let v: Option<String> = con.get("tmp").unwrap();
+    assert_eq!(v, None);
+    let exists: bool = con.exists("tmp").unwrap();
+    assert!(!exists);
+}
+
+#[test]
+fn redis_cli_ping() {
+    let srv = Server::magpie(&[]);
+    let run = |args: &[&str]| -> String {
+        let out = Command::new(redis_cli_bin())
+            .arg("-p")
+            .arg(srv.port.to_string())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        assert!(out.status.success(), "redis-cli {:?}: {:?}", args, out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run(&["ping"]), "PONG\n");
+    assert_eq!(run(&["set", "clikey", "hello world"]), "OK\n");
+    assert_eq!(run(&["get", "clikey"]), "hello world\n");
+    assert_eq!(run(&["incr", "clicount"]), "1\n");
+    assert_eq!(run(&["get", "nokey"]), "\n");
+    // redis-cli sends COMMAND DOCS on interactive start only; -e / --no-raw formatting:
+    assert_eq!(run(&["--no-raw", "get", "nokey"]), "(nil)\n");
+    assert_eq!(run(&["--no-raw", "incr", "clicount"]), "(integer) 2\n");
+}
+
+fn run_binary(args: &[&str], timeout: Duration) -> (Option<i32>, String, String) {
+    let dir = TempDir::new("cli");
+    let mut child = Command::new(magpie_bin())
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn magpie-server");
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().unwrap() {
+            Some(_) => break,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "magpie-server {:?} did not exit within {:?}\nstdout: {}\nstderr: {}",
+                    args,
+                    timeout,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_output() {
+    for flag in ["--version", "-v"] {
+        let (code, out, err) = run_binary(&[flag], Duration::from_secs(5));
+        assert_eq!(code, Some(0), "{} exit code; stderr: {}", flag, err);
+        let line = out.lines().next().unwrap_or("");
+        // e.g. "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=..."
+        let rest = line
+            .strip_prefix("Redis server v=")
+            .unwrap_or_else(|| panic!("{}: unexpected version line {:?}", flag, line));
+        let ver = rest.split_whitespace().next().unwrap_or("");
+        let parts: Vec<&str> = ver.split('.').collect();
+        assert!(
+            parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+            "version {:?} in {:?} is not N.N.N",
+            ver,
+            line
+        );
+        assert!(ver.starts_with("7."), "should claim Redis 7.x compatibility: {:?}", line);
+        for field in ["sha=", "malloc=", "bits=64", "build="] {
+            assert!(line.contains(field), "{:?} lacks {}", line, field);
+        }
+    }
+}
+
+#[test]
+fn bad_config_directive_is_fatal() {
+    let port = free_port().to_string();
+    let (code, out, err) = run_binary(
+        &["--port", &port, "--no-such-directive", "foo"],
+        Duration::from_secs(5),
+    );
+    assert_eq!(code, Some(1), "exit code; stdout: {}\nstderr: {}", out, err);
+    assert!(
+        err.contains("FATAL CONFIG FILE ERROR"),
+        "stderr should contain FATAL CONFIG FILE ERROR; stderr: {}\nstdout: {}",
+        err,
+        out
+    );
+    assert!(err.contains("Bad directive or wrong number of arguments"), "stderr: {}", err);
+
+    let (code, _out, err) = run_binary(&["--port", "notanumber"], Duration::from_secs(5));
+    assert_eq!(code, Some(1), "bad port value; stderr: {}", err);
+    assert!(err.contains("FATAL CONFIG FILE ERROR"), "stderr: {}", err);
+}
+
+#[test]
+fn bad_config_file_line_is_fatal() {
+    let dir = TempDir::new("conf");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "port 0\nappendonly no\nthis-is-not-a-directive 1 2 3\n").unwrap();
+    let (code, out, err) = run_binary(&[conf.to_str().unwrap()], Duration::from_secs(5));
+    assert_eq!(code, Some(1), "stdout: {}\nstderr: {}", out, err);
+    assert!(err.contains("FATAL CONFIG FILE ERROR"), "stderr: {}", err);
+    assert!(err.contains("this-is-not-a-directive"), "stderr should quote the line: {}", err);
+}
+
+#[test]
+fn config_file_is_read() {
+    let dir = TempDir::new("conf");
+    let port = free_port();
+    let conf = dir.path().join("ok.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# comment\nport {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n",
+            port,
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(magpie_bin())
+        .arg(&conf)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut ok = false;
+    while Instant::now() < deadline {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("server exited early: {}", st);
+        }
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut c = RawConn::from_stream(s, Duration::from_secs(2));
+            assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "server with config file never listened on port {}", port);
+}
+
+#[test]
+fn logs_ready_to_accept_connections() {
+    let srv = Server::magpie(&[]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !srv.log().contains("Ready to accept connections") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        srv.log().contains("Ready to accept connections"),
+        "log lacks 'Ready to accept connections':\n{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn sigterm_shuts_down() {
+    let mut srv = Server::magpie(&[]);
+    let mut c = srv.conn();
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(srv.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while srv.is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!srv.is_alive(), "magpie-server still running 5 s after SIGTERM");
+}
+
+#[test]
+fn client_disconnect_mid_command_is_harmless() {
+    let srv = Server::magpie(&[]);
+    for _ in 0..20 {
+        let mut c = srv.conn();
+        c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\npartial");
+        drop(c);
+    }
+    let mut con = srv.redis_conn();
+    let v: Option<String> = con.get("k").unwrap();
+    assert_eq!(v, None);
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
