@@ -13,7 +13,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("command", -1, "loading stale sentinel", command_all).acl("@connection").doc("server", "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     Cmd::new("time", 1, "loading stale fast", time).doc("server", "2.6.0", "O(1)", "Returns the server time."),
     Cmd::new("lastsave", 1, "loading stale fast", lastsave).acl("@admin @dangerous").doc("server", "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
-    Cmd::container("debug", -2, &[]).doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands."),
+    Cmd::new("debug", -2, "admin noscript loading stale protected", debug).all_shards().doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands."),
     Cmd::new("monitor", 1, "admin noscript loading stale", monitor).doc("server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time."),
     Cmd::container("slowlog", -2, SLOWLOG_SUBS).doc("server", "2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     Cmd::container("memory", -2, MEMORY_SUBS).doc("server", "4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
@@ -780,7 +780,206 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     std::process::exit(0);
 }
 
-#[allow(dead_code)]
-fn unused(_: f64) -> Option<f64> {
-    parse_f64(b"0")
+// ---------------------------------------------------------------- DEBUG
+
+/// DEBUG runs with every shard locked, so DEBUG SLEEP stalls the keyspace
+/// as it stalls Redis's single thread, and DIGEST sees a consistent view.
+fn debug(ctx: &mut Ctx) -> CmdResult {
+    let sub = ctx.args[1].to_ascii_lowercase();
+    let argc = ctx.args.len();
+    match &sub[..] {
+        b"sleep" if argc == 3 => {
+            let secs = parse_f64(&ctx.args[2]).unwrap_or(0.0).max(0.0);
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            ctx.out.ok();
+        }
+        b"set-active-expire" if argc == 3 => {
+            ctx.srv.active_expire_enabled.store(parse_i64(&ctx.args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        b"object" if argc == 3 => {
+            let now = ctx.now;
+            let now_s = ctx.lru_now();
+            let key = ctx.args[2].clone();
+            let (db, st) = ctx.lk.db(ctx.cl.db, &key);
+            let Some(e) = db.lookup(&key, now, st) else {
+                return Err("ERR no such key".into());
+            };
+            let line = format!(
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                e as *const _,
+                e.val.encoding(),
+                e.val.as_str().map(|s| s.len()).unwrap_or(0),
+                e.lru & 0xff_ffff,
+                now_s.saturating_sub(e.lru)
+            );
+            ctx.out.simple(&line);
+        }
+        b"digest" if argc == 2 => {
+            let d = digest_all(ctx);
+            ctx.out.simple(&d);
+        }
+        b"digest-value" => {
+            let now = ctx.now;
+            let keys: Vec<_> = ctx.args[2..].to_vec();
+            ctx.out.array(keys.len());
+            for k in keys {
+                let (db, st) = ctx.lk.db(ctx.cl.db, &k);
+                let d = match db.lookup(&k, now, st) {
+                    Some(e) => hex_digest(&value_digest(&e.val)),
+                    None => "0".repeat(40),
+                };
+                ctx.out.simple(&d);
+            }
+        }
+        b"reload" | b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"pause-cron" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
+        b"log" if argc == 3 => {
+            crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(&ctx.args[2])));
+            ctx.out.ok();
+        }
+        b"stringmatch-len" => {
+            ctx.out.simple("OK");
+        }
+        b"protocol" if argc == 3 => debug_protocol(ctx)?,
+        b"help" => help_reply(
+            ctx,
+            "DEBUG",
+            &[
+                "DIGEST",
+                "    Report a digest of the whole dataset.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Report a digest of each key's value.",
+                "OBJECT <key>",
+                "    Report low-level details of a key.",
+                "PROTOCOL <type>",
+                "    Reply with a sample of a RESP type.",
+                "RELOAD",
+                "    Save and reload the dataset.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Switch the active expire cycle off or on.",
+                "SLEEP <seconds>",
+                "    Stall the keyspace for the given (fractional) seconds.",
+            ],
+        ),
+        _ => {
+            return Err(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
+        }
+    }
+    Ok(())
+}
+
+fn debug_protocol(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx.args[2].to_ascii_lowercase();
+    let o = &mut *ctx.out;
+    match &t[..] {
+        b"string" => o.bulk(b"Hello World"),
+        b"integer" => o.int(12345),
+        b"double" => o.double(3.141),
+        b"bignum" => {
+            if o.proto >= 3 {
+                o.raw(b"(1234567999999999999999999999999999999\r\n");
+            } else {
+                o.bulk(b"1234567999999999999999999999999999999");
+            }
+        }
+        b"null" => o.null(),
+        b"array" => {
+            o.array(3);
+            for j in 0..3 {
+                o.int(j);
+            }
+        }
+        b"set" => {
+            o.set(3);
+            for j in 0..3 {
+                o.int(j);
+            }
+        }
+        b"map" => {
+            o.map(3);
+            for j in 0..3 {
+                o.int(j);
+                o.boolean(j == 1);
+            }
+        }
+        b"attrib" => {
+            if o.proto >= 3 {
+                o.raw(b"|1\r\n");
+                o.bulk(b"key-popularity");
+                o.array(2);
+                o.bulk(b"key:123");
+                o.int(90);
+            }
+            o.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if o.proto < 3 {
+                return Err("ERR RESP2 is not supported by this command".into());
+            }
+            o.push(2);
+            o.bulk(b"server-cpu-usage");
+            o.int(42);
+            o.bulk(b"Some real reply following the push reply");
+        }
+        b"true" => o.boolean(true),
+        b"false" => o.boolean(false),
+        b"verbatim" => o.verbatim(b"This is a verbatim\nstring"),
+        _ => return Err("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false".into()),
+    }
+    Ok(())
+}
+
+/// A 20-byte digest: order-independent across keys (XOR of per-key
+/// digests), sensitive to key, value and expire time.
+fn digest_all(ctx: &mut Ctx) -> String {
+    let mut acc = [0u8; 20];
+    let mut any = false;
+    for sh in ctx.lk.shards() {
+        for (dbi, db) in sh.dbs.iter().enumerate() {
+            db.dict.for_each(|e| {
+                any = true;
+                let mut h = value_digest(&e.val);
+                mix(&mut h, &e.key);
+                mix(&mut h, &(dbi as u64).to_le_bytes());
+                if e.expire != 0 {
+                    mix(&mut h, &e.expire.to_le_bytes());
+                }
+                for i in 0..20 {
+                    acc[i] ^= h[i];
+                }
+            });
+        }
+    }
+    if !any {
+        return "0".repeat(40);
+    }
+    hex_digest(&acc)
+}
+
+fn value_digest(v: &crate::store::Value) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    mix(&mut h, v.type_name().as_bytes());
+    if let Some(s) = v.as_str() {
+        mix(&mut h, s);
+    }
+    h
+}
+
+/// Folds bytes into a 160-bit state with three independent FNV-1a lanes.
+fn mix(state: &mut [u8; 20], data: &[u8]) {
+    let mut out = [0u8; 24];
+    for lane in 0..3u64 {
+        let mut x: u64 = 0xcbf2_9ce4_8422_2325 ^ lane.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for &b in state.iter().chain(data.iter()) {
+            x ^= b as u64;
+            x = x.wrapping_mul(0x0100_0000_01b3);
+        }
+        x ^= x >> 29;
+        out[lane as usize * 8..lane as usize * 8 + 8].copy_from_slice(&x.to_le_bytes());
+    }
+    state.copy_from_slice(&out[..20]);
+}
+
+fn hex_digest(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{:02x}", b)).collect()
 }

@@ -49,6 +49,10 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         reject(srv, cl, out, "NOAUTH Authentication required.".into(), Some(rt));
         return Flow::Continue;
     }
+    if rt.has_flag("protected") && !protected_allowed(srv, cl) {
+        reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
+        return Flow::Continue;
+    }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
     if cl.multi.is_some() && !runs_in_multi(top) {
         if rt.has_flag("no_multi") {
@@ -66,6 +70,15 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
     }
     call(srv, cl, out, lk, rt, &args, scratch);
     Flow::Continue
+}
+
+/// enable-debug-command / enable-module-command: yes, no, or local.
+fn protected_allowed(srv: &Server, cl: &Client) -> bool {
+    if srv.hot.debug_enabled.load(Ordering::Relaxed) {
+        return true;
+    }
+    let v = srv.cfg.read().get_str("enable-debug-command");
+    v == "local" && (cl.h.addr.starts_with("127.") || cl.h.addr.starts_with("[::1]"))
 }
 
 /// True when a CLIENT PAUSE in force holds this command back.

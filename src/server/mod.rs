@@ -155,7 +155,7 @@ impl Server {
         h.active_expire_effort.store(c.get_i64("active-expire-effort") as usize, Ordering::Relaxed);
         h.timeout_secs.store(c.get_i64("timeout"), Ordering::Relaxed);
         let dbg = c.get_str("enable-debug-command");
-        h.debug_enabled.store(dbg == "yes" || dbg == "local", Ordering::Relaxed);
+        h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
         drop(c);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
@@ -199,6 +199,9 @@ impl Server {
             let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
             let l = sock.and_then(|s| {
                 s.set_reuseaddr(true)?;
+                if sa.is_ipv6() {
+                    set_v6only(&s);
+                }
                 s.bind(sa)?;
                 s.listen(backlog.clamp(1, 65535) as u32)
             });
@@ -265,6 +268,15 @@ impl Server {
     }
 }
 
+/// IPv6 listeners accept only IPv6, so `bind * -::*` can take the port twice.
+fn set_v6only(s: &tokio::net::TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    unsafe {
+        libc::setsockopt(s.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+    }
+}
+
 /// The server cron: active expiry and incremental rehashing, `hz` times a second.
 async fn cron(srv: &'static Server) {
     let mut last_shrink = Instant::now();
@@ -296,7 +308,13 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
     let per_call = 20 + 5 * (effort - 1);
     let deadline = Instant::now() + std::time::Duration::from_micros((25_000 * (effort as u64 + 3) / 4) / srv.hot.hz.load(Ordering::Relaxed).max(1) as u64);
     let now = crate::util::now_ms();
-    for i in 0..srv.ks.nshards() {
+    // Resume where the previous cycle ran out of time, so every shard gets its turn.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = srv.ks.nshards();
+    let start = NEXT.load(Ordering::Relaxed);
+    for k in 0..n {
+        let i = (start + k) % n;
+        NEXT.store(i, Ordering::Relaxed);
         let mut g = srv.ks.lock(i);
         for db in 0..g.dbs.len() {
             loop {
