@@ -134,29 +134,72 @@ fn set_guard(srv: &Server) -> RawConn {
 }
 
 fn check_guard(srv: &mut Server, guard: &mut RawConn) {
-    srv.assert_alive();
-    // The connection opened before the bad input still works...
+    let problems = guard_problems(srv, guard);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Summary of the panics in a server log ("" if none).
+fn panic_summary(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let mut sites: Vec<String> = Vec::new();
+    let mut count = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if l.contains("panicked at") {
+            count += 1;
+            let at = l.find("panicked at").map_or(*l, |p| &l[p..]);
+            let site = format!("{} {}", at.trim(), lines.get(i + 1).unwrap_or(&"").trim());
+            if !sites.contains(&site) {
+                sites.push(site);
+            }
+        }
+    }
+    if count == 0 {
+        return String::new();
+    }
+    format!("{} panic(s) logged; distinct:\n  {}", count, sites.join("\n  "))
+}
+
+/// Server alive, guard connection still answering with intact data, new
+/// connections served, no panic in the log.
+fn guard_problems(srv: &mut Server, guard: &mut RawConn) -> Vec<String> {
+    let name = srv.kind.name();
+    let mut problems = Vec::new();
+    if !srv.is_alive() {
+        problems.push(format!("{} server DIED; log:\n{}", name, srv.log()));
+        return problems;
+    }
     let mut expect = format!("${}\r\n", GUARD_VAL.len()).into_bytes();
     expect.extend_from_slice(GUARD_VAL);
     expect.extend_from_slice(b"\r\n");
+    // The connection opened before the bad input still works...
     let got = guard.try_read_reply_after(&[b"GET", GUARD_KEY]);
-    assert_eq!(
-        got, expect,
-        "{}: guard connection's data changed: {}",
-        srv.kind.name(),
-        escape_short(&got, 200)
-    );
+    if got != expect {
+        problems.push(format!(
+            "{}: guard connection: GET guard returned {}",
+            name,
+            escape_short(&got, 200)
+        ));
+    }
     // ...and so does a new one.
-    let mut c = srv.conn();
-    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n", "{}: PING after bad input", srv.kind.name());
-    assert_eq!(c.cmd(&[b"GET", GUARD_KEY]), expect);
-    let log = srv.log();
-    assert!(
-        !log.contains("panicked at"),
-        "{} logged a panic:\n{}",
-        srv.kind.name(),
-        log
-    );
+    match std::net::TcpStream::connect(("127.0.0.1", srv.port)) {
+        Err(e) => problems.push(format!("{}: new connection refused: {}", name, e)),
+        Ok(s) => {
+            let mut c = RawConn::from_stream(s, Duration::from_secs(5));
+            let pong = c.try_read_reply_after(&[b"PING"]);
+            if pong != b"+PONG\r\n" {
+                problems.push(format!("{}: PING on a new connection: {}", name, escape_short(&pong, 200)));
+            }
+            let got = c.try_read_reply_after(&[b"GET", GUARD_KEY]);
+            if got != expect {
+                problems.push(format!("{}: GET guard on a new connection: {}", name, escape_short(&got, 200)));
+            }
+        }
+    }
+    let ps = panic_summary(&srv.log());
+    if !ps.is_empty() {
+        problems.push(format!("{} {}", name, ps));
+    }
+    problems
 }
 
 trait CmdAfter {
@@ -203,14 +246,16 @@ fn malformed_frames_differential() {
         }
     }
     check_guard(&mut redis, &mut rg);
-    check_guard(&mut magpie, &mut mg);
-    assert!(
-        diffs.is_empty(),
-        "{} of {} malformed-input cases differ from redis-server:\n{}",
-        diffs.len(),
-        cases.len(),
-        diffs.join("\n")
-    );
+    let mut problems = guard_problems(&mut magpie, &mut mg);
+    if !diffs.is_empty() {
+        problems.push(format!(
+            "{} of {} malformed-input cases differ from redis-server:\n{}",
+            diffs.len(),
+            cases.len(),
+            diffs.join("\n")
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// The same pipeline written one byte at a time must give the same replies.
@@ -472,6 +517,8 @@ fn mutate(rng: &mut StdRng, base: &[&[u8]]) -> Vec<u8> {
 }
 
 struct FuzzStats {
+    /// Frames sent shortly before the first panic showed up in the log.
+    first_panic_frames: Vec<Vec<u8>>,
     frames: usize,
     reconnects: usize,
     bytes_back: usize,
@@ -482,7 +529,9 @@ fn fuzz_server(srv: &mut Server, seed: u64, frames: usize) -> FuzzStats {
     let mut rng = StdRng::seed_from_u64(seed);
     let corpus = corpus();
     let start = Instant::now();
+    let mut recent: std::collections::VecDeque<Vec<u8>> = Default::default();
     let mut stats = FuzzStats {
+        first_panic_frames: Vec::new(),
         frames: 0,
         reconnects: 0,
         bytes_back: 0,
@@ -499,6 +548,10 @@ fn fuzz_server(srv: &mut Server, seed: u64, frames: usize) -> FuzzStats {
         let base = &corpus[rng.gen_range(0..corpus.len())];
         let frame = mutate(&mut rng, base);
         stats.frames += 1;
+        recent.push_back(frame.clone());
+        if recent.len() > 12 {
+            recent.pop_front();
+        }
         let (c, sent) = &mut conns[idx];
         let write_ok = c.try_send_raw(&frame).is_ok();
         *sent += 1;
@@ -513,6 +566,12 @@ fn fuzz_server(srv: &mut Server, seed: u64, frames: usize) -> FuzzStats {
         if need_new || *sent >= 50 {
             conns[idx] = (open(srv), 0);
             stats.reconnects += 1;
+        }
+        if stats.first_panic_frames.is_empty() && stats.frames % 4 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+            if srv.log().contains("panicked at") {
+                stats.first_panic_frames = recent.iter().cloned().collect();
+            }
         }
         if stats.frames % 100 == 0 {
             srv.assert_alive();
@@ -537,14 +596,25 @@ fn fuzz_and_check(mut srv: Server, seed: u64, frames: usize) {
     let mut g = set_guard(&srv);
     let stats = fuzz_server(&mut srv, seed, frames);
     std::thread::sleep(Duration::from_millis(100));
-    check_guard(&mut srv, &mut g);
+    let mut problems = guard_problems(&mut srv, &mut g);
     let rss = srv.vmrss_kb();
-    assert!(
-        rss < FUZZ_RSS_LIMIT_KB,
-        "VmRSS {} KiB after fuzzing exceeds {} KiB",
-        rss,
-        FUZZ_RSS_LIMIT_KB
-    );
+    if rss >= FUZZ_RSS_LIMIT_KB {
+        problems.push(format!(
+            "VmRSS {} KiB after fuzzing exceeds {} KiB",
+            rss, FUZZ_RSS_LIMIT_KB
+        ));
+    }
+    if !stats.first_panic_frames.is_empty() {
+        problems.push(format!(
+            "frames sent just before the first panic appeared in the log (oldest first):\n  {}",
+            stats
+                .first_panic_frames
+                .iter()
+                .map(|f| escape_short(f, 200))
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ));
+    }
     eprintln!(
         "fuzz {} seed {}: {} frames, {} reconnects, {} bytes of replies, max VmRSS {} KiB",
         srv.kind.name(),
@@ -553,6 +623,13 @@ fn fuzz_and_check(mut srv: Server, seed: u64, frames: usize) {
         stats.reconnects,
         stats.bytes_back,
         stats.max_rss_kb.max(rss)
+    );
+    assert!(
+        problems.is_empty(),
+        "fuzzing {} (seed {}):\n{}",
+        srv.kind.name(),
+        seed,
+        problems.join("\n")
     );
 }
 
