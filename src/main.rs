@@ -80,7 +80,13 @@ fn main() {
     let srv: &'static Server = Box::leak(Box::new(Server::new(cfg)));
     log::notice(&format!("Running mode=standalone, port={}.", port));
     log::notice(&format!("PID: {}  (Magpie {} on {} threads)", std::process::id(), env!("CARGO_PKG_VERSION"), threads));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio runtime");
+    // With one CPU a single-threaded scheduler avoids work-stealing overhead.
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    }
+    .expect("tokio runtime");
     let code = rt.block_on(srv.run());
     std::process::exit(code);
 }

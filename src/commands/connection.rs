@@ -77,7 +77,7 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
 fn stop_monitor(ctx: &mut Ctx) {
     if ctx.cl.h.has_flag(crate::server::client::F_MONITOR) {
         let id = ctx.cl.h.id;
-        ctx.srv.monitors.lock().retain(|(i, _)| *i != id);
+        ctx.srv.remove_monitor(id);
         ctx.cl.h.set_flag(crate::server::client::F_MONITOR, false);
     }
 }
@@ -348,7 +348,7 @@ fn client_pause(ctx: &mut Ctx) -> CmdResult {
         4 if eq_ic(&ctx.args[3], "all") => false,
         _ => return Err(SYNTAX.into()),
     };
-    let mut p = ctx.srv.pause.lock();
+    let mut p = *ctx.srv.pause.lock();
     let until = ctx.now.saturating_add(ms);
     // A pause can only be extended or made stricter, as in Redis.
     if p.until > ctx.now {
@@ -358,13 +358,13 @@ fn client_pause(ctx: &mut Ctx) -> CmdResult {
         p.until = until;
         p.writes_only = writes_only;
     }
+    ctx.srv.set_pause(p);
     ctx.out.ok();
     Ok(())
 }
 
 fn client_unpause(ctx: &mut Ctx) -> CmdResult {
-    *ctx.srv.pause.lock() = Default::default();
-    ctx.srv.unpaused.notify_waiters();
+    ctx.srv.set_pause(Default::default());
     ctx.out.ok();
     Ok(())
 }

@@ -137,8 +137,10 @@ impl CmdRt {
     }
 }
 
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 pub struct CommandTable {
-    pub map: HashMap<Vec<u8>, &'static CmdRt>,
+    pub map: FastMap<Vec<u8>, &'static CmdRt>,
 }
 
 /// Every command family's declarations.
@@ -175,7 +177,7 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
 
 impl CommandTable {
     pub fn build() -> CommandTable {
-        let mut map = HashMap::new();
+        let mut map = FastMap::default();
         for fam in families() {
             for c in fam.iter() {
                 let prev = map.insert(c.name.as_bytes().to_vec(), leak_rt(c, None));
@@ -261,10 +263,10 @@ pub fn shards_for(srv: &Server, rt: &CmdRt, args: &[Bytes], out: &mut Vec<usize>
     if rt.spec.scope == Scope::All {
         return true;
     }
-    for i in rt.spec.key_positions(args) {
+    rt.spec.each_key(args, |i| {
         if let Some(k) = args.get(i) {
             out.push(srv.ks.shard_of(k));
         }
-    }
+    });
     false
 }

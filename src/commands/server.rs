@@ -623,7 +623,7 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
     }
     if !ctx.cl.h.has_flag(crate::server::client::F_MONITOR) {
         ctx.cl.h.set_flag(crate::server::client::F_MONITOR, true);
-        ctx.srv.monitors.lock().push((ctx.cl.h.id, ctx.cl.push_tx.clone()));
+        ctx.srv.add_monitor(ctx.cl.h.id, ctx.cl.push_tx.clone());
     }
     ctx.out.ok();
     Ok(())

@@ -110,22 +110,30 @@ impl Cmd {
 
     /// Positions of the key arguments in `args` (args[0] is the command name).
     pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
-        if let Some(f) = self.getkeys {
-            return f(args);
+        let mut out = Vec::new();
+        self.each_key(args, |i| out.push(i));
+        out
+    }
+
+    /// Calls `f` with the position of each key argument, without allocating
+    /// for fixed key ranges (the hot path).
+    #[inline]
+    pub fn each_key(&self, args: &[Bytes], mut f: impl FnMut(usize)) {
+        if let Some(g) = self.getkeys {
+            g(args).into_iter().for_each(f);
+            return;
         }
         let (first, last, step) = self.keys;
         if first <= 0 {
-            return Vec::new();
+            return;
         }
         let argc = args.len() as i32;
         let last = if last < 0 { argc + last } else { last.min(argc - 1) };
-        let mut out = Vec::new();
         let mut i = first;
         while i <= last && i < argc {
-            out.push(i as usize);
+            f(i as usize);
             i += step.max(1);
         }
-        out
     }
 
     /// ACL categories as COMMAND INFO lists them: explicit ones plus those

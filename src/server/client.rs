@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -19,7 +19,9 @@ pub struct ClientHandle {
     pub lib_ver: Mutex<Option<Bytes>>,
     pub db: AtomicUsize,
     pub last_ms: AtomicI64,
-    pub last_cmd: Mutex<&'static str>,
+    /// The last command run (CLIENT LIST `cmd=`), as a pointer to its
+    /// leaked table record: one relaxed store per command.
+    last_cmd: AtomicPtr<crate::commands::CmdRt>,
     pub killed: AtomicBool,
     pub kill: Notify,
     pub resp: AtomicU8,
@@ -49,7 +51,7 @@ impl ClientHandle {
             lib_ver: Mutex::new(None),
             db: AtomicUsize::new(0),
             last_ms: AtomicI64::new(crate::util::now_ms()),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             resp: AtomicU8::new(2),
@@ -59,6 +61,20 @@ impl ClientHandle {
             flags: AtomicU32::new(0),
             no_evict: AtomicBool::new(false),
             authenticated_user: Mutex::new("default"),
+        }
+    }
+
+    pub fn set_last_cmd(&self, rt: &'static crate::commands::CmdRt) {
+        self.last_cmd.store(rt as *const _ as *mut _, Ordering::Relaxed);
+    }
+
+    pub fn last_cmd_name(&self) -> &'static str {
+        let p = self.last_cmd.load(Ordering::Relaxed);
+        if p.is_null() {
+            "NULL"
+        } else {
+            // SAFETY: only pointers to leaked ('static) command records are stored.
+            unsafe { (*p).full_name.as_str() }
         }
     }
 
@@ -122,7 +138,7 @@ impl ClientHandle {
             16384usize.saturating_sub(qbuf),
             omem,
             qbuf + omem + 20000,
-            self.last_cmd.lock(),
+            self.last_cmd_name(),
             self.authenticated_user.lock(),
             self.resp.load(Ordering::Relaxed)
         )

@@ -49,7 +49,7 @@ pub async fn accept_loop(srv: &'static Server, l: TcpListener) {
         tokio::spawn(async move {
             handle(srv, sock, h.clone()).await;
             srv.clients.lock().remove(&h.id);
-            srv.monitors.lock().retain(|(id, _)| *id != h.id);
+            srv.remove_monitor(h.id);
         });
     }
 }

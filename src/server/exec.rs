@@ -83,6 +83,9 @@ fn protected_allowed(srv: &Server, cl: &Client) -> bool {
 
 /// True when a CLIENT PAUSE in force holds this command back.
 fn is_paused_for(srv: &Server, rt: &CmdRt) -> bool {
+    if srv.pause_until.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
     let p = *srv.pause.lock();
     if p.until == 0 || p.until <= crate::util::now_ms() {
         return false;
@@ -127,7 +130,7 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     rt.calls.fetch_add(1, Ordering::Relaxed);
     rt.usec.fetch_add(dur, Ordering::Relaxed);
     srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
-    *cl.h.last_cmd.lock() = leak_name(rt);
+    cl.h.set_last_cmd(rt);
     match cl.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => out.buf.truncate(mark),
@@ -140,14 +143,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if !rt.has_flag("skip_slowlog") {
         slowlog_push(srv, cl, args, dur as i64, now);
     }
-    if srv.monitors.lock().is_empty() || rt.has_flag("skip_monitor") || rt.spec.name == "exec" {
+    if srv.monitor_count.load(Ordering::Relaxed) == 0 || rt.has_flag("skip_monitor") || rt.spec.name == "exec" {
         return;
     }
     feed_monitors(srv, cl, args, now);
-}
-
-fn leak_name(rt: &'static CmdRt) -> &'static str {
-    rt.full_name.as_str()
 }
 
 fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
@@ -204,5 +203,7 @@ fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
     }
     line.push_str("\r\n");
     let msg = Bytes::from(line);
-    srv.monitors.lock().retain(|(id, tx)| *id == cl.h.id || tx.send(msg.clone()).is_ok());
+    let mut m = srv.monitors.lock();
+    m.retain(|(id, tx)| *id == cl.h.id || tx.send(msg.clone()).is_ok());
+    srv.monitor_count.store(m.len(), Ordering::Relaxed);
 }

@@ -85,6 +85,10 @@ pub struct Server {
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
     pub pause: Mutex<Pause>,
+    /// Mirror of `pause.until`, so the hot path checks an atomic, not a lock.
+    pub pause_until: AtomicI64,
+    /// Number of MONITOR clients (hot-path check before taking the lock).
+    pub monitor_count: AtomicUsize,
     pub unpaused: Notify,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
@@ -126,6 +130,8 @@ impl Server {
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
             pause: Mutex::new(Pause::default()),
+            pause_until: AtomicI64::new(0),
+            monitor_count: AtomicUsize::new(0),
             unpaused: Notify::new(),
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
@@ -161,6 +167,27 @@ impl Server {
         let mut sl = self.slowlog.lock();
         while sl.len() > max {
             sl.pop_back();
+        }
+    }
+
+    pub fn add_monitor(&self, id: u64, tx: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>) {
+        let mut m = self.monitors.lock();
+        m.push((id, tx));
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    pub fn remove_monitor(&self, id: u64) {
+        let mut m = self.monitors.lock();
+        m.retain(|(i, _)| *i != id);
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    /// Installs (or, with `Pause::default()`, lifts) a CLIENT PAUSE.
+    pub fn set_pause(&self, p: Pause) {
+        *self.pause.lock() = p;
+        self.pause_until.store(p.until, Ordering::Relaxed);
+        if p.until == 0 {
+            self.unpaused.notify_waiters();
         }
     }
 
