@@ -288,6 +288,31 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16(key) & 0x3fff
 }
 
+/// Converts monotonic instants to wall-clock milliseconds with one
+/// `clock_gettime` per command instead of two (the duration measurement and
+/// the command's timestamp share one reading).
+pub struct Clock {
+    base_wall_us: i64,
+    base: std::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock { base_wall_us: now_us(), base: std::time::Instant::now() }
+    }
+
+    #[inline]
+    pub fn wall_ms(&self, at: std::time::Instant) -> i64 {
+        (self.base_wall_us + at.saturating_duration_since(self.base).as_micros() as i64) / 1000
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

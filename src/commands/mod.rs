@@ -129,6 +129,11 @@ pub struct CmdRt {
     pub write: bool,
     pub no_auth: bool,
     pub is_fast: bool,
+    pub no_multi: bool,
+    pub protected: bool,
+    pub skip_slowlog: bool,
+    pub skip_monitor: bool,
+    pub may_replicate: bool,
 }
 
 impl CmdRt {
@@ -166,6 +171,11 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         write: spec.has_flag("write"),
         no_auth: spec.has_flag("no_auth"),
         is_fast: spec.has_flag("fast"),
+        no_multi: spec.has_flag("no_multi"),
+        protected: spec.has_flag("protected"),
+        skip_slowlog: spec.has_flag("skip_slowlog"),
+        skip_monitor: spec.has_flag("skip_monitor") || spec.name == "exec",
+        may_replicate: spec.has_flag("may_replicate"),
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };

@@ -49,13 +49,13 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         reject(srv, cl, out, "NOAUTH Authentication required.".into(), Some(rt));
         return Flow::Continue;
     }
-    if rt.has_flag("protected") && !protected_allowed(srv, cl) {
+    if rt.protected && !protected_allowed(srv, cl) {
         reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
         return Flow::Continue;
     }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
     if cl.multi.is_some() && !runs_in_multi(top) {
-        if rt.has_flag("no_multi") {
+        if rt.no_multi {
             reject(srv, cl, out, "ERR Command not allowed inside a transaction".into(), Some(rt));
             return Flow::Continue;
         }
@@ -94,7 +94,7 @@ fn is_paused_for(srv: &Server, rt: &CmdRt) -> bool {
         return true;
     }
     // PAUSE WRITE holds back writes and commands that may write (EVAL, PUBLISH...).
-    rt.write || rt.has_flag("may_replicate")
+    rt.write || rt.may_replicate
 }
 
 /// Runs a resolved command, locking the shards its key spec names unless
@@ -111,7 +111,7 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     }
     let mark = out.len();
     let start = Instant::now();
-    let now = crate::util::now_ms();
+    let now = srv.clock.wall_ms(start);
     let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0 };
     let res = (rt.spec.run)(&mut ctx);
     let dirty = ctx.dirty;
@@ -140,10 +140,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
             cl.reply_mode = ReplyMode::On;
         }
     }
-    if !rt.has_flag("skip_slowlog") {
+    if !rt.skip_slowlog {
         slowlog_push(srv, cl, args, dur as i64, now);
     }
-    if srv.monitor_count.load(Ordering::Relaxed) == 0 || rt.has_flag("skip_monitor") || rt.spec.name == "exec" {
+    if srv.monitor_count.load(Ordering::Relaxed) == 0 || rt.skip_monitor {
         return;
     }
     feed_monitors(srv, cl, args, now);

@@ -83,6 +83,7 @@ pub struct Server {
     pub pid: u32,
     pub port: AtomicUsize,
     pub shutdown: Notify,
+    pub clock: crate::util::Clock,
     pub shutting_down: AtomicBool,
     pub pause: Mutex<Pause>,
     /// Mirror of `pause.until`, so the hot path checks an atomic, not a lock.
@@ -128,6 +129,7 @@ impl Server {
             pid: std::process::id(),
             port: AtomicUsize::new(0),
             shutdown: Notify::new(),
+            clock: crate::util::Clock::new(),
             shutting_down: AtomicBool::new(false),
             pause: Mutex::new(Pause::default()),
             pause_until: AtomicI64::new(0),

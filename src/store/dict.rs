@@ -201,13 +201,23 @@ impl Dict {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.step();
         let h = hash_key(key);
-        let (ti, b) = self.find_slot(key, h)?;
-        let mut cur = self.t[ti].buckets[b].as_deref_mut();
-        while let Some(n) = cur {
-            if n.e.key.as_slice() == key {
-                return Some(&mut n.e);
+        let rehashing = self.is_rehashing();
+        let [t0, t1] = &mut self.t;
+        for t in [t0, t1] {
+            if t.buckets.is_empty() {
+                continue;
             }
-            cur = n.next.as_deref_mut();
+            let b = (h & t.mask()) as usize;
+            let mut cur = t.buckets[b].as_deref_mut();
+            while let Some(n) = cur {
+                if n.e.key.as_slice() == key {
+                    return Some(&mut n.e);
+                }
+                cur = n.next.as_deref_mut();
+            }
+            if !rehashing {
+                break;
+            }
         }
         None
     }
