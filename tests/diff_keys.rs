@@ -410,3 +410,189 @@ diff_test!(inline_keys, r#"
 !raw "SELECT 2\r\n"
 !err !raw "SELECT 99\r\n"
 "#);
+
+// ---------------------------------------------------------------------------
+// Seeded random command sequences over strings and keys, run on both servers.
+// Only deterministic commands: relative expiries are long and never compared
+// with GT/LT (which would depend on the few ms between the two servers);
+// GT/LT are used with absolute times far in the future.
+// ---------------------------------------------------------------------------
+
+use common::{run_steps, Action, Compare, DiffOpts, Step};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+fn pick<T: Copy>(rng: &mut StdRng, v: &[T]) -> T {
+    v[rng.gen_range(0..v.len())]
+}
+
+fn random_value(rng: &mut StdRng) -> Vec<u8> {
+    match rng.gen_range(0..10) {
+        0 => b(""),
+        1 => rng.gen_range(-1000i64..1000).to_string().into_bytes(),
+        2 => pick(rng, &["9223372036854775807", "-9223372036854775808", "9223372036854775806", "0", "-0", "007", "1.5"])
+            .as_bytes()
+            .to_vec(),
+        3 => vec![b'\x00', b'\r', b'\n', rng.gen()],
+        4 => (0..rng.gen_range(40..60)).map(|_| rng.gen_range(b'a'..=b'z')).collect(),
+        _ => (0..rng.gen_range(1..8)).map(|_| rng.gen_range(b'a'..=b'e')).collect(),
+    }
+}
+
+fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
+    let keys = ["k0", "k1", "k2", "k3", "k4", "n0", "n1", "b\x00\r\n"];
+    let key = |rng: &mut StdRng| b(pick(rng, &keys));
+    let int = |rng: &mut StdRng| -> Vec<u8> {
+        b(pick(rng, &["0", "1", "-1", "5", "-7", "100", "9223372036854775807", "-9223372036854775808", "x", "1.0"]))
+    };
+    let rel_ttl = |rng: &mut StdRng| rng.gen_range(1000..100_000).to_string().into_bytes();
+    let abs_ttl = |rng: &mut StdRng| (4_102_444_800i64 + rng.gen_range(0..5) * 1000).to_string().into_bytes();
+    let mut exact = Compare::Exact;
+    let cmd: Vec<Vec<u8>> = match rng.gen_range(0..44) {
+        0..=3 => {
+            let mut c = vec![b("SET"), key(rng), random_value(rng)];
+            for _ in 0..rng.gen_range(0..3) {
+                match rng.gen_range(0..8) {
+                    0 => c.extend([b("EX"), rel_ttl(rng)]),
+                    1 => c.extend([b("PX"), rel_ttl(rng)]),
+                    2 => c.extend([b("EXAT"), abs_ttl(rng)]),
+                    3 => c.push(b("NX")),
+                    4 => c.push(b("XX")),
+                    5 => c.push(b("KEEPTTL")),
+                    6 => c.push(b("GET")),
+                    _ => c.extend([b("EX"), b("-5")]),
+                }
+            }
+            c
+        }
+        4..=6 => vec![b("GET"), key(rng)],
+        7 => vec![b("GETSET"), key(rng), random_value(rng)],
+        8 => vec![b("GETDEL"), key(rng)],
+        9 => match rng.gen_range(0..4) {
+            0 => vec![b("GETEX"), key(rng)],
+            1 => vec![b("GETEX"), key(rng), b("PERSIST")],
+            2 => vec![b("GETEX"), key(rng), b("EX"), rel_ttl(rng)],
+            _ => vec![b("GETEX"), key(rng), b("PXAT"), b("4102444800000")],
+        },
+        10 => vec![b("SETNX"), key(rng), random_value(rng)],
+        11 => vec![b("SETEX"), key(rng), rel_ttl(rng), random_value(rng)],
+        12 => vec![b("MSET"), key(rng), random_value(rng), key(rng), random_value(rng)],
+        13 => vec![b("MGET"), key(rng), key(rng), key(rng)],
+        14 => vec![b("MSETNX"), key(rng), random_value(rng), key(rng), random_value(rng)],
+        15 => vec![b("APPEND"), key(rng), random_value(rng)],
+        16 => vec![b("STRLEN"), key(rng)],
+        17 => vec![
+            b("GETRANGE"),
+            key(rng),
+            rng.gen_range(-10..10).to_string().into_bytes(),
+            rng.gen_range(-10..10).to_string().into_bytes(),
+        ],
+        18 => vec![b("SETRANGE"), key(rng), rng.gen_range(0..20).to_string().into_bytes(), random_value(rng)],
+        19 => vec![b("INCR"), key(rng)],
+        20 => vec![b("DECR"), key(rng)],
+        21 => vec![b("INCRBY"), key(rng), int(rng)],
+        22 => vec![b("DECRBY"), key(rng), int(rng)],
+        23 => vec![b("DEL"), key(rng), key(rng)],
+        24 => vec![b("UNLINK"), key(rng)],
+        25 => vec![b("EXISTS"), key(rng), key(rng)],
+        26 => vec![b("TYPE"), key(rng)],
+        27 => {
+            exact = Compare::Sorted;
+            vec![b("KEYS"), b(pick(rng, &["*", "k*", "?0", "[kn][01]", "b*"]))]
+        }
+        28 => vec![b("RENAME"), key(rng), key(rng)],
+        29 => vec![b("RENAMENX"), key(rng), key(rng)],
+        30 => match rng.gen_range(0..3) {
+            0 => vec![b("COPY"), key(rng), key(rng)],
+            1 => vec![b("COPY"), key(rng), key(rng), b("REPLACE")],
+            _ => vec![b("COPY"), key(rng), key(rng), b("DB"), b(pick(rng, &["0", "1"]))],
+        },
+        31 => vec![b("MOVE"), key(rng), b(pick(rng, &["0", "1"]))],
+        32 => vec![b("SELECT"), b(pick(rng, &["0", "1"]))],
+        33 => vec![b("SWAPDB"), b("0"), b("1")],
+        34 => {
+            let mut c = vec![b("EXPIRE"), key(rng)];
+            if rng.gen_ratio(1, 6) {
+                c.push(b(pick(rng, &["0", "-1"])));
+            } else {
+                c.push(rel_ttl(rng));
+            }
+            if rng.gen_bool(0.5) {
+                c.push(b(pick(rng, &["NX", "XX"])));
+            }
+            c
+        }
+        35 => vec![
+            b(pick(rng, &["EXPIREAT", "PEXPIREAT"])),
+            key(rng),
+            abs_ttl(rng),
+            b(pick(rng, &["GT", "LT", "NX", "XX"])),
+        ],
+        36 => vec![b("PERSIST"), key(rng)],
+        37 => {
+            exact = Compare::Approx(1);
+            vec![b("TTL"), key(rng)]
+        }
+        38 => {
+            exact = Compare::Approx(1000);
+            vec![b("PTTL"), key(rng)]
+        }
+        39 => {
+            exact = Compare::Approx(1);
+            vec![b("EXPIRETIME"), key(rng)]
+        }
+        40 => vec![b("DBSIZE")],
+        41 => vec![b("TOUCH"), key(rng), key(rng)],
+        42 => vec![b("LCS"), key(rng), key(rng), b(pick(rng, &["LEN", "IDX", "WITHMATCHLEN"]))],
+        _ => {
+            if rng.gen_ratio(1, 8) {
+                vec![b("FLUSHDB")]
+            } else {
+                vec![b("PING")]
+            }
+        }
+    };
+    (cmd, exact)
+}
+
+fn random_ops(seed: u64, n: usize, resp3: bool) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let steps: Vec<Step> = (0..n)
+        .map(|i| {
+            let (args, compare) = random_command(&mut rng);
+            let mut s = Step::cmd(args);
+            s.line = i + 1;
+            s.compare = compare;
+            s.text = format!("[seed {}] {}", seed, s.text);
+            debug_assert!(matches!(s.action, Action::Cmd(_)));
+            s
+        })
+        .collect();
+    run_steps(
+        &steps,
+        &DiffOpts {
+            resp3,
+            lenient: true,
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn random_ops_seed_1() {
+    random_ops(1, 1500, false);
+}
+
+#[test]
+fn random_ops_seed_2() {
+    random_ops(2, 1500, false);
+}
+
+#[test]
+fn random_ops_seed_3_resp3() {
+    random_ops(3, 1500, true);
+}
