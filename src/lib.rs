@@ -9,6 +9,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod ldouble;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -1,7 +1,6 @@
 //! Generic keyspace commands: existence, deletion, renaming, expiry,
 //! iteration, databases.
 
-use super::strings::expire_ms;
 use super::{lookup_read, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX};
 use crate::store::Entry;
 use crate::util::{eq_ic, glob_match, parse_i64};

@@ -3,7 +3,7 @@
 use super::{lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, OVERFLOW, SYNTAX, WRONGTYPE};
 use crate::store::Locked;
 use crate::store::{SBytes, Value};
-use crate::util::{eq_ic, parse_f64, parse_i64};
+use crate::util::{eq_ic, parse_i64};
 
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
@@ -465,22 +465,17 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now;
     let lru = ctx.lru_now();
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
-    let cur = match db.lookup(&key, now, st) {
-        None => 0.0,
-        Some(e) => {
-            let s = e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?;
-            parse_f64(s).ok_or(CmdErr::from(NOT_FLOAT))?
-        }
+    let cur: &[u8] = match db.lookup(&key, now, st) {
+        None => b"",
+        Some(e) => e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?,
     };
-    let by = parse_f64(&ctx.args[2]).ok_or(CmdErr::from(NOT_FLOAT))?;
-    let nv = cur + by;
-    if !nv.is_finite() {
-        return Err("ERR increment would produce NaN or Infinity".into());
-    }
-    let s = crate::util::fmt_incr_float(nv);
-    db.set(&key, Value::str(s.as_bytes()), None, true, lru);
+    let sum = crate::ldouble::incr(cur, &ctx.args[2]).map_err(|e| match e {
+        crate::ldouble::IncrError::NotFinite => CmdErr::from("ERR increment would produce NaN or Infinity"),
+        _ => CmdErr::from(NOT_FLOAT),
+    })?;
+    db.set(&key, Value::str(&sum), None, true, lru);
     ctx.dirty += 1;
-    ctx.out.bulk(s.as_bytes());
+    ctx.out.bulk(&sum);
     Ok(())
 }
 
