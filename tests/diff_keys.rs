@@ -418,7 +418,7 @@ diff_test!(inline_keys, r#"
 // GT/LT are used with absolute times far in the future.
 // ---------------------------------------------------------------------------
 
-use common::{run_steps, Action, Compare, DiffOpts, Step};
+use common::{run_pipelined, run_steps, Action, Compare, DiffOpts, Step};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -559,9 +559,9 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
     (cmd, exact)
 }
 
-fn random_ops(seed: u64, n: usize, resp3: bool) {
+fn random_steps(seed: u64, n: usize) -> Vec<Step> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let steps: Vec<Step> = (0..n)
+    (0..n)
         .map(|i| {
             let (args, compare) = random_command(&mut rng);
             let mut s = Step::cmd(args);
@@ -571,9 +571,12 @@ fn random_ops(seed: u64, n: usize, resp3: bool) {
             debug_assert!(matches!(s.action, Action::Cmd(_)));
             s
         })
-        .collect();
+        .collect()
+}
+
+fn random_ops(seed: u64, n: usize, resp3: bool) {
     run_steps(
-        &steps,
+        &random_steps(seed, n),
         &DiffOpts {
             resp3,
             lenient: true,
@@ -584,15 +587,63 @@ fn random_ops(seed: u64, n: usize, resp3: bool) {
 
 #[test]
 fn random_ops_seed_1() {
-    random_ops(1, 1500, false);
+    random_ops(1, 3000, false);
 }
 
 #[test]
 fn random_ops_seed_2() {
-    random_ops(2, 1500, false);
+    random_ops(2, 3000, false);
 }
 
 #[test]
 fn random_ops_seed_3_resp3() {
-    random_ops(3, 1500, true);
+    random_ops(3, 3000, true);
 }
+
+#[test]
+fn random_ops_seed_4_resp3() {
+    random_ops(4, 3000, true);
+}
+
+/// The same kind of sequence sent as one big pipeline.
+#[test]
+fn random_ops_pipelined() {
+    run_pipelined(&random_steps(5, 5000), &DiffOpts::default());
+}
+
+#[test]
+fn random_ops_pipelined_resp3() {
+    run_pipelined(
+        &random_steps(6, 5000),
+        &DiffOpts {
+            resp3: true,
+            ..Default::default()
+        },
+    );
+}
+
+// Protocol switching on one connection: null/aggregate encodings follow HELLO.
+diff_test!(hello_protocol_switch, r#"
+SET k v
+EXPIRE k 100
+GET missing
+!type HELLO 3
+GET missing
+GET k
+!approx=1 TTL k
+OBJECT ENCODING missing
+!sort KEYS *
+MGET k missing
+!type HELLO 2
+GET missing
+MGET k missing
+!type HELLO
+!err HELLO 4
+!err HELLO 1
+!err HELLO abc
+!err HELLO 3 FOO
+GET missing
+!type HELLO 3 SETNAME myconn
+CLIENT GETNAME
+GET missing
+"#);

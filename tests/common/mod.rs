@@ -1301,6 +1301,99 @@ pub fn differential_with(script: &[Vec<Vec<u8>>], opts: DiffOpts) {
     );
 }
 
+/// Send all command steps of a script as ONE pipeline (one write) to each
+/// server, then read and compare the replies. Only `Action::Cmd` steps on
+/// connection 0 are used; compare modes apply, `!err` is not checked.
+pub fn run_pipelined(steps: &[Step], opts: &DiffOpts) {
+    let args: Vec<&str> = opts.server_args.iter().map(|s| s.as_str()).collect();
+    let timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
+    let cmds: Vec<&Step> = steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Cmd(_)))
+        .collect();
+    let mut buf = Vec::new();
+    if opts.resp3 {
+        buf.extend_from_slice(&encode_cmd(&[b"HELLO", b"3"]));
+    }
+    for s in &cmds {
+        if let Action::Cmd(a) = &s.action {
+            buf.extend_from_slice(&encode_cmd(&a.iter().map(|x| x.as_slice()).collect::<Vec<_>>()));
+        }
+    }
+    let expected = cmds.len() + opts.resp3 as usize;
+    let collect = |srv: &Server| -> (Vec<Vec<u8>>, Option<String>) {
+        let mut c = RawConn::connect_timeout(srv.port, timeout);
+        // Write from another thread so a server that replies while we are
+        // still writing cannot deadlock us.
+        let mut w = c.stream().try_clone().expect("clone stream");
+        let data = buf.clone();
+        let writer = std::thread::spawn(move || w.write_all(&data));
+        let mut replies = Vec::with_capacity(expected);
+        let mut err = None;
+        for _ in 0..expected {
+            match c.try_read_reply() {
+                Ok(r) => replies.push(r),
+                Err(e) => {
+                    err = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let _ = writer.join();
+        if opts.resp3 && !replies.is_empty() {
+            replies.remove(0);
+        }
+        (replies, err)
+    };
+    let redis = Server::redis(&args);
+    let (r, rerr) = collect(&redis);
+    if let Some(e) = rerr {
+        panic!("SCRIPT BUG: redis-server failed on the pipeline: {}", e);
+    }
+    let mut magpie = Server::magpie(&args);
+    let (m, merr) = collect(&magpie);
+    let mut diffs = Vec::new();
+    for (i, s) in cmds.iter().enumerate() {
+        match m.get(i) {
+            None => {
+                diffs.push(format!(
+                    "line {}: {}\n    redis : {}\n    magpie: <no reply: {}>",
+                    s.line,
+                    s.text,
+                    escape_short(&r[i], 300),
+                    merr.clone().unwrap_or_default()
+                ));
+                break;
+            }
+            Some(mr) if !replies_match(&s.compare, mr, &r[i]) => diffs.push(format!(
+                "line {}: {}\n    redis : {}\n    magpie: {}",
+                s.line,
+                s.text,
+                escape_short(&r[i], 300),
+                escape_short(mr, 300)
+            )),
+            _ => {}
+        }
+    }
+    if !diffs.is_empty() {
+        let n = diffs.len();
+        diffs.truncate(MAX_REPORTED_DIFFS);
+        panic!(
+            "{} difference(s) in a {}-command pipeline{}{}:\n{}",
+            n,
+            cmds.len(),
+            if opts.resp3 { " (RESP3)" } else { "" },
+            if magpie.is_alive() { "" } else { "; magpie-server EXITED" },
+            diffs.join("\n")
+        );
+    }
+}
+
+/// Run a script text as one pipeline (see [`run_pipelined`]).
+pub fn run_diff_pipelined(script: &str) {
+    run_pipelined(&parse_script(script), &DiffOpts::default());
+}
+
 /// Build a command from string arguments: `cmd(&["SET", "k", "v"])`.
 pub fn cmd(args: &[&str]) -> Vec<Vec<u8>> {
     args.iter().map(|a| a.as_bytes().to_vec()).collect()
