@@ -282,6 +282,12 @@ impl Locked {
     /// The shard holding `key`.
     #[inline]
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        // With a single shard held (every single-key command), the key can
+        // only be there: skip hashing it a second time.
+        if self.guards.len() == 1 {
+            debug_assert_eq!(self.guards[0].0, self.ks.shard_of(key), "key outside the locked shard");
+            return &mut self.guards[0].1;
+        }
         let idx = self.ks.shard_of(key);
         self.shard_at(idx)
     }
