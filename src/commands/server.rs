@@ -8,7 +8,7 @@ use crate::util::{eq_ic, glob_match, parse_f64, parse_i64};
 use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("info", -1, "loading stale sentinel", info).acl("@dangerous").doc("server", "1.0.0", "O(1)", "Returns information and statistics about the server."),
+    Cmd::new("info", -1, "loading stale sentinel", info).all_shards().acl("@dangerous").doc("server", "1.0.0", "O(1)", "Returns information and statistics about the server."),
     Cmd::container("config", -2, CONFIG_SUBS).doc("server", "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
     Cmd::new("command", -1, "loading stale sentinel", command_all).acl("@connection").doc("server", "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
     Cmd::new("time", 1, "loading stale fast", time).doc("server", "2.6.0", "O(1)", "Returns the server time."),
@@ -41,7 +41,7 @@ fn function_flush(ctx: &mut Ctx) -> CmdResult {
 static CONFIG_SUBS: &[Cmd] = &[
     Cmd::new("get", -3, "admin noscript loading stale", config_get).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
     Cmd::new("set", -4, "admin noscript loading stale", config_set).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
-    Cmd::new("resetstat", 2, "admin noscript loading stale", config_resetstat).doc("server", "2.0.0", "O(1)", "Resets the server's statistics."),
+    Cmd::new("resetstat", 2, "admin noscript loading stale", config_resetstat).all_shards().doc("server", "2.0.0", "O(1)", "Resets the server's statistics."),
     Cmd::new("rewrite", 2, "admin noscript loading stale", config_rewrite).doc("server", "2.8.0", "O(1)", "Persists the effective configuration to file."),
     Cmd::new("help", 2, "loading stale", config_help).doc("server", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
 ];
@@ -56,7 +56,7 @@ static SLOWLOG_SUBS: &[Cmd] = &[
 static MEMORY_SUBS: &[Cmd] = &[
     Cmd::new("usage", -3, "readonly", memory_usage).keys(2, 2, 1, "RO").acl("@keyspace").doc("server", "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key."),
     Cmd::new("doctor", 2, "", memory_doctor).doc("server", "4.0.0", "O(1)", "Outputs a memory problems report."),
-    Cmd::new("stats", 2, "", memory_stats).doc("server", "4.0.0", "O(1)", "Returns details about memory usage."),
+    Cmd::new("stats", 2, "", memory_stats).all_shards().doc("server", "4.0.0", "O(1)", "Returns details about memory usage."),
     Cmd::new("malloc-stats", 2, "", memory_malloc_stats).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics."),
     Cmd::new("purge", 2, "", memory_purge).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
     Cmd::new("help", 2, "loading stale", memory_help).doc("server", "4.0.0", "O(1)", "Returns helpful text about the different subcommands."),
@@ -204,18 +204,10 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
         "stats" => {
             let st = &srv.stats;
             let (mut hits, mut misses, mut expired) = (0u64, 0u64, 0u64);
-            for i in 0..srv.ks.nshards() {
-                let sh = if ctx.lk.holds_all() { None } else { Some(srv.ks.lock(i)) };
-                let stats = match &sh {
-                    Some(g) => (g.stats.keyspace_hits, g.stats.keyspace_misses, g.stats.expired_keys),
-                    None => {
-                        let s = ctx.lk.shard_at(i);
-                        (s.stats.keyspace_hits, s.stats.keyspace_misses, s.stats.expired_keys)
-                    }
-                };
-                hits += stats.0;
-                misses += stats.1;
-                expired += stats.2;
+            for sh in ctx.lk.shards() {
+                hits += sh.stats.keyspace_hits;
+                misses += sh.stats.keyspace_misses;
+                expired += sh.stats.expired_keys;
             }
             let pause = *srv.pause.lock();
             let _ = write!(
@@ -277,17 +269,10 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             let ndb = srv.ks.ndb;
             let mut keys = vec![0usize; ndb];
             let mut vol = vec![0usize; ndb];
-            for i in 0..srv.ks.nshards() {
-                let mut add = |sh: &crate::store::Shard| {
-                    for (d, db) in sh.dbs.iter().enumerate() {
-                        keys[d] += db.len();
-                        vol[d] += db.volatile;
-                    }
-                };
-                if ctx.lk.holds_all() {
-                    add(ctx.lk.shard_at(i));
-                } else {
-                    add(&srv.ks.lock(i));
+            for sh in ctx.lk.shards() {
+                for (d, db) in sh.dbs.iter().enumerate() {
+                    keys[d] += db.len();
+                    vol[d] += db.volatile;
                 }
             }
             for d in 0..ndb {
@@ -375,17 +360,10 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
         a.store(0, Ordering::Relaxed);
     }
     st.errors.lock().clear();
-    for i in 0..srv.ks.nshards() {
-        let mut reset = |s: &mut crate::store::Shard| {
-            s.stats.keyspace_hits = 0;
-            s.stats.keyspace_misses = 0;
-            s.stats.expired_keys = 0;
-        };
-        if ctx.lk.holds_all() {
-            reset(ctx.lk.shard_at(i));
-        } else {
-            reset(&mut srv.ks.lock(i));
-        }
+    for sh in ctx.lk.shards() {
+        sh.stats.keyspace_hits = 0;
+        sh.stats.keyspace_misses = 0;
+        sh.stats.expired_keys = 0;
     }
     ctx.out.ok();
     Ok(())
@@ -732,7 +710,7 @@ fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
 
 fn memory_stats(ctx: &mut Ctx) -> CmdResult {
     let rss = rss_bytes() as i64;
-    let keys: usize = (0..ctx.srv.ks.nshards()).map(|i| if ctx.lk.holds_all() { ctx.lk.shard_at(i).dbs.iter().map(|d| d.len()).sum::<usize>() } else { ctx.srv.ks.lock(i).dbs.iter().map(|d| d.len()).sum() }).sum();
+    let keys: usize = ctx.lk.shards().map(|sh| sh.dbs.iter().map(|d| d.len()).sum::<usize>()).sum();
     ctx.out.map(5);
     ctx.out.bulk(b"peak.allocated");
     ctx.out.int(rss);
