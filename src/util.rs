@@ -12,7 +12,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
         return None;
     }
@@ -57,7 +61,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
             }
         }
         _ => {
-            if !body.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'.') {
+            if !body
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == b'.')
+            {
                 return None;
             }
             lower.parse().ok()?
@@ -140,112 +148,102 @@ pub fn fmt_incr_float(v: f64) -> String {
     trim_frac(&out).to_string()
 }
 
-/// Redis-style glob matching (`*`, `?`, `[...]` with ranges and `^`, `\` escapes).
-pub fn glob_match(pat: &[u8], s: &[u8], nocase: bool) -> bool {
-    glob_rec(pat, s, nocase, 0)
-}
-
-fn glob_rec(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
-    if depth > 1000 {
-        return false;
-    }
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
-    while !p.is_empty() {
-        match p[0] {
-            b'*' => {
-                while p.len() > 1 && p[1] == b'*' {
-                    p = &p[1..];
+/// Redis-style glob matching (`*`, `?`, `[...]` with ranges and `^`, `\\`
+/// escapes; an unterminated class runs to the end of the pattern and a
+/// trailing backslash matches itself).
+///
+/// Every token other than `*` matches exactly one byte, so it is enough to
+/// remember the most recent `*` and, on a mismatch, let it absorb one more
+/// byte: any earlier star's alternatives are covered by the later one. That
+/// makes matching O(pattern × string) in the worst case with no recursion,
+/// so patterns like `a*a*a*…b` or `*?` repeated 50 000 times stay cheap.
+pub fn glob_match(p: &[u8], s: &[u8], nocase: bool) -> bool {
+    let (mut pi, mut si) = (0usize, 0usize);
+    // (pattern index just after the last star, string index it resumes at)
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if pi < p.len() {
+            if p[pi] == b'*' {
+                while pi < p.len() && p[pi] == b'*' {
+                    pi += 1;
                 }
-                if p.len() == 1 {
+                if pi == p.len() {
                     return true;
                 }
-                for i in 0..=s.len() {
-                    if glob_rec(&p[1..], &s[i..], nocase, depth + 1) {
-                        return true;
-                    }
-                }
-                return false;
+                star = Some((pi, si));
+                continue;
             }
-            b'?' => {
-                if s.is_empty() {
-                    return false;
-                }
-                s = &s[1..];
-            }
-            b'[' => {
-                if s.is_empty() {
-                    return false;
-                }
-                p = &p[1..];
-                let not = !p.is_empty() && p[0] == b'^';
-                if not {
-                    p = &p[1..];
-                }
-                let mut matched = false;
-                loop {
-                    if p.is_empty() {
-                        break;
-                    }
-                    if p[0] == b'\\' && p.len() >= 2 {
-                        p = &p[1..];
-                        if eq(p[0], s[0]) {
-                            matched = true;
-                        }
-                    } else if p[0] == b']' {
-                        break;
-                    } else if p.len() >= 3 && p[1] == b'-' {
-                        let (mut a, mut b) = (p[0], p[2]);
-                        let mut c = s[0];
-                        if a > b {
-                            std::mem::swap(&mut a, &mut b);
-                        }
-                        if nocase {
-                            a = a.to_ascii_lowercase();
-                            b = b.to_ascii_lowercase();
-                            c = c.to_ascii_lowercase();
-                        }
-                        p = &p[2..];
-                        if c >= a && c <= b {
-                            matched = true;
-                        }
-                    } else if eq(p[0], s[0]) {
-                        matched = true;
-                    }
-                    p = &p[1..];
-                }
-                let matched = if not { !matched } else { matched };
-                if !matched {
-                    return false;
-                }
-                s = &s[1..];
-                if p.is_empty() {
-                    // Unterminated class: the pattern ends here.
-                    return s.is_empty();
+            if si < s.len() {
+                let (ok, len) = glob_token(&p[pi..], s[si], nocase);
+                if ok {
+                    pi += len;
+                    si += 1;
+                    continue;
                 }
             }
-            b'\\' if p.len() >= 2 => {
-                p = &p[1..];
-                if s.is_empty() || !eq(p[0], s[0]) {
-                    return false;
-                }
-                s = &s[1..];
-            }
-            c => {
-                if s.is_empty() || !eq(c, s[0]) {
-                    return false;
-                }
-                s = &s[1..];
-            }
+        } else if si == s.len() {
+            return true;
         }
-        p = &p[1..];
-        if s.is_empty() {
-            while !p.is_empty() && p[0] == b'*' {
-                p = &p[1..];
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                star = Some((sp, ss + 1));
+                pi = sp;
+                si = ss + 1;
             }
-            return p.is_empty();
+            _ => return false,
         }
     }
-    p.is_empty() && s.is_empty()
+}
+
+/// Matches the single-byte token at the start of `p` (not `*`) against `c`;
+/// returns whether it matched and the token's length in the pattern.
+fn glob_token(p: &[u8], c: u8, nocase: bool) -> (bool, usize) {
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
+    match p[0] {
+        b'?' => (true, 1),
+        b'\\' if p.len() >= 2 => (eq(p[1], c), 2),
+        b'[' => {
+            let mut i = 1;
+            let not = i < p.len() && p[i] == b'^';
+            if not {
+                i += 1;
+            }
+            let mut matched = false;
+            while i < p.len() {
+                if p[i] == b'\\' && i + 1 < p.len() {
+                    matched |= eq(p[i + 1], c);
+                    i += 2;
+                } else if p[i] == b']' {
+                    i += 1;
+                    return (matched != not, i);
+                } else if i + 2 < p.len() && p[i + 1] == b'-' {
+                    let (mut a, mut b, mut x) = (p[i], p[i + 2], c);
+                    if a > b {
+                        std::mem::swap(&mut a, &mut b);
+                    }
+                    if nocase {
+                        a = a.to_ascii_lowercase();
+                        b = b.to_ascii_lowercase();
+                        x = x.to_ascii_lowercase();
+                    }
+                    matched |= x >= a && x <= b;
+                    i += 3;
+                } else {
+                    matched |= eq(p[i], c);
+                    i += 1;
+                }
+            }
+            // Unterminated class: it ends with the pattern.
+            (matched != not, i)
+        }
+        x => (eq(x, c), 1),
+    }
 }
 
 const fn crc16_table() -> [u16; 256] {
@@ -255,7 +253,11 @@ const fn crc16_table() -> [u16; 256] {
         let mut crc = (i as u16) << 8;
         let mut k = 0;
         while k < 8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
             k += 1;
         }
         t[i] = crc;
@@ -298,7 +300,10 @@ pub struct Clock {
 
 impl Clock {
     pub fn new() -> Clock {
-        Clock { base_wall_us: now_us(), base: std::time::Instant::now() }
+        Clock {
+            base_wall_us: now_us(),
+            base: std::time::Instant::now(),
+        }
     }
 
     #[inline]
@@ -315,12 +320,18 @@ impl Default for Clock {
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Wall-clock microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// Lower-cases ASCII into a fixed buffer for case-insensitive comparisons.
@@ -366,6 +377,26 @@ mod tests {
         assert!(glob_match(b"A*", b"abc", true));
         assert!(glob_match(b"a\\*", b"a*", false));
         assert!(!glob_match(b"a", b"ab", false));
+        assert!(glob_match(b"", b"", false));
+        assert!(glob_match(b"**", b"", false));
+        assert!(!glob_match(b"?", b"", false));
+        assert!(glob_match(b"h*llo", b"heeeello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[ae]llo", b"hillo", false));
+        assert!(glob_match(b"*b*c", b"abxbc", false));
+        assert!(glob_match(b"a[bc", b"ac", false));
+        assert!(glob_match(b"a\\", b"a\\", false));
+        assert!(glob_match(b"[]x", b"x", false) == false);
+        assert!(glob_match(b"*.[ch]", b"main.c", false));
+        // Pathological patterns must finish quickly.
+        let aaa = vec![b'a'; 50_000];
+        assert!(!glob_match(&b"*?".repeat(50_000), &aaa[..40_000], false));
+        assert!(glob_match(&b"*?".repeat(20_000), &aaa, false));
+        assert!(!glob_match(
+            b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+            &aaa[..40],
+            false
+        ));
     }
 
     #[test]
