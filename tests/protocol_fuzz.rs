@@ -225,8 +225,11 @@ fn malformed_frames_differential() {
     let mut magpie = Server::magpie(&[]);
     let mut rg = set_guard(&redis);
     let mut mg = set_guard(&magpie);
-    let r = run_cases(&redis, &cases);
-    let m = run_cases(&magpie, &cases);
+    let (r, m) = std::thread::scope(|sc| {
+        let rh = sc.spawn(|| run_cases(&redis, &cases));
+        let m = run_cases(&magpie, &cases);
+        (rh.join().unwrap(), m)
+    });
     let mut diffs = Vec::new();
     let trace = std::env::var_os("DIFF_TRACE").is_some();
     for ((case, (rb, rc)), (mb, mc)) in cases.iter().zip(&r).zip(&m) {
@@ -651,6 +654,114 @@ fn fuzz_random_mutations_seed2() {
 #[test]
 fn fuzz_sanity_against_redis() {
     fuzz_and_check(Server::redis(&[]), 0x6d61_6770_6965, 500);
+}
+
+// ---------------------------------------------------------------------------
+// Differential fuzzing: the same mutated frames to both servers
+// ---------------------------------------------------------------------------
+
+/// Commands whose replies do not depend on other connections' writes, so
+/// frames can run concurrently and still be compared.
+fn stateless_corpus() -> Vec<Vec<&'static [u8]>> {
+    let c: Vec<Vec<&'static str>> = vec![
+        vec!["PING"],
+        // (no "hello" payloads: a mutation can turn them into HELLO, whose
+        // reply carries the connection id)
+        vec!["PING", "hi"],
+        vec!["ECHO", "hi there"],
+        vec!["ECHO", ""],
+        vec!["GET", "nokey"],
+        vec!["EXISTS", "nokey", "other"],
+        vec!["STRLEN", "nokey"],
+        vec!["TYPE", "nokey"],
+        vec!["TTL", "nokey"],
+        vec!["GETRANGE", "nokey", "0", "-1"],
+        vec!["MGET", "a", "b"],
+        vec!["LCS", "a", "b"],
+        vec!["SELECT", "3"],
+        vec!["DBSIZE"],
+    ];
+    c.into_iter()
+        .map(|v| v.into_iter().map(|s| s.as_bytes()).collect())
+        .collect()
+}
+
+fn run_frames(srv: &Server, frames: &[Vec<u8>]) -> Vec<(Vec<u8>, bool)> {
+    let cases: Vec<Case> = frames
+        .iter()
+        .map(|f| Case {
+            name: "",
+            data: f.clone(),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for chunk in cases.chunks(50) {
+        let mut conns: Vec<RawConn> = chunk
+            .iter()
+            .map(|_| RawConn::connect_timeout(srv.port, Duration::from_secs(5)))
+            .collect();
+        for (c, case) in conns.iter_mut().zip(chunk) {
+            let _ = c.try_send_raw(&case.data);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        out.extend(conns.iter_mut().map(|c| c.read_all(Duration::from_millis(15))));
+    }
+    out
+}
+
+#[test]
+fn fuzz_differential_stateless() {
+    let mut rng = StdRng::seed_from_u64(0xd1ff);
+    let corpus = stateless_corpus();
+    let frames: Vec<Vec<u8>> = (0..600)
+        .map(|_| {
+            let base = &corpus[rng.gen_range(0..corpus.len())];
+            mutate(&mut rng, base)
+        })
+        .collect();
+    let mut redis = Server::redis(&[]);
+    let mut magpie = Server::magpie(&[]);
+    let mut rg = set_guard(&redis);
+    let mut mg = set_guard(&magpie);
+    let (r, m) = std::thread::scope(|sc| {
+        let rh = sc.spawn(|| run_frames(&redis, &frames));
+        let m = run_frames(&magpie, &frames);
+        (rh.join().unwrap(), m)
+    });
+    let mut diffs = Vec::new();
+    for (i, (f, ((rb, rc), (mb, mc)))) in frames.iter().zip(r.iter().zip(&m)).enumerate() {
+        if rb != mb || rc != mc {
+            // Show both from a little before the first differing byte.
+            let first = rb.iter().zip(mb.iter()).take_while(|(a, b)| a == b).count();
+            let from = first.saturating_sub(40);
+            let prefix = if from > 0 { format!("[{} equal bytes]...", from) } else { String::new() };
+            diffs.push(format!(
+                "frame #{}: {}\n    redis : {}{} then {}\n    magpie: {}{} then {}",
+                i,
+                escape_short(f, 120),
+                prefix,
+                escape_short(&rb[from.min(rb.len())..], 200),
+                if *rc { "CLOSED" } else { "open" },
+                prefix,
+                escape_short(&mb[from.min(mb.len())..], 200),
+                if *mc { "CLOSED" } else { "open" },
+            ));
+        }
+    }
+    check_guard(&mut redis, &mut rg);
+    let mut problems = guard_problems(&mut magpie, &mut mg);
+    if !diffs.is_empty() {
+        let n = diffs.len();
+        diffs.truncate(25);
+        problems.push(format!(
+            "{} of {} mutated frames got a different reply/close from magpie than from redis (first {}):\n{}",
+            n,
+            frames.len(),
+            diffs.len(),
+            diffs.join("\n")
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------
