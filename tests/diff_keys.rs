@@ -647,3 +647,46 @@ GET missing
 CLIENT GETNAME
 GET missing
 "#);
+
+// Server/connection commands whose replies are partly nondeterministic:
+// compared by type only (or skipped) where needed.
+diff_test!(both: server_commands_nondeterministic, server_commands_nondeterministic_resp3, r#"
+!type TIME
+!type INFO
+!type INFO server
+!type INFO keyspace
+RANDOMKEY
+SET a 1
+RANDOMKEY
+SET b 2
+!type RANDOMKEY
+!type CLIENT ID
+CLIENT GETNAME
+CLIENT SETNAME foo
+CLIENT GETNAME
+!err CLIENT SETNAME "a b"
+CLIENT SETNAME ""
+CLIENT GETNAME
+!type LASTSAVE
+!type DBSIZE
+SELECT 1
+SET c 3
+SELECT 0
+FLUSHALL
+DBSIZE
+SELECT 1
+DBSIZE
+SET x 1
+FLUSHALL SYNC
+DBSIZE
+!err FLUSHALL FOO
+CONFIG GET maxmemory
+CONFIG GET appendonly
+CONFIG GET save
+!err CONFIG GET
+!err CONFIG SET maxmemory
+!err CONFIG FOO
+ECHO bye
+!rawall "QUIT\r\n"
+PING
+"#);
