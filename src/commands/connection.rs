@@ -4,7 +4,7 @@
 use super::{Cmd, CmdErr, CmdResult, Ctx, NOT_INT, SYNTAX};
 use crate::server::client::{ReplyMode, F_NO_TOUCH};
 use crate::server::exec;
-use crate::util::{eq_ic, glob_match, parse_i64};
+use crate::util::{eq_ic, parse_i64};
 use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[Cmd] = &[
@@ -33,6 +33,7 @@ static CLIENT_SUBS: &[Cmd] = &[
     Cmd::new("no-evict", 3, "admin noscript loading stale", client_no_evict).acl("@connection").doc("connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
     Cmd::new("no-touch", 3, "noscript loading stale", client_no_touch).acl("@connection").doc("connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
     Cmd::new("setinfo", 4, "noscript loading stale", client_setinfo).acl("@connection").doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection."),
+    Cmd::new("unblock", -3, "admin noscript loading stale", client_unblock).acl("@connection").doc("connection", "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection."),
     Cmd::new("help", 2, "loading stale", client_help).acl("@connection").doc("connection", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
 ];
 
@@ -294,6 +295,10 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         } else if eq_ic(&a[i], "laddr") {
             laddr = Some(v);
         } else if eq_ic(&a[i], "user") {
+            // Only the default user exists until ACL users arrive.
+            if v != "default" {
+                return Err(format!("ERR No such user '{}'", v).into());
+            }
             user = Some(v);
         } else if eq_ic(&a[i], "type") {
             let t = v.to_ascii_lowercase();
@@ -396,6 +401,26 @@ fn on_off(a: &[u8]) -> Result<bool, CmdErr> {
     }
 }
 
+fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    let id = parse_i64(&ctx.args[2]).ok_or(CmdErr::from(NOT_INT))?;
+    let mode = match ctx.args.len() {
+        3 => 1,
+        4 if eq_ic(&ctx.args[3], "timeout") => 1,
+        4 if eq_ic(&ctx.args[3], "error") => 2,
+        _ => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    let target = ctx.srv.clients.lock().get(&(id as u64)).cloned();
+    match target {
+        Some(h) if h.has_flag(crate::server::client::F_BLOCKED) => {
+            h.unblock.store(mode, Ordering::SeqCst);
+            h.waiter.notify.notify_one();
+            ctx.out.int(1);
+        }
+        _ => ctx.out.int(0),
+    }
+    Ok(())
+}
+
 fn client_no_evict(ctx: &mut Ctx) -> CmdResult {
     let v = on_off(&ctx.args[2])?;
     ctx.cl.h.no_evict.store(v, Ordering::Relaxed);
@@ -495,17 +520,12 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.array(queue.len());
     let mut scratch = Vec::new();
+    ctx.cl.in_exec = true;
     for (rt, args) in resolved.into_iter().zip(queue.iter()) {
         exec::call(srv, ctx.cl, ctx.out, ctx.lk, rt, args, &mut scratch);
     }
+    ctx.cl.in_exec = false;
     ctx.lk.release();
     Ok(())
 }
 
-#[allow(dead_code)]
-fn glob_names(p: &[u8], s: &[u8]) -> bool {
-    glob_match(p, s, true)
-}
-
-#[allow(dead_code)]
-const _NOT_INT: &str = NOT_INT;

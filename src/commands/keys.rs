@@ -314,7 +314,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            Some(e) => Entry { key: crate::store::SBytes::new(&dst), val: clone_value(&e.val), expire: e.expire, lru: e.lru },
+            Some(e) => Entry { key: crate::store::SBytes::new(&dst), val: e.val.clone(), expire: e.expire, lru: e.lru },
         }
     };
     let (db, st) = ctx.lk.db(dstdb, &dst);
@@ -329,14 +329,6 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     ctx.dirty += 1;
     ctx.out.int(1);
     Ok(())
-}
-
-fn clone_value(v: &crate::store::Value) -> crate::store::Value {
-    use crate::store::Value;
-    match v {
-        Value::Str(s) => Value::Str(s.clone()),
-        Value::Raw(s) => Value::Raw(s.clone()),
-    }
 }
 
 fn move_(ctx: &mut Ctx) -> CmdResult {

@@ -16,7 +16,7 @@ use crate::store::{Db, Locked, ShardStats};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 pub use table::{Cmd, Scope};
 
 /// An error reply: the full text after the `-`.
@@ -56,6 +56,68 @@ pub struct Ctx<'a> {
     pub cmd: &'static CmdRt,
     /// Keys written by this command (server dirty counter, WATCH, notifications).
     pub dirty: u64,
+    /// Set by a blocking command that found nothing to serve.
+    pub block: Option<BlockReq>,
+    /// Keyspace events raised by this command, delivered after it completes.
+    pub events: Vec<Event>,
+}
+
+/// A keyspace event (`notify-keyspace-events` class, event name, key).
+pub struct Event {
+    pub class: u32,
+    pub name: &'static str,
+    pub db: usize,
+    pub key: Bytes,
+}
+
+/// What a blocked client receives when its timeout expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutReply {
+    /// `*-1` (RESP2) / `_` (RESP3): BLPOP, BZPOPMIN, BLMPOP, XREAD...
+    NullArray,
+    /// `$-1` / `_`: BLMOVE, BRPOPLPUSH.
+    NullBulk,
+}
+
+/// A blocking command waiting for data on `keys` until `deadline` (Unix ms).
+#[derive(Debug)]
+pub struct BlockReq {
+    pub keys: Vec<Bytes>,
+    pub db: usize,
+    pub deadline: Option<i64>,
+    pub on_timeout: TimeoutReply,
+}
+
+impl TimeoutReply {
+    pub fn write(self, out: &mut Reply) {
+        match self {
+            TimeoutReply::NullArray => out.null_array(),
+            TimeoutReply::NullBulk => out.null(),
+        }
+    }
+}
+
+/// Parses a blocking timeout (seconds, fractional allowed, or ms when
+/// `ms` is set) into an absolute deadline; 0 means wait forever.
+pub fn parse_timeout(arg: &[u8], now: i64, ms: bool) -> Result<Option<i64>, CmdErr> {
+    let v = if ms {
+        crate::util::parse_i64(arg).ok_or(CmdErr::from("ERR timeout is not an integer or out of range"))? as f64
+    } else {
+        match crate::util::parse_f64(arg) {
+            Some(v) if v.is_finite() => v * 1000.0,
+            _ => return Err("ERR timeout is not a float or out of range".into()),
+        }
+    };
+    if v < 0.0 {
+        return Err("ERR timeout is negative".into());
+    }
+    if v == 0.0 {
+        return Ok(None);
+    }
+    if v > (i64::MAX / 2) as f64 {
+        return Err("ERR timeout is out of range".into());
+    }
+    Ok(Some(now + v.ceil() as i64))
 }
 
 impl<'a> Ctx<'a> {
@@ -72,6 +134,34 @@ impl<'a> Ctx<'a> {
     /// Records that a key was modified.
     pub fn touched(&mut self, _key: &[u8]) {
         self.dirty += 1;
+    }
+
+    /// Raises a keyspace event (delivered once the command completes).
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.events.push(Event { class, name, db: self.cl.db, key: Bytes::copy_from_slice(key) });
+    }
+
+    /// Data arrived on `key`: wake up to `n` clients blocked on it.
+    pub fn signal_ready(&mut self, key: &[u8], n: usize) {
+        let db = self.cl.db;
+        self.lk.shard(key).signal_ready(db, key, n);
+    }
+
+    /// Blocks the client on `keys` (all of them locked by this command)
+    /// until one is signalled or the deadline passes. Inside MULTI/EXEC a
+    /// blocking command cannot wait: it gets its timeout reply at once.
+    pub fn block_on(&mut self, keys: Vec<Bytes>, deadline: Option<i64>, on_timeout: TimeoutReply) -> CmdResult {
+        if self.cl.in_exec {
+            on_timeout.write(self.out);
+            return Ok(());
+        }
+        let db = self.cl.db;
+        for k in &keys {
+            let w = self.cl.h.waiter.clone();
+            self.lk.shard(k).add_waiter(db, k, w);
+        }
+        self.block = Some(BlockReq { keys, db, deadline, on_timeout });
+        Ok(())
     }
 
     /// What a read lookup needs to know about this command.
@@ -174,7 +264,7 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         no_multi: spec.has_flag("no_multi"),
         protected: spec.has_flag("protected"),
         skip_slowlog: spec.has_flag("skip_slowlog"),
-        skip_monitor: spec.has_flag("skip_monitor") || spec.name == "exec",
+        skip_monitor: spec.has_flag("skip_monitor") || spec.has_flag("admin"),
         may_replicate: spec.has_flag("may_replicate"),
     }));
     // Subcommands need a 'static parent: build them after leaking.

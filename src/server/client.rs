@@ -32,6 +32,10 @@ pub struct ClientHandle {
     pub flags: AtomicU32,
     pub no_evict: AtomicBool,
     pub authenticated_user: Mutex<&'static str>,
+    /// This client's entry in key wait queues while blocked.
+    pub waiter: Arc<crate::store::Waiter>,
+    /// CLIENT UNBLOCK request: 0 none, 1 TIMEOUT, 2 ERROR.
+    pub unblock: AtomicU8,
 }
 
 pub const F_MONITOR: u32 = 1;
@@ -61,6 +65,8 @@ impl ClientHandle {
             flags: AtomicU32::new(0),
             no_evict: AtomicBool::new(false),
             authenticated_user: Mutex::new("default"),
+            waiter: Arc::new(crate::store::Waiter { client_id: id, notify: Notify::new() }),
+            unblock: AtomicU8::new(0),
         }
     }
 
@@ -159,6 +165,8 @@ pub struct Client {
     pub h: Arc<ClientHandle>,
     pub db: usize,
     pub authenticated: bool,
+    /// True while EXEC runs the queued commands (blocking commands don't block).
+    pub in_exec: bool,
     /// Commands queued by MULTI; `None` outside a transaction.
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A command failed to queue: EXEC must abort.

@@ -2,7 +2,7 @@
 //! parses every complete request in the buffer, executes them, and writes
 //! all their replies back in one write (pipelining with batched writes).
 
-use super::client::{Client, ClientHandle, ReplyMode};
+use super::client::{Client, ClientHandle, ReplyMode, F_BLOCKED};
 use super::exec::{self, Flow};
 use super::{log, Server};
 use crate::protocol::{Parser, Reply};
@@ -78,6 +78,7 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
         db: 0,
         authenticated: !srv.hot.auth_required.load(Ordering::Relaxed),
         multi: None,
+        in_exec: false,
         multi_error: false,
         reply_mode: ReplyMode::On,
         close_after_reply: false,
@@ -90,6 +91,7 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
     let mut lk = Locked::new(&srv.ks);
     let mut scratch = Vec::with_capacity(8);
     let mut pending: Option<Vec<bytes::Bytes>> = None;
+    let mut resume_deadline: Option<Option<i64>> = None;
     'conn: loop {
         if h.killed.load(Ordering::Relaxed) {
             break;
@@ -121,6 +123,9 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
         }
         parser.max_bulk_len = srv.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         parser.unauthenticated = !cl.authenticated;
+        // As in Redis, the query buffer keeps the whole batch read until
+        // every command in it has run (CLIENT LIST qbuf=).
+        h.qbuf.store(buf.len(), Ordering::Relaxed);
         loop {
             let req = match pending.take() {
                 Some(r) => r,
@@ -137,15 +142,47 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
                     }
                 },
             };
-            h.qbuf.store(buf.len(), Ordering::Relaxed);
             match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
                 Flow::Continue => {}
+                Flow::Block(req, b) => {
+                    if !flush(srv, &mut sock, &mut out).await {
+                        break 'conn;
+                    }
+                    let deadline = resume_deadline.take().unwrap_or(b.deadline);
+                    h.set_flag(F_BLOCKED, true);
+                    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
+                    let outcome = wait_blocked(&h, deadline, &mut sock, &mut buf).await;
+                    unregister_waits(srv, &h, &b);
+                    h.set_flag(F_BLOCKED, false);
+                    srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
+                    match outcome {
+                        Wake::Ready => {
+                            // Run the command again; it blocks anew (same deadline) if
+                            // another client took the data first.
+                            resume_deadline = Some(deadline);
+                            pending = Some(req);
+                            continue;
+                        }
+                        Wake::Timeout => b.on_timeout.write(&mut out),
+                        Wake::UnblockError => {
+                            let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+                            srv.count_error(msg);
+                            out.error(msg);
+                        }
+                        Wake::Closed => break 'conn,
+                    }
+                }
                 Flow::WaitPause(req) => {
                     pending = Some(req);
                     if !flush(srv, &mut sock, &mut out).await {
                         break 'conn;
                     }
+                    // A client held by CLIENT PAUSE counts as blocked, as in Redis.
+                    h.set_flag(F_BLOCKED, true);
+                    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     wait_unpause(srv, &h).await;
+                    h.set_flag(F_BLOCKED, false);
+                    srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                     if h.killed.load(Ordering::Relaxed) {
                         break 'conn;
                     }
@@ -160,6 +197,7 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
                 break 'conn;
             }
         }
+        h.qbuf.store(buf.len(), Ordering::Relaxed);
         if !flush(srv, &mut sock, &mut out).await || cl.close_after_reply {
             break;
         }
@@ -181,6 +219,50 @@ async fn flush(srv: &Server, sock: &mut TcpStream, out: &mut Reply) -> bool {
         out.buf.shrink_to(16 * 1024);
     }
     ok
+}
+
+enum Wake {
+    Ready,
+    Timeout,
+    UnblockError,
+    Closed,
+}
+
+/// Waits while blocked: for a signal on one of the keys, the deadline,
+/// CLIENT UNBLOCK, CLIENT KILL, or the peer closing the connection (input
+/// that arrives meanwhile is buffered and runs after the blocked command).
+async fn wait_blocked(h: &ClientHandle, deadline: Option<i64>, sock: &mut TcpStream, buf: &mut BytesMut) -> Wake {
+    loop {
+        let sleep_ms = deadline.map(|d| (d - crate::util::now_ms()).max(0) as u64).unwrap_or(u64::MAX / 4);
+        tokio::select! {
+            biased;
+            _ = h.kill.notified() => return Wake::Closed,
+            _ = h.waiter.notify.notified() => {
+                return match h.unblock.swap(0, Ordering::SeqCst) {
+                    0 => Wake::Ready,
+                    1 => Wake::Timeout,
+                    _ => Wake::UnblockError,
+                };
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => return Wake::Timeout,
+            r = sock.read_buf(buf) => {
+                if !matches!(r, Ok(n) if n > 0) {
+                    return Wake::Closed;
+                }
+            }
+        }
+        if h.killed.load(Ordering::Relaxed) {
+            return Wake::Closed;
+        }
+    }
+}
+
+/// Removes the client from the wait queues of the keys it blocked on.
+fn unregister_waits(srv: &'static Server, h: &ClientHandle, b: &crate::commands::BlockReq) {
+    for k in &b.keys {
+        let mut sh = srv.ks.lock(srv.ks.shard_of(k));
+        sh.remove_waiter(b.db, k, h.id);
+    }
 }
 
 async fn wait_unpause(srv: &Server, h: &ClientHandle) {

@@ -4,7 +4,7 @@
 
 use super::client::{Client, ReplyMode};
 use super::Server;
-use crate::commands::{arity_error, arity_ok, shards_for, CmdErr, CmdRt, Ctx};
+use crate::commands::{arity_error, arity_ok, shards_for, BlockReq, CmdErr, CmdRt, Ctx};
 use crate::protocol::Reply;
 use crate::store::Locked;
 use bytes::Bytes;
@@ -15,6 +15,9 @@ pub enum Flow {
     Continue,
     /// CLIENT PAUSE is in force for this command: retry it once unpaused.
     WaitPause(Vec<Bytes>),
+    /// A blocking command found no data: wait as the request says, then
+    /// run the command again.
+    Block(Vec<Bytes>, BlockReq),
 }
 
 /// Commands that still run inside MULTI instead of being queued.
@@ -41,6 +44,7 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
             return Flow::Continue;
         }
     };
+    cl.h.set_last_cmd(rt);
     if !arity_ok(rt.spec, args.len()) {
         reject(srv, cl, out, arity_error(rt), Some(rt));
         return Flow::Continue;
@@ -65,11 +69,13 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         out.simple("QUEUED");
         return Flow::Continue;
     }
-    if is_paused_for(srv, rt) {
+    if is_paused_for(srv, cl, rt) {
         return Flow::WaitPause(args);
     }
-    call(srv, cl, out, lk, rt, &args, scratch);
-    Flow::Continue
+    match call(srv, cl, out, lk, rt, &args, scratch) {
+        Some(b) => Flow::Block(args, b),
+        None => Flow::Continue,
+    }
 }
 
 /// enable-debug-command / enable-module-command: yes, no, or local.
@@ -82,7 +88,7 @@ fn protected_allowed(srv: &Server, cl: &Client) -> bool {
 }
 
 /// True when a CLIENT PAUSE in force holds this command back.
-fn is_paused_for(srv: &Server, rt: &CmdRt) -> bool {
+fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
     if srv.pause_until.load(Ordering::Relaxed) == 0 {
         return false;
     }
@@ -93,13 +99,21 @@ fn is_paused_for(srv: &Server, rt: &CmdRt) -> bool {
     if !p.writes_only {
         return true;
     }
-    // PAUSE WRITE holds back writes and commands that may write (EVAL, PUBLISH...).
-    rt.write || rt.may_replicate
+    // PAUSE WRITE holds back writes and commands that may write (EVAL, PUBLISH...),
+    // and an EXEC whose transaction holds one.
+    if rt.write || rt.may_replicate {
+        return true;
+    }
+    match &cl.multi {
+        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| srv.cmds.resolve(a).is_ok_and(|r| r.write || r.may_replicate)),
+        _ => false,
+    }
 }
 
 /// Runs a resolved command, locking the shards its key spec names unless
 /// the caller (EXEC) already holds them.
-pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, rt: &'static CmdRt, args: &[Bytes], scratch: &mut Vec<usize>) {
+/// Returns the block request of a blocking command that must wait.
+pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, rt: &'static CmdRt, args: &[Bytes], scratch: &mut Vec<usize>) -> Option<BlockReq> {
     let already = lk.is_held();
     if !already {
         scratch.clear();
@@ -112,11 +126,15 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     let mark = out.len();
     let start = Instant::now();
     let now = srv.clock.wall_ms(start);
-    let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0 };
+    let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0, block: None, events: Vec::new() };
     let res = (rt.spec.run)(&mut ctx);
     let dirty = ctx.dirty;
+    let block = ctx.block.take();
     if !already {
         lk.release();
+    }
+    if block.is_some() && res.is_ok() {
+        return block;
     }
     let dur = start.elapsed().as_micros() as u64;
     if let Err(e) = res {
@@ -130,7 +148,6 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     rt.calls.fetch_add(1, Ordering::Relaxed);
     rt.usec.fetch_add(dur, Ordering::Relaxed);
     srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
-    cl.h.set_last_cmd(rt);
     match cl.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => out.buf.truncate(mark),
@@ -143,10 +160,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if !rt.skip_slowlog {
         slowlog_push(srv, cl, args, dur as i64, now);
     }
-    if srv.monitor_count.load(Ordering::Relaxed) == 0 || rt.skip_monitor {
-        return;
+    if srv.monitor_count.load(Ordering::Relaxed) != 0 && !rt.skip_monitor {
+        feed_monitors(srv, cl, args, now);
     }
-    feed_monitors(srv, cl, args, now);
+    None
 }
 
 fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
@@ -183,7 +200,9 @@ fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
 }
 
 fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, cl.db, cl.h.addr);
+    let _ = now;
+    let us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, cl.db, cl.h.addr);
     for a in args {
         line.push_str(" \"");
         for &c in a.iter() {

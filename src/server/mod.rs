@@ -67,6 +67,32 @@ pub struct Hot {
     pub active_expire_effort: AtomicUsize,
     pub timeout_secs: AtomicI64,
     pub debug_enabled: AtomicBool,
+    /// Encoding thresholds of the collection types (read on every write).
+    pub enc: EncodingLimits,
+}
+
+/// The `*-max-*` directives that decide when a collection leaves its
+/// compact encoding, mirrored from the config.
+#[derive(Default)]
+pub struct EncodingLimits {
+    pub hash_max_listpack_entries: AtomicI64,
+    pub hash_max_listpack_value: AtomicI64,
+    pub list_max_listpack_size: AtomicI64,
+    pub list_compress_depth: AtomicI64,
+    pub set_max_intset_entries: AtomicI64,
+    pub zset_max_listpack_entries: AtomicI64,
+    pub zset_max_listpack_value: AtomicI64,
+    pub hll_sparse_max_bytes: AtomicI64,
+    pub stream_node_max_bytes: AtomicI64,
+    pub stream_node_max_entries: AtomicI64,
+}
+
+impl EncodingLimits {
+    /// Reads one limit (relaxed: a limit changed by CONFIG SET applies from the next write).
+    #[inline]
+    pub fn get(a: &AtomicI64) -> i64 {
+        a.load(Ordering::Relaxed)
+    }
 }
 
 pub struct Server {
@@ -162,6 +188,21 @@ impl Server {
         h.hz.store(c.get_i64("hz").clamp(1, 500) as usize, Ordering::Relaxed);
         h.active_expire_effort.store(c.get_i64("active-expire-effort") as usize, Ordering::Relaxed);
         h.timeout_secs.store(c.get_i64("timeout"), Ordering::Relaxed);
+        let e = &h.enc;
+        for (a, name) in [
+            (&e.hash_max_listpack_entries, "hash-max-listpack-entries"),
+            (&e.hash_max_listpack_value, "hash-max-listpack-value"),
+            (&e.list_max_listpack_size, "list-max-listpack-size"),
+            (&e.list_compress_depth, "list-compress-depth"),
+            (&e.set_max_intset_entries, "set-max-intset-entries"),
+            (&e.zset_max_listpack_entries, "zset-max-listpack-entries"),
+            (&e.zset_max_listpack_value, "zset-max-listpack-value"),
+            (&e.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
+            (&e.stream_node_max_bytes, "stream-node-max-bytes"),
+            (&e.stream_node_max_entries, "stream-node-max-entries"),
+        ] {
+            a.store(c.get_i64(name), Ordering::Relaxed);
+        }
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
         drop(c);
@@ -188,6 +229,7 @@ impl Server {
     pub fn set_pause(&self, p: Pause) {
         *self.pause.lock() = p;
         self.pause_until.store(p.until, Ordering::Relaxed);
+        crate::store::EXPIRE_PAUSED_UNTIL.store(p.until, Ordering::Relaxed);
         if p.until == 0 {
             self.unpaused.notify_waiters();
         }
@@ -313,7 +355,8 @@ async fn cron(srv: &'static Server) {
         let hz = srv.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(std::time::Duration::from_millis(1000 / hz as u64)).await;
         let effort = srv.hot.active_expire_effort.load(Ordering::Relaxed).clamp(1, 10);
-        if srv.active_expire_enabled.load(Ordering::Relaxed) {
+        let paused = srv.pause_until.load(Ordering::Relaxed) > crate::util::now_ms();
+        if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
             active_expire_cycle(srv, effort);
         }
         if last_shrink.elapsed().as_millis() >= 100 {

@@ -7,6 +7,7 @@
 //! keys sharing a hash tag share a shard. See docs/architecture.md.
 
 pub mod dict;
+pub mod types;
 pub mod sbytes;
 pub mod value;
 
@@ -15,6 +16,10 @@ use parking_lot::{Mutex, MutexGuard};
 pub use dict::{Dict, Entry};
 pub use sbytes::SBytes;
 pub use value::Value;
+
+/// While a CLIENT PAUSE is in force (until this Unix ms time), expired
+/// keys are treated as missing but not deleted, as in Redis.
+pub static EXPIRE_PAUSED_UNTIL: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// One database's part of a shard.
 #[derive(Default)]
@@ -43,6 +48,9 @@ impl Db {
                 Some(e) => e.expire != 0 && e.expire <= now,
             };
             if expired {
+                if now < EXPIRE_PAUSED_UNTIL.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
                 self.dict.remove(key);
                 self.volatile -= 1;
                 stats.expired_keys += 1;
@@ -142,10 +150,21 @@ pub struct ShardStats {
     pub pending_expired: Vec<SBytes>,
 }
 
+/// A client blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK...). One per
+/// client, registered in the wait queue of every key it waits on.
+pub struct Waiter {
+    pub client_id: u64,
+    pub notify: tokio::sync::Notify,
+}
+
+/// Wait queues of one shard: (db, key) -> clients in arrival order.
+pub type WaitQueues = std::collections::HashMap<(usize, Vec<u8>), std::collections::VecDeque<std::sync::Arc<Waiter>>, foldhash::fast::RandomState>;
+
 pub struct Shard {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
     pub rng: u64,
+    pub waiters: WaitQueues,
 }
 
 impl Shard {
@@ -154,6 +173,46 @@ impl Shard {
             dbs: (0..ndb).map(|_| Db::default()).collect(),
             stats: ShardStats::default(),
             rng: seed | 1,
+            waiters: WaitQueues::default(),
+        }
+    }
+
+    /// Queues `w` behind the clients already waiting on `key`.
+    pub fn add_waiter(&mut self, db: usize, key: &[u8], w: std::sync::Arc<Waiter>) {
+        let q = self.waiters.entry((db, key.to_vec())).or_default();
+        if !q.iter().any(|x| x.client_id == w.client_id) {
+            q.push_back(w);
+        }
+    }
+
+    pub fn remove_waiter(&mut self, db: usize, key: &[u8], client_id: u64) {
+        let k = (db, key.to_vec());
+        if let Some(q) = self.waiters.get_mut(&k) {
+            q.retain(|x| x.client_id != client_id);
+            if q.is_empty() {
+                self.waiters.remove(&k);
+            }
+        }
+    }
+
+    /// A key received data: wakes up to `n` of its waiters, oldest first.
+    /// Each woken client re-runs its command and blocks again if another
+    /// client took the data first.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8], n: usize) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let k = (db, key.to_vec());
+        if let Some(q) = self.waiters.get_mut(&k) {
+            for _ in 0..n {
+                match q.pop_front() {
+                    Some(w) => w.notify.notify_one(),
+                    None => break,
+                }
+            }
+            if q.is_empty() {
+                self.waiters.remove(&k);
+            }
         }
     }
 

@@ -1,13 +1,21 @@
-//! The value types a key can hold. Issue by issue each Redis type gets its
-//! variant here with its compact and large encodings.
+//! The value a key holds: a string or one of the collection types in
+//! `store::types`. Collections are boxed so a `Value` stays small and
+//! string keys pay nothing for the other types.
 
 use super::sbytes::SBytes;
+use super::types::{Hash, List, Set, Stream, ZSet};
 
+#[derive(Clone)]
 pub enum Value {
     /// A string in its "int" or "embstr" encoding (decided by its content).
     Str(SBytes),
-    /// A string that was modified in place (APPEND, SETRANGE): Redis reports "raw".
+    /// A string that was modified in place (APPEND, SETRANGE, SETBIT...): Redis reports "raw".
     Raw(SBytes),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -19,6 +27,11 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Raw(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -34,13 +47,14 @@ impl Value {
                     "raw"
                 }
             }
-            Value::Raw(s) => {
-                if s.len() <= 20 && crate::util::parse_i64(s).is_some() {
-                    "int"
-                } else {
-                    "raw"
-                }
-            }
+            // Modified in place: Redis never re-encodes these, even when the
+            // bytes now look like an integer.
+            Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -48,6 +62,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&[u8]> {
         match self {
             Value::Str(s) | Value::Raw(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -55,6 +70,19 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) | Value::Raw(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_stays_small() {
+        assert!(std::mem::size_of::<super::Value>() <= 32);
     }
 }
