@@ -690,3 +690,141 @@ ECHO bye
 !rawall "QUIT\r\n"
 PING
 "#);
+
+diff_test!(both: multi_exec_watch, multi_exec_watch_resp3, r#"
+MULTI
+SET a 1
+INCR a
+GET a
+EXEC
+GET a
+MULTI
+!err INCR
+SET b 2
+!err EXEC
+EXISTS b
+MULTI
+SET s str
+INCR s
+GET s
+EXEC
+MULTI
+!err MULTI
+DISCARD
+!err DISCARD
+!err EXEC
+WATCH a
+!conn=1 SET a 100
+MULTI
+SET a 2
+EXEC
+GET a
+WATCH a
+UNWATCH
+!conn=1 SET a 200
+MULTI
+SET a 3
+EXEC
+GET a
+WATCH nokey
+!conn=1 SET nokey x
+MULTI
+GET nokey
+EXEC
+WATCH a b
+!conn=1 DEL b
+MULTI
+PING
+EXEC
+MULTI
+!err WATCH a
+EXEC
+MULTI
+!err NOSUCHCMD
+!err EXEC
+MULTI
+SELECT 1
+SET indb1 v
+EXEC
+GET indb1
+SELECT 0
+MULTI
+EXEC
+"#);
+
+/// SCAN with full iteration: the set of keys returned (not the cursor values,
+/// which depend on the hash table) must match Redis, with MATCH/COUNT/TYPE.
+#[test]
+fn scan_full_iteration() {
+    use common::{split_aggregate, RawConn, Server};
+    fn scan_all(c: &mut RawConn, extra: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+        let mut cursor = b"0".to_vec();
+        let mut keys = Vec::new();
+        for _ in 0..10_000 {
+            let mut args: Vec<&[u8]> = vec![b"SCAN", &cursor];
+            args.extend_from_slice(extra);
+            let r = c.cmd(&args);
+            let (_, elems) = split_aggregate(&r).ok_or_else(|| common::escape_short(&r, 200))?;
+            if elems.len() != 2 {
+                return Err(common::escape_short(&r, 200));
+            }
+            let (_, ks) = split_aggregate(&elems[1]).ok_or_else(|| common::escape_short(&r, 200))?;
+            keys.extend(ks);
+            // cursor element is a bulk string "$N\r\n<digits>\r\n"
+            let cur = &elems[0];
+            let start = cur.iter().position(|&b| b == b'\n').unwrap() + 1;
+            cursor = cur[start..cur.len() - 2].to_vec();
+            if cursor == b"0" {
+                keys.sort();
+                keys.dedup();
+                return Ok(keys);
+            }
+        }
+        Err("SCAN did not finish in 10000 calls".into())
+    }
+    let variants: Vec<Vec<&[u8]>> = vec![
+        vec![],
+        vec![b"COUNT", b"3"],
+        vec![b"MATCH", b"user:*"],
+        vec![b"MATCH", b"user:1?", b"COUNT", b"5"],
+        vec![b"TYPE", b"string"],
+        vec![b"TYPE", b"list"],
+        vec![b"MATCH", b"nomatch*"],
+    ];
+    let mut results = Vec::new();
+    for srv in [Server::redis(&[]), Server::magpie(&[])] {
+        let mut c = srv.conn();
+        for i in 0..300 {
+            c.cmd(&[b"SET", format!("user:{}", i).as_bytes(), b"x"]);
+            c.cmd(&[b"SET", format!("other:{}", i).as_bytes(), b"y"]);
+        }
+        let mut per = Vec::new();
+        for v in &variants {
+            per.push(scan_all(&mut c, v));
+        }
+        // Error cases compared byte for byte.
+        for bad in [
+            &[b"SCAN".as_slice(), b"abc"][..],
+            &[b"SCAN", b"0", b"COUNT", b"0"],
+            &[b"SCAN", b"0", b"COUNT", b"-1"],
+            &[b"SCAN", b"0", b"FOO", b"1"],
+            &[b"SCAN", b"0", b"MATCH"],
+            &[b"SCAN", b"-1"],
+        ] {
+            per.push(Ok(vec![c.cmd(bad)]));
+        }
+        results.push(per);
+    }
+    let mut diffs = Vec::new();
+    for (i, (r, m)) in results[0].iter().zip(&results[1]).enumerate() {
+        let desc = |x: &Result<Vec<Vec<u8>>, String>| match x {
+            Ok(v) => format!("{} item(s): {}", v.len(), common::escape_short(&v.concat(), 300)),
+            Err(e) => format!("ERROR {}", e),
+        };
+        assert!(r.is_ok(), "SCRIPT BUG: redis failed on variant {}: {}", i, desc(r));
+        if desc(m) != desc(r) {
+            diffs.push(format!("SCAN variant #{}\n    redis : {}\n    magpie: {}", i, desc(r), desc(m)));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
