@@ -4,11 +4,20 @@
 //! arity, authentication, transaction queueing, shard locking, execution,
 //! statistics.
 
+pub mod bitops;
 pub mod connection;
+pub mod geo;
+pub mod hashes;
+pub mod hll;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use crate::protocol::Reply;
 use crate::server::{Client, Server};
@@ -240,7 +249,21 @@ pub struct CommandTable {
 
 /// Every command family's declarations.
 fn families() -> Vec<&'static [Cmd]> {
-    vec![strings::COMMANDS, keys::COMMANDS, connection::COMMANDS, server::COMMANDS]
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        geo::COMMANDS,
+        streams::COMMANDS,
+        hll::COMMANDS,
+        bitops::COMMANDS,
+        sort::COMMANDS,
+    ]
 }
 
 fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt {

@@ -1,0 +1,5 @@
+//! Bitmap and bitfield commands on strings.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

@@ -1,0 +1,5 @@
+//! Geo commands (sorted sets of geohash scores).
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

@@ -1,0 +1,5 @@
+//! Hash commands.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

@@ -1,0 +1,5 @@
+//! List commands, including the blocking ones.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

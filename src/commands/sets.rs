@@ -1,0 +1,5 @@
+//! Set commands.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

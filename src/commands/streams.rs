@@ -1,0 +1,5 @@
+//! Stream commands and consumer groups.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

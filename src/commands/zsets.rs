@@ -1,0 +1,5 @@
+//! Sorted set commands, including the blocking ones.
+
+use super::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];
