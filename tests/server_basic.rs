@@ -413,3 +413,156 @@ fn client_disconnect_mid_command_is_harmless() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+// ---------------------------------------------------------------------------
+// Atomicity under concurrency (the keyspace is sharded: multi-key commands
+// must still be atomic as in single-threaded Redis).
+// ---------------------------------------------------------------------------
+
+const ATOMIC_TEST_TIME: Duration = Duration::from_millis(1500);
+
+/// Run `writer` in one thread and `reader` in three until the time is up;
+/// the reader returns Err on an observed violation.
+fn race(
+    srv: &Arc<Server>,
+    writer: impl Fn(&mut redis::Connection, u64) + Send + Sync + 'static,
+    reader: impl Fn(&mut redis::Connection) -> Result<(), String> + Send + Sync + 'static,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = Arc::new(writer);
+    let reader = Arc::new(reader);
+    let mut handles = Vec::new();
+    for w in 0..2u64 {
+        let (srv, stop, writer) = (Arc::clone(srv), Arc::clone(&stop), Arc::clone(&writer));
+        handles.push(std::thread::spawn(move || -> Result<u64, String> {
+            let mut con = srv.redis_conn();
+            let mut i = w * 1_000_000_000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                writer(&mut con, i);
+                i += 1;
+            }
+            Ok(i)
+        }));
+    }
+    for _ in 0..3 {
+        let (srv, stop, reader) = (Arc::clone(srv), Arc::clone(&stop), Arc::clone(&reader));
+        handles.push(std::thread::spawn(move || -> Result<u64, String> {
+            let mut con = srv.redis_conn();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Err(e) = reader(&mut con) {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+                n += 1;
+            }
+            Ok(n)
+        }));
+    }
+    std::thread::sleep(ATOMIC_TEST_TIME);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut errors = Vec::new();
+    let mut reads = 0;
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(Ok(n)) => {
+                if i >= 2 {
+                    reads += n
+                }
+            }
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("client thread panicked".into()),
+        }
+    }
+    assert!(errors.is_empty(), "atomicity violated: {}", errors.join("; "));
+    assert!(reads > 100, "only {} reads completed", reads);
+}
+
+#[test]
+fn mset_is_atomic_for_concurrent_mget() {
+    let srv = Arc::new(Server::magpie(&[]));
+    let keys = ["{a}x", "b:other", "c:third", "zz:4", "k5", "k6", "k7", "k8"];
+    race(
+        &srv,
+        move |con, i| {
+            let v = i.to_string();
+            let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (*k, v.as_str())).collect();
+            let _: () = con.mset(&pairs).unwrap();
+        },
+        move |con| {
+            let vals: Vec<Option<String>> = con.mget(&keys[..]).map_err(|e| e.to_string())?;
+            if vals.iter().any(|v| v != &vals[0]) {
+                return Err(format!("MGET saw a partial MSET: {:?}", vals));
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn rename_is_atomic() {
+    let srv = Arc::new(Server::magpie(&[]));
+    // Each writer moves its own key around a ring of names; readers always
+    // see exactly one of the names per writer.
+    race(
+        &srv,
+        |con, i| {
+            let w = i / 1_000_000_000;
+            let from = format!("w{}:{}", w, i % 4);
+            let to = format!("w{}:{}", w, (i + 1) % 4);
+            if i % 1_000_000_000 == 0 {
+                let _: () = con.set(&from, "v").unwrap();
+            }
+            let _: () = redis::cmd("RENAME").arg(&from).arg(&to).query(con).unwrap();
+        },
+        |con| {
+            for w in 0..2 {
+                let names: Vec<String> = (0..4).map(|j| format!("w{}:{}", w, j)).collect();
+                let n: i64 = redis::cmd("EXISTS").arg(&names).query(con).map_err(|e| e.to_string())?;
+                // 0 only before the writer created its key
+                if n > 1 {
+                    return Err(format!("EXISTS over the rename ring of writer {} = {}", w, n));
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn multi_exec_transfers_keep_total() {
+    let srv = Arc::new(Server::magpie(&[]));
+    {
+        let mut con = srv.redis_conn();
+        let _: () = con.mset(&[("acct:1", 1000), ("acct:2", 1000), ("acct:3", 1000)]).unwrap();
+    }
+    race(
+        &srv,
+        |con, i| {
+            let from = format!("acct:{}", i % 3 + 1);
+            let to = format!("acct:{}", (i + 1) % 3 + 1);
+            let _: () = redis::pipe()
+                .atomic()
+                .cmd("DECRBY")
+                .arg(&from)
+                .arg(7)
+                .ignore()
+                .cmd("INCRBY")
+                .arg(&to)
+                .arg(7)
+                .ignore()
+                .query(con)
+                .unwrap();
+        },
+        |con| {
+            let vals: Vec<i64> = con
+                .mget(&["acct:1", "acct:2", "acct:3"])
+                .map_err(|e| e.to_string())?;
+            let sum: i64 = vals.iter().sum();
+            if sum != 3000 {
+                return Err(format!("MGET during MULTI/EXEC transfers: {:?} sums to {}", vals, sum));
+            }
+            Ok(())
+        },
+    );
+}
