@@ -321,7 +321,28 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = ctx.args[2..].chunks(2).map(|c| (c[0].to_vec(), c[1].to_vec())).collect();
     let local = ctx.cl.h.addr.starts_with("127.") || ctx.cl.h.addr.starts_with("[::1]");
+    let before = ctx.srv.cfg.read().clone();
     let changed = ctx.srv.cfg.write().set_ex(&pairs, local).map_err(CmdErr::from)?;
+    // Listening on a new port or address can fail: then every value of
+    // this CONFIG SET is rolled back, as in Redis.
+    let (addrs, port) = {
+        let c = ctx.srv.cfg.read();
+        (c.bind_addrs(), c.get_i64("port") as u16)
+    };
+    if addrs != before.bind_addrs() || port as i64 != before.get_i64("port") {
+        match ctx.srv.bind_listeners(&addrs, port) {
+            Ok(l) => ctx.srv.start_listeners(l, port),
+            Err(_) => {
+                *ctx.srv.cfg.write() = before;
+                let (arg, msg) = match changed.iter().find(|n| **n == "port") {
+                    Some(_) => ("port", "Unable to listen on this port"),
+                    None => ("bind", "Failed to bind to specified addresses."),
+                };
+                let name = pairs.iter().map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase()).find(|n| n == arg).unwrap_or(arg.to_string());
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, msg).into());
+            }
+        }
+    }
     apply_changes(ctx, &changed);
     ctx.out.ok();
     Ok(())

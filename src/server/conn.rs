@@ -145,7 +145,7 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
             match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
                 Flow::Continue => {}
                 Flow::Block(req, b) => {
-                    if !flush(srv, &mut sock, &mut out).await {
+                    if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
                         break 'conn;
                     }
                     let deadline = resume_deadline.take().unwrap_or(b.deadline);
@@ -174,7 +174,7 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
                 }
                 Flow::WaitPause(req) => {
                     pending = Some(req);
-                    if !flush(srv, &mut sock, &mut out).await {
+                    if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
                         break 'conn;
                     }
                     // A client held by CLIENT PAUSE counts as blocked, as in Redis.
@@ -193,12 +193,12 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
             if cl.close_after_reply {
                 break;
             }
-            if out.len() > 64 * 1024 && !flush(srv, &mut sock, &mut out).await {
+            if out.len() > 64 * 1024 && !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
                 break 'conn;
             }
         }
         h.qbuf.store(buf.len(), Ordering::Relaxed);
-        if !flush(srv, &mut sock, &mut out).await || cl.close_after_reply {
+        if !flush(srv, &mut sock, &mut out, !cl.authenticated).await || cl.close_after_reply {
             break;
         }
         if buf.capacity() > 64 * 1024 && buf.is_empty() {
@@ -208,11 +208,28 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
     let _ = sock.shutdown().await;
 }
 
-async fn flush(srv: &Server, sock: &mut TcpStream, out: &mut Reply) -> bool {
+/// Writes the pending replies. An unauthenticated client that does not
+/// read its replies may leave at most 1 kB unsent (Redis's output limit for
+/// such clients): past that its connection is closed.
+async fn flush(srv: &Server, sock: &mut TcpStream, out: &mut Reply, unauthenticated: bool) -> bool {
     if out.buf.is_empty() {
         return true;
     }
-    let ok = sock.write_all(&out.buf).await.is_ok();
+    let mut off = 0;
+    if unauthenticated {
+        while off < out.buf.len() {
+            match sock.try_write(&out.buf[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
+            }
+        }
+        if out.buf.len() - off > 1024 {
+            log::verbose("Client closed for overcoming of output buffer limits (unauthenticated client).");
+            return false;
+        }
+    }
+    let ok = sock.write_all(&out.buf[off..]).await.is_ok();
     srv.stats.net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     out.buf.clear();
     if out.buf.capacity() > 1024 * 1024 {

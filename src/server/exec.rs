@@ -178,6 +178,10 @@ fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
     // Redis keeps at most 32 arguments of at most 128 bytes each.
     let mut a: Vec<Vec<u8>> = Vec::new();
     for (i, x) in args.iter().enumerate() {
+        if redacted(args, i) {
+            a.push(b"(redacted)".to_vec());
+            continue;
+        }
         if i == 31 && args.len() > 32 {
             a.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
             break;
@@ -203,8 +207,12 @@ fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
     let _ = now;
     let us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
     let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, cl.db, cl.h.addr);
-    for a in args {
+    for (i, a) in args.iter().enumerate() {
         line.push_str(" \"");
+        if redacted(args, i) {
+            line.push_str("(redacted)\"");
+            continue;
+        }
         for &c in a.iter() {
             match c {
                 b'\\' => line.push_str("\\\\"),
@@ -225,4 +233,19 @@ fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
     let mut m = srv.monitors.lock();
     m.retain(|(id, tx)| *id == cl.h.id || tx.send(msg.clone()).is_ok());
     srv.monitor_count.store(m.len(), Ordering::Relaxed);
+}
+
+/// Arguments never shown by MONITOR or SLOWLOG: passwords of AUTH and of
+/// HELLO ... AUTH user pass.
+fn redacted(args: &[Bytes], i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    if args[0].eq_ignore_ascii_case(b"auth") {
+        return true;
+    }
+    if args[0].eq_ignore_ascii_case(b"hello") {
+        return (2..i).any(|j| args[j].eq_ignore_ascii_case(b"auth") && i - j <= 2 && !(2..j).any(|k| args[k].eq_ignore_ascii_case(b"auth")));
+    }
+    false
 }

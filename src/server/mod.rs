@@ -124,6 +124,8 @@ pub struct Server {
     pub lastsave: AtomicI64,
     pub active_expire_enabled: AtomicBool,
     pub blocked_clients: AtomicUsize,
+    /// The accept loops of the current listeners (replaced by CONFIG SET port/bind).
+    pub accept_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Server {
@@ -168,6 +170,7 @@ impl Server {
             lastsave: AtomicI64::new(now / 1000),
             active_expire_enabled: AtomicBool::new(true),
             blocked_clients: AtomicUsize::new(0),
+            accept_tasks: Mutex::new(Vec::new()),
         };
         srv.refresh_hot();
         srv
@@ -251,20 +254,20 @@ impl Server {
         }
     }
 
-    /// Runs the server until shutdown. Returns the process exit code.
-    pub async fn run(&'static self) -> i32 {
-        let addrs = self.cfg.read().bind_addrs();
-        let port = self.cfg.read().get_i64("port") as u16;
+    /// Opens listening sockets on `addrs` at `port`. Addresses prefixed with
+    /// `-` (and `::*` when others are given) are optional, as in Redis.
+    pub fn bind_listeners(&self, addrs: &[String], port: u16) -> Result<Vec<tokio::net::TcpListener>, String> {
         let backlog = self.cfg.read().get_i64("tcp-backlog");
         let mut listeners = Vec::new();
-        for a in &addrs {
+        for a in addrs {
+            let optional = a.starts_with('-');
             let a = a.trim_start_matches('-');
             let host = if a == "*" { "0.0.0.0" } else if a == "::*" { "::" } else { a };
             let sa: std::net::SocketAddr = match format!("{}:{}", host, port).parse().or_else(|_| format!("[{}]:{}", host, port).parse()) {
                 Ok(s) => s,
                 Err(_) => {
                     log::warning(&format!("Invalid bind address '{}'", a));
-                    continue;
+                    return Err(format!("Invalid bind address '{}'", a));
                 }
             };
             let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
@@ -278,20 +281,23 @@ impl Server {
             });
             match l {
                 Ok(l) => listeners.push(l),
-                Err(e) if a.starts_with("::") || addrs.len() > 1 && host == "::" => {
+                Err(e) if optional || a.starts_with("::") || addrs.len() > 1 && host == "::" => {
                     log::notice(&format!("Could not bind {}: {} (optional)", sa, e));
                 }
                 Err(e) => {
                     log::warning(&format!("Warning: Could not create server TCP listening socket {}: {}", sa, e));
-                    log::warning("Failed listening on port {} (TCP), aborting.".replace("{}", &port.to_string()).as_str());
-                    return 1;
+                    return Err(e.to_string());
                 }
             }
         }
         if listeners.is_empty() {
-            log::warning("Failed listening on any address, aborting.");
-            return 1;
+            return Err("no address to listen on".into());
         }
+        Ok(listeners)
+    }
+
+    /// Serves `listeners`, replacing (and closing) the ones served before.
+    pub fn start_listeners(&'static self, listeners: Vec<tokio::net::TcpListener>, port: u16) {
         if port == 0 {
             if let Ok(a) = listeners[0].local_addr() {
                 self.port.store(a.port() as usize, Ordering::Relaxed);
@@ -299,11 +305,29 @@ impl Server {
         } else {
             self.port.store(port as usize, Ordering::Relaxed);
         }
+        let mut tasks = self.accept_tasks.lock();
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+        for l in listeners {
+            tasks.push(tokio::spawn(conn::accept_loop(self, l)));
+        }
+    }
+
+    /// Runs the server until shutdown. Returns the process exit code.
+    pub async fn run(&'static self) -> i32 {
+        let addrs = self.cfg.read().bind_addrs();
+        let port = self.cfg.read().get_i64("port") as u16;
+        let listeners = match self.bind_listeners(&addrs, port) {
+            Ok(l) => l,
+            Err(_) => {
+                log::warning(&format!("Failed listening on port {} (TCP), aborting.", port));
+                return 1;
+            }
+        };
+        self.start_listeners(listeners, port);
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
-        for l in listeners {
-            tokio::spawn(conn::accept_loop(self, l));
-        }
         tokio::spawn(cron(self));
         let sig = async {
             #[cfg(unix)]
