@@ -224,6 +224,8 @@ pub struct CmdRt {
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    /// INFO latencystats histogram (when latency-tracking is on).
+    pub latency: crate::server::latency::Histogram,
     pub readonly: bool,
     pub write: bool,
     pub no_auth: bool,
@@ -280,6 +282,7 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         usec: AtomicU64::new(0),
         rejected_calls: AtomicU64::new(0),
         failed_calls: AtomicU64::new(0),
+        latency: Default::default(),
         readonly: spec.has_flag("readonly"),
         write: spec.has_flag("write"),
         no_auth: spec.has_flag("no_auth"),

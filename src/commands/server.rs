@@ -71,7 +71,7 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 // ---------------------------------------------------------------- INFO
@@ -262,7 +262,19 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 let _ = write!(o, "errorstat_{}:count={}\r\n", k, v);
             }
         }
-        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            let ps = cfg.latency_percentiles();
+            for c in srv.cmds.all() {
+                let mut subs: Vec<&CmdRt> = c.subs.values().copied().collect();
+                subs.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
+                for rt in std::iter::once(c).chain(subs) {
+                    if let Some(v) = rt.latency.percentiles(&ps) {
+                        let _ = write!(o, "latency_percentiles_usec_{}:{}\r\n", rt.full_name, crate::server::latency::format_percentiles(&ps, &v));
+                    }
+                }
+            }
+        }
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
@@ -374,6 +386,7 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
             rt.usec.store(0, Ordering::Relaxed);
             rt.rejected_calls.store(0, Ordering::Relaxed);
             rt.failed_calls.store(0, Ordering::Relaxed);
+            rt.latency.reset();
         }
     }
     let st = &srv.stats;

@@ -136,7 +136,11 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if block.is_some() && res.is_ok() {
         return block;
     }
-    let dur = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let dur = elapsed.as_micros() as u64;
+    if srv.hot.latency_tracking.load(Ordering::Relaxed) {
+        rt.latency.record(elapsed.as_nanos() as u64);
+    }
     if let Err(e) = res {
         rt.failed_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(&e.0);

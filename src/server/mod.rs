@@ -4,6 +4,7 @@
 pub mod client;
 pub mod conn;
 pub mod exec;
+pub mod latency;
 pub mod log;
 
 use crate::commands::CommandTable;
@@ -67,6 +68,7 @@ pub struct Hot {
     pub active_expire_effort: AtomicUsize,
     pub timeout_secs: AtomicI64,
     pub debug_enabled: AtomicBool,
+    pub latency_tracking: AtomicBool,
     /// Encoding thresholds of the collection types (read on every write).
     pub enc: EncodingLimits,
 }
@@ -208,6 +210,7 @@ impl Server {
         }
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
+        h.latency_tracking.store(c.get_bool("latency-tracking"), Ordering::Relaxed);
         drop(c);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
