@@ -20,6 +20,9 @@ pub struct Entry {
     pub expire: i64,
     /// Access clock (seconds, LRU) or LFU counter, depending on maxmemory-policy.
     pub lru: u32,
+    /// Snapshot version: the database's version when the entry was last
+    /// written or saved (see `store::SnapState`). Fits in the node's padding.
+    pub ver: u32,
 }
 
 struct Node {
@@ -298,6 +301,44 @@ impl Dict {
         v
     }
 
+    /// Like `scan`, with mutable access (the snapshot serializer stamps
+    /// entries it has saved).
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&mut Entry)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        fn emit(t: &mut Table, idx: u64, f: &mut dyn FnMut(&mut Entry)) {
+            let mut cur = t.buckets[idx as usize].as_deref_mut();
+            while let Some(n) = cur {
+                f(&mut n.e);
+                cur = n.next.as_deref_mut();
+            }
+        }
+        if !self.is_rehashing() {
+            let t = &mut self.t[0];
+            let m0 = t.mask();
+            emit(t, v & m0, &mut f);
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let [a, b] = &mut self.t;
+            let (small, big) = if a.buckets.len() <= b.buckets.len() { (a, b) } else { (b, a) };
+            let m0 = small.mask();
+            let m1 = big.mask();
+            emit(small, v & m0, &mut f);
+            loop {
+                emit(big, v & m1, &mut f);
+                v |= !m1;
+                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
     /// Mutable variant of `scan`, used by the active expire cycle: `f` returns
     /// true for entries to delete.
     pub fn scan_remove(&mut self, cursor: u64, mut f: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>) {
@@ -392,7 +433,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn ent(k: &str) -> Entry {
-        Entry { key: SBytes::new(k.as_bytes()), val: Value::str(b"v"), expire: 0, lru: 0 }
+        Entry { key: SBytes::new(k.as_bytes()), val: Value::str(b"v"), expire: 0, lru: 0, ver: 0 }
     }
 
     #[test]

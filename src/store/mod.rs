@@ -29,6 +29,48 @@ pub struct Db {
     pub volatile: usize,
     /// Cursor of the active expire cycle in this dict.
     pub expire_cursor: u64,
+    /// Version stamped on entries written now (see `SnapState`).
+    pub ver: u32,
+    /// The snapshot in progress, if any.
+    pub snap: Option<Box<SnapState>>,
+}
+
+/// Serializes one entry into a snapshot buffer (supplied by `persistence`).
+pub type EntryEncoder = fn(&Entry, &mut Vec<u8>);
+
+/// A point-in-time snapshot of one database of one shard, taken without
+/// fork (Dragonfly's versioned cut). At the cut the database's version is
+/// bumped: every entry with `ver <= cut` belongs to the snapshot and is not
+/// yet saved. The serializer walks the table saving such entries and
+/// stamping them; a write that touches an unsaved entry first saves its
+/// old value into `buf` (the pre-write hook), so the snapshot sees every
+/// key exactly as it was at the cut while writes continue.
+pub struct SnapState {
+    pub cut: u32,
+    /// The database number at the cut (SWAPDB moves the state with the Db).
+    pub db_index: usize,
+    /// Records saved by the pre-write hook, appended to the file later.
+    pub buf: Vec<u8>,
+    /// Tables removed by FLUSHDB/FLUSHALL during the snapshot, still to save.
+    pub detached: Vec<Dict>,
+    /// Entries already expired at the cut are not saved.
+    pub now: i64,
+    pub encode: EntryEncoder,
+    pub cursor: u64,
+    pub done: bool,
+}
+
+impl SnapState {
+    /// Saves `e` if it belongs to the snapshot and was not saved yet.
+    #[inline]
+    pub fn presave(&mut self, e: &mut Entry) {
+        if e.ver <= self.cut {
+            if e.expire == 0 || e.expire > self.now {
+                (self.encode)(e, &mut self.buf);
+            }
+            e.ver = self.cut + 1;
+        }
+    }
 }
 
 /// What a lookup found.
@@ -42,6 +84,7 @@ impl Db {
     /// expired (an expired key is never visible). `stats` counts expiries.
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now: i64, stats: &mut ShardStats) -> Option<&mut Entry> {
+        self.hook(key);
         if self.volatile > 0 {
             let expired = match self.dict.get(key) {
                 None => return None,
@@ -69,9 +112,23 @@ impl Db {
         }
     }
 
+    /// The pre-write hook: while a snapshot runs, save the entry's old
+    /// value before it can change.
+    #[inline]
+    fn hook(&mut self, key: &[u8]) {
+        if let Some(snap) = self.snap.as_mut() {
+            if let Some(e) = self.dict.get_mut(key) {
+                snap.presave(e);
+            }
+        }
+    }
+
     /// Inserts or overwrites a key. `keep_ttl` keeps an existing expire time.
     pub fn set(&mut self, key: &[u8], val: Value, expire: Option<i64>, keep_ttl: bool, lru: u32) {
+        self.hook(key);
+        let ver = self.ver;
         if let Some(e) = self.dict.get_mut(key) {
+            e.ver = ver;
             e.val = val;
             e.lru = lru;
             if !keep_ttl {
@@ -91,11 +148,12 @@ impl Db {
         if expire != 0 {
             self.volatile += 1;
         }
-        self.dict.insert_new(Entry { key: SBytes::new(key), val, expire, lru });
+        self.dict.insert_new(Entry { key: SBytes::new(key), val, expire, lru, ver });
     }
 
     /// Inserts a whole entry whose key is absent (RENAME, MOVE, COPY).
-    pub fn insert_entry(&mut self, e: Entry) {
+    pub fn insert_entry(&mut self, mut e: Entry) {
+        e.ver = self.ver;
         if e.expire != 0 {
             self.volatile += 1;
         }
@@ -103,6 +161,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.hook(key);
         let e = self.dict.remove(key)?;
         if e.expire != 0 {
             self.volatile -= 1;
@@ -112,6 +171,7 @@ impl Db {
 
     /// Sets or clears the expire time of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at: i64) -> bool {
+        self.hook(key);
         let Some(e) = self.dict.get_mut(key) else { return false };
         if (e.expire != 0) != (at != 0) {
             if at != 0 {
@@ -133,6 +193,10 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        if let Some(snap) = self.snap.as_mut() {
+            // The snapshot still needs the old table: hand it over whole.
+            snap.detached.push(std::mem::take(&mut self.dict));
+        }
         self.dict.clear();
         self.volatile = 0;
         self.expire_cursor = 0;
@@ -231,7 +295,10 @@ impl Shard {
                 examined += 1;
                 e.expire != 0 && e.expire <= now
             });
-            for e in removed {
+            for mut e in removed {
+                if let Some(snap) = d.snap.as_mut() {
+                    snap.presave(&mut e);
+                }
                 d.volatile -= 1;
                 expired += 1;
                 self.stats.expired_keys += 1;
