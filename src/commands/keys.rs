@@ -1,7 +1,7 @@
 //! Generic keyspace commands: existence, deletion, renaming, expiry,
 //! iteration, databases.
 
-use super::{lookup_read, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX};
+use super::{lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX};
 use crate::store::Entry;
 use crate::util::{eq_ic, glob_match, parse_i64};
 
@@ -63,10 +63,9 @@ fn del(ctx: &mut Ctx) -> CmdResult {
 
 fn exists(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
-    let now = ctx.now;
+    let a = Access { touch: false, ..ctx.access() };
     for k in &ctx.args[1..] {
-        let (db, st) = ctx.lk.db(ctx.cl.db, k);
-        if db.lookup(k, now, st).is_some() {
+        if lookup_read(ctx.lk, a, k).is_some() {
             n += 1;
         }
     }
@@ -87,10 +86,8 @@ fn touch(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx) -> CmdResult {
-    let now = ctx.now;
-    let k = &ctx.args[1];
-    let (db, st) = ctx.lk.db(ctx.cl.db, k);
-    let t = db.lookup(k, now, st).map(|e| e.val.type_name()).unwrap_or("none");
+    let a = Access { touch: false, ..ctx.access() };
+    let t = lookup_read(ctx.lk, a, &ctx.args[1]).map(|e| e.val.type_name()).unwrap_or("none");
     ctx.out.simple(t);
     Ok(())
 }
@@ -113,7 +110,7 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(&ctx.args[1]).ok().and_then(|s| s.parse().ok()).ok_or(CmdErr::from("ERR invalid cursor"))?;
+    let cursor = parse_cursor(&ctx.args[1]).ok_or(CmdErr::from("ERR invalid cursor"))?;
     let mut count: i64 = 10;
     let mut pat: Option<Vec<u8>> = None;
     let mut typ: Option<Vec<u8>> = None;
@@ -146,6 +143,28 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Parses a SCAN cursor the way Redis does (`strtoul`): decimal digits with
+/// an optional sign, where a negative number wraps around (`-1` is the
+/// largest cursor); overflow, spaces and other characters are invalid.
+pub fn parse_cursor(b: &[u8]) -> Option<u64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 /// Walks the current database across shards. The cursor packs the shard
 /// index in its low bits and that shard's dict cursor above them, so each
 /// shard keeps Redis's SCAN guarantees.
@@ -157,6 +176,7 @@ fn scan_keyspace(ctx: &mut Ctx, cursor: u64, count: usize, keep: impl Fn(&Entry)
     let now = ctx.now;
     let dbi = ctx.cl.db;
     let mut out = Vec::new();
+    let mut expired: Vec<Vec<u8>> = Vec::new();
     let mut visits = 0;
     loop {
         let sh = ctx.lk.shard_at(shard as usize);
@@ -165,11 +185,17 @@ fn scan_keyspace(ctx: &mut Ctx, cursor: u64, count: usize, keep: impl Fn(&Entry)
             0
         } else {
             d.scan(c, |e| {
-                if (e.expire == 0 || e.expire > now) && keep(e) {
+                if e.expire != 0 && e.expire <= now {
+                    expired.push(e.key.to_vec());
+                } else if keep(e) {
                     out.push(e.key.to_vec());
                 }
             })
         };
+        // Like Redis, SCAN deletes the expired keys it comes across.
+        for k in expired.drain(..) {
+            sh.dbs[dbi].lookup(&k, now, &mut sh.stats);
+        }
         visits += 1;
         if c == 0 {
             shard += 1;
@@ -188,7 +214,9 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now;
     let n = ctx.srv.ks.nshards();
     let mut seed = (crate::util::now_us() as u64) ^ 0x2545_F491_4F6C_DD1D;
-    for _ in 0..100 {
+    // Every expired pick is deleted, so this ends: with a live key or an
+    // empty database.
+    loop {
         let sizes: Vec<usize> = ctx.lk.shards().map(|s| s.dbs[dbi].len()).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
@@ -314,7 +342,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            Some(e) => Entry { key: crate::store::SBytes::new(&dst), val: e.val.clone(), expire: e.expire, lru: e.lru },
+            Some(e) => Entry { key: crate::store::SBytes::new(&dst), val: e.val.clone(), expire: e.expire, lru: e.lru, ver: 0 },
         }
     };
     let (db, st) = ctx.lk.db(dstdb, &dst);
@@ -438,17 +466,16 @@ fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 /// Shared body of TTL, PTTL, EXPIRETIME, PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.now;
-    let a = ctx.access();
+    let a = Access { touch: false, ..ctx.access() };
     let k = &ctx.args[1];
     let r = match lookup_read(ctx.lk, a, k) {
         None => -2,
         Some(e) if e.expire == 0 => -1,
         Some(e) => {
             let v = if absolute { e.expire } else { (e.expire - now).max(0) };
+            // Redis rounds to the nearest second, for EXPIRETIME as well.
             if ms {
                 v
-            } else if absolute {
-                v / 1000
             } else {
                 (v + 500) / 1000
             }
@@ -542,13 +569,17 @@ fn object_help(ctx: &mut Ctx) -> CmdResult {
         "OBJECT",
         &[
             "ENCODING <key>",
-            "    Report the internal representation of the value stored at <key>.",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
             "FREQ <key>",
-            "    Report the logarithmic access-frequency counter of <key> (LFU policies).",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
             "IDLETIME <key>",
-            "    Report the seconds since <key> was last read or written (LRU policies).",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
             "REFCOUNT <key>",
-            "    Report how many references the value of <key> has.",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
         ],
     );
     Ok(())
@@ -615,4 +646,22 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     ctx.dirty += n as u64 + 1;
     ctx.out.ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn scan_cursor_parses_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"+17"), Some(17));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b""), None);
+        assert_eq!(parse_cursor(b"-"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1x"), None);
+    }
 }
