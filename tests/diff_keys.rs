@@ -809,10 +809,13 @@ fn scan_full_iteration() {
             &[b"SCAN", b"0", b"COUNT", b"-1"],
             &[b"SCAN", b"0", b"FOO", b"1"],
             &[b"SCAN", b"0", b"MATCH"],
-            &[b"SCAN", b"-1"],
         ] {
             per.push(Ok(vec![c.cmd(bad)]));
         }
+        // A negative cursor is parsed as unsigned (a valid, huge cursor): the
+        // keys returned depend on the table, so compare the reply type only.
+        let r = c.cmd(&[b"SCAN", b"-1"]);
+        per.push(Ok(vec![r[..1].to_vec()]));
         results.push(per);
     }
     let mut diffs = Vec::new();

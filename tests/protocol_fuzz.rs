@@ -121,10 +121,22 @@ fn run_cases(srv: &Server, cases: &[Case]) -> Vec<(Vec<u8>, bool)> {
         let _ = c.try_send_raw(&case.data);
     }
     std::thread::sleep(Duration::from_millis(300));
-    conns
-        .iter_mut()
-        .map(|c| c.read_all(Duration::from_millis(100)))
-        .collect()
+    collect_twice(&mut conns, Duration::from_millis(100))
+}
+
+/// Read what each connection got, then once more after a pause so that late
+/// replies on a loaded machine are not mistaken for "no reply".
+fn collect_twice(conns: &mut [RawConn], idle: Duration) -> Vec<(Vec<u8>, bool)> {
+    let mut out: Vec<(Vec<u8>, bool)> = conns.iter_mut().map(|c| c.read_all(idle)).collect();
+    std::thread::sleep(Duration::from_millis(150));
+    for (c, (data, closed)) in conns.iter_mut().zip(out.iter_mut()) {
+        if !*closed {
+            let (more, cl) = c.read_all(Duration::from_millis(5));
+            data.extend_from_slice(&more);
+            *closed = cl;
+        }
+    }
+    out
 }
 
 fn set_guard(srv: &Server) -> RawConn {
@@ -704,7 +716,7 @@ fn run_frames(srv: &Server, frames: &[Vec<u8>]) -> Vec<(Vec<u8>, bool)> {
             let _ = c.try_send_raw(&case.data);
         }
         std::thread::sleep(Duration::from_millis(150));
-        out.extend(conns.iter_mut().map(|c| c.read_all(Duration::from_millis(15))));
+        out.extend(collect_twice(&mut conns, Duration::from_millis(15)));
     }
     out
 }
