@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod config;
 pub mod ldouble;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod store;
