@@ -517,3 +517,101 @@ fn large_values() {
     ];
     common::differential(&script);
 }
+
+// Bit operations on strings (SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD).
+diff_test!(both: bitops_setbit_getbit_bitcount, bitops_setbit_getbit_bitcount_resp3, r#"
+SETBIT b 7 1
+GET b
+SETBIT b 7 0
+SETBIT b 100 1
+STRLEN b
+GETBIT b 100
+GETBIT b 101
+GETBIT b 100000
+GETBIT missing 0
+!err SETBIT b 0 2
+!err SETBIT b -1 1
+!err SETBIT b abc 1
+!err SETBIT b 4294967296 1
+!err GETBIT b -1
+SET s foobar
+BITCOUNT s
+BITCOUNT s 0 0
+BITCOUNT s 1 1
+BITCOUNT s 1 -2
+BITCOUNT s -100 100
+BITCOUNT s 5 1
+BITCOUNT s 0 0 BYTE
+BITCOUNT s 5 30 BIT
+BITCOUNT s -10 -1 BIT
+BITCOUNT missing
+!err BITCOUNT s 0
+!err BITCOUNT s 0 1 FOO
+!err BITCOUNT s a b
+SET n 12345
+SETBIT n 0 1
+GET n
+SETBIT v 0 1
+OBJECT ENCODING v
+"#);
+
+diff_test!(both: bitops_bitpos_bitop, bitops_bitpos_bitop_resp3, r#"
+SET s "\xff\xf0\x00"
+BITPOS s 0
+BITPOS s 1
+BITPOS s 1 2
+BITPOS s 0 0 0
+BITPOS s 1 2 -1
+BITPOS s 0 8 15 BIT
+BITPOS s 1 7 15 BIT
+SET z "\x00\x00\x00"
+BITPOS z 1
+BITPOS z 0
+SET o "\xff\xff"
+BITPOS o 0
+BITPOS o 0 0 -1
+BITPOS missing 0
+BITPOS missing 1
+!err BITPOS s 2
+!err BITPOS s 1 a
+MSET a "abc" b "\x01\x02\x03\x04"
+BITOP AND dand a b
+GET dand
+BITOP OR dor a b
+GET dor
+BITOP XOR dxor a b
+GET dxor
+BITOP NOT dnot a
+GET dnot
+BITOP AND dmiss a missing
+GET dmiss
+BITOP OR dempty missing missing2
+EXISTS dempty
+!err BITOP NOT d a b
+!err BITOP FOO d a
+!err BITOP AND d
+"#);
+
+diff_test!(both: bitops_bitfield, bitops_bitfield_resp3, r#"
+BITFIELD bf SET u8 0 255
+BITFIELD bf GET u8 0
+BITFIELD bf GET i8 0
+BITFIELD bf INCRBY u8 0 10
+BITFIELD bf OVERFLOW SAT INCRBY u8 0 300
+BITFIELD bf OVERFLOW FAIL INCRBY u8 0 1
+BITFIELD bf OVERFLOW WRAP INCRBY i8 8 200
+BITFIELD bf SET i16 #1 -1234 GET i16 #1 GET u4 3
+BITFIELD bf GET u63 0
+BITFIELD bf GET i64 0
+BITFIELD missing GET u8 0
+GET bf
+BITFIELD_RO bf GET u8 0
+!err BITFIELD bf GET u64 0
+!err BITFIELD bf GET i65 0
+!err BITFIELD bf GET u8 -1
+!err BITFIELD bf SET u8 0
+!err BITFIELD bf OVERFLOW FOO
+!err BITFIELD bf FOO
+!err BITFIELD_RO bf SET u8 0 1
+BITFIELD bf
+"#);
