@@ -332,7 +332,7 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR wrong number of arguments for 'config|set' command".into());
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = ctx.args[2..].chunks(2).map(|c| (c[0].to_vec(), c[1].to_vec())).collect();
-    let local = ctx.cl.h.addr.starts_with("127.") || ctx.cl.h.addr.starts_with("[::1]");
+    let local = ctx.cl.h.is_local();
     let before = ctx.srv.cfg.read().clone();
     let changed = ctx.srv.cfg.write().set_ex(&pairs, local).map_err(CmdErr::from)?;
     // Listening on a new port or address can fail: then every value of

@@ -84,6 +84,11 @@ impl ClientHandle {
         }
     }
 
+    /// A loopback or Unix socket client (protected configs and commands).
+    pub fn is_local(&self) -> bool {
+        self.addr.starts_with("127.") || self.addr.starts_with("[::1]") || self.addr.starts_with('/')
+    }
+
     pub fn has_flag(&self, f: u32) -> bool {
         self.flags.load(Ordering::Relaxed) & f != 0
     }
@@ -122,6 +127,9 @@ impl ClientHandle {
         }
         if f & F_NO_TOUCH != 0 {
             flags.push('T');
+        }
+        if self.addr.starts_with('/') {
+            flags.push('U');
         }
         if flags.is_empty() {
             flags.push('N');

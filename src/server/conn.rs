@@ -11,7 +11,30 @@ use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+/// A client connection: TCP or Unix domain socket.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Writes what the socket takes now without waiting.
+    fn try_write_now(&self, b: &[u8]) -> std::io::Result<usize>;
+}
+
+impl Stream for TcpStream {
+    fn try_write_now(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
+}
+
+impl Stream for UnixStream {
+    fn try_write_now(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
+}
+
+/// The reply Redis gives (then closes) to a non-local client while
+/// protected mode is on and the default user has no password.
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 pub async fn accept_loop(srv: &'static Server, l: TcpListener) {
     loop {
@@ -23,35 +46,61 @@ pub async fn accept_loop(srv: &'static Server, l: TcpListener) {
                 continue;
             }
         };
-        srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let _ = sock.set_nodelay(true);
+        if srv.hot.protected_mode.load(Ordering::Relaxed) && !srv.hot.auth_required.load(Ordering::Relaxed) && !peer.ip().to_canonical().is_loopback() {
+            srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut sock = sock;
+                let _ = sock.write_all(DENIED).await;
+            });
+            continue;
+        }
         let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let fd = {
-            use std::os::fd::AsRawFd;
-            sock.as_raw_fd()
-        };
-        let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let h = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
-        let maxclients = srv.hot.maxclients.load(Ordering::Relaxed);
-        {
-            let mut clients = srv.clients.lock();
-            if clients.len() >= maxclients {
-                drop(clients);
-                srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(async move {
-                    let mut sock = sock;
-                    let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
-                });
+        register(srv, sock, peer.to_string(), laddr);
+    }
+}
+
+/// Serves clients of the `unixsocket` listener.
+pub async fn accept_loop_unix(srv: &'static Server, l: UnixListener, path: String) {
+    loop {
+        let sock = match l.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                log::warning(&format!("Accepting client connection: {}", e));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
-            clients.insert(id, h.clone());
-        }
-        tokio::spawn(async move {
-            handle(srv, sock, h.clone()).await;
-            srv.clients.lock().remove(&h.id);
-            srv.remove_monitor(h.id);
-        });
+        };
+        let addr = format!("{}:0", path);
+        register(srv, sock, addr.clone(), addr);
     }
+}
+
+/// Admits a new connection (maxclients) and starts its task.
+fn register<S: Stream + std::os::fd::AsRawFd>(srv: &'static Server, sock: S, addr: String, laddr: String) {
+    srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+    let fd = sock.as_raw_fd();
+    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let h = Arc::new(ClientHandle::new(id, addr, laddr, fd));
+    let maxclients = srv.hot.maxclients.load(Ordering::Relaxed);
+    {
+        let mut clients = srv.clients.lock();
+        if clients.len() >= maxclients {
+            drop(clients);
+            srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut sock = sock;
+                let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
+            });
+            return;
+        }
+        clients.insert(id, h.clone());
+    }
+    tokio::spawn(async move {
+        handle(srv, sock, h.clone()).await;
+        srv.clients.lock().remove(&h.id);
+        srv.remove_monitor(h.id);
+    });
 }
 
 /// Closes clients idle for longer than `timeout` seconds (0 disables).
@@ -71,7 +120,7 @@ pub fn check_timeouts(srv: &Server) {
     }
 }
 
-async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>) {
+async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandle>) {
     let (push_tx, mut push_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut cl = Client {
         h: h.clone(),
@@ -211,14 +260,14 @@ async fn handle(srv: &'static Server, mut sock: TcpStream, h: Arc<ClientHandle>)
 /// Writes the pending replies. An unauthenticated client that does not
 /// read its replies may leave at most 1 kB unsent (Redis's output limit for
 /// such clients): past that its connection is closed.
-async fn flush(srv: &Server, sock: &mut TcpStream, out: &mut Reply, unauthenticated: bool) -> bool {
+async fn flush<S: Stream>(srv: &Server, sock: &mut S, out: &mut Reply, unauthenticated: bool) -> bool {
     if out.buf.is_empty() {
         return true;
     }
     let mut off = 0;
     if unauthenticated {
         while off < out.buf.len() {
-            match sock.try_write(&out.buf[off..]) {
+            match sock.try_write_now(&out.buf[off..]) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => return false,
@@ -248,7 +297,7 @@ enum Wake {
 /// Waits while blocked: for a signal on one of the keys, the deadline,
 /// CLIENT UNBLOCK, CLIENT KILL, or the peer closing the connection (input
 /// that arrives meanwhile is buffered and runs after the blocked command).
-async fn wait_blocked(h: &ClientHandle, deadline: Option<i64>, sock: &mut TcpStream, buf: &mut BytesMut) -> Wake {
+async fn wait_blocked<S: Stream>(h: &ClientHandle, deadline: Option<i64>, sock: &mut S, buf: &mut BytesMut) -> Wake {
     loop {
         let sleep_ms = deadline.map(|d| (d - crate::util::now_ms()).max(0) as u64).unwrap_or(u64::MAX / 4);
         tokio::select! {

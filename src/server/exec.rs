@@ -84,7 +84,7 @@ fn protected_allowed(srv: &Server, cl: &Client) -> bool {
         return true;
     }
     let v = srv.cfg.read().get_str("enable-debug-command");
-    v == "local" && (cl.h.addr.starts_with("127.") || cl.h.addr.starts_with("[::1]"))
+    v == "local" && cl.h.is_local()
 }
 
 /// True when a CLIENT PAUSE in force holds this command back.

@@ -69,6 +69,7 @@ pub struct Hot {
     pub timeout_secs: AtomicI64,
     pub debug_enabled: AtomicBool,
     pub latency_tracking: AtomicBool,
+    pub protected_mode: AtomicBool,
     /// Encoding thresholds of the collection types (read on every write).
     pub enc: EncodingLimits,
 }
@@ -211,6 +212,7 @@ impl Server {
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
         h.latency_tracking.store(c.get_bool("latency-tracking"), Ordering::Relaxed);
+        h.protected_mode.store(c.get_bool("protected-mode"), Ordering::Relaxed);
         drop(c);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
@@ -262,6 +264,10 @@ impl Server {
     pub fn bind_listeners(&self, addrs: &[String], port: u16) -> Result<Vec<tokio::net::TcpListener>, String> {
         let backlog = self.cfg.read().get_i64("tcp-backlog");
         let mut listeners = Vec::new();
+        // Port 0 or an empty bind list: no TCP listener, as in Redis.
+        if port == 0 || addrs.is_empty() {
+            return Ok(listeners);
+        }
         for a in addrs {
             let optional = a.starts_with('-');
             let a = a.trim_start_matches('-');
@@ -301,13 +307,7 @@ impl Server {
 
     /// Serves `listeners`, replacing (and closing) the ones served before.
     pub fn start_listeners(&'static self, listeners: Vec<tokio::net::TcpListener>, port: u16) {
-        if port == 0 {
-            if let Ok(a) = listeners[0].local_addr() {
-                self.port.store(a.port() as usize, Ordering::Relaxed);
-            }
-        } else {
-            self.port.store(port as usize, Ordering::Relaxed);
-        }
+        self.port.store(port as usize, Ordering::Relaxed);
         let mut tasks = self.accept_tasks.lock();
         for t in tasks.drain(..) {
             t.abort();
@@ -328,7 +328,29 @@ impl Server {
                 return 1;
             }
         };
+        let tcp = !listeners.is_empty();
         self.start_listeners(listeners, port);
+        let unixsocket = self.cfg.read().get_str("unixsocket");
+        if !unixsocket.is_empty() {
+            let _ = std::fs::remove_file(&unixsocket);
+            match tokio::net::UnixListener::bind(&unixsocket) {
+                Ok(l) => {
+                    let perm = self.cfg.read().get_i64("unixsocketperm");
+                    if perm != 0 {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(perm as u32));
+                    }
+                    tokio::spawn(conn::accept_loop_unix(self, l, unixsocket.clone()));
+                }
+                Err(e) => {
+                    log::warning(&format!("Failed opening Unix socket: {}", e));
+                    return 1;
+                }
+            }
+        } else if !tcp {
+            log::warning("Configured to not listen anywhere, exiting.");
+            return 1;
+        }
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
         tokio::spawn(cron(self));
@@ -358,6 +380,10 @@ impl Server {
     pub fn prepare_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         log::notice("User requested shutdown...");
+        let unixsocket = self.cfg.read().get_str("unixsocket");
+        if !unixsocket.is_empty() {
+            let _ = std::fs::remove_file(&unixsocket);
+        }
         let pidfile = self.cfg.read().get_str("pidfile");
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);
