@@ -87,20 +87,20 @@ fn malformed_cases() -> Vec<Case> {
     });
     // multibulk count line longer than 64 KiB without CRLF
     let mut m = b"*".to_vec();
-    m.extend(std::iter::repeat(b'1').take(64 * 1024 + 10));
+    m.extend(std::iter::repeat_n(b'1', 64 * 1024 + 10));
     v.push(Case {
         name: "too big mbulk count string",
         data: m,
     });
     let mut b = b"*1\r\n$".to_vec();
-    b.extend(std::iter::repeat(b'1').take(64 * 1024 + 10));
+    b.extend(std::iter::repeat_n(b'1', 64 * 1024 + 10));
     v.push(Case {
         name: "too big bulk count string",
         data: b,
     });
     // An inline request of 60 KiB WITH newline is fine.
     let mut ok = b"ECHO ".to_vec();
-    ok.extend(std::iter::repeat(b'x').take(60 * 1024));
+    ok.extend(std::iter::repeat_n(b'x', 60 * 1024));
     ok.extend_from_slice(b"\r\n");
     v.push(Case {
         name: "60 KiB inline request is fine",
@@ -571,7 +571,7 @@ fn fuzz_server(srv: &mut Server, seed: u64, frames: usize) -> FuzzStats {
         let write_ok = c.try_send_raw(&frame).is_ok();
         *sent += 1;
         let mut need_new = !write_ok;
-        if stats.frames % 8 == 0 || !write_ok {
+        if stats.frames.is_multiple_of(8) || !write_ok {
             let (data, closed) = c.read_all(Duration::from_millis(2));
             stats.bytes_back += data.len();
             need_new |= closed;
@@ -582,13 +582,13 @@ fn fuzz_server(srv: &mut Server, seed: u64, frames: usize) -> FuzzStats {
             conns[idx] = (open(srv), 0);
             stats.reconnects += 1;
         }
-        if stats.first_panic_frames.is_empty() && stats.frames % 4 == 0 {
+        if stats.first_panic_frames.is_empty() && stats.frames.is_multiple_of(4) {
             std::thread::sleep(Duration::from_millis(1));
             if srv.log().contains("panicked at") {
                 stats.first_panic_frames = recent.iter().cloned().collect();
             }
         }
-        if stats.frames % 100 == 0 {
+        if stats.frames.is_multiple_of(100) {
             srv.assert_alive();
             let rss = srv.vmrss_kb();
             stats.max_rss_kb = stats.max_rss_kb.max(rss);

@@ -920,10 +920,10 @@ fn hex_val(c: u8) -> u8 {
 /// * `!approx=N`  integer replies may differ by up to N
 /// * `!conn=N`    send on connection N (opened lazily; default 0)
 /// * `!raw`       the rest of the line (arguments joined with single spaces)
-///                is sent as raw bytes and one reply read; `!raw=K` reads K
-///                replies, e.g. `!raw "PING\r\nPING\r\n"` needs `!raw=2`
+///   is sent as raw bytes and one reply read; `!raw=K` reads K replies,
+///   e.g. `!raw "PING\r\nPING\r\n"` needs `!raw=2`
 /// * `!rawall`    send raw bytes, then read until close or 500 ms silence and
-///                compare bytes + closed flag
+///   compare bytes + closed flag
 /// * `!sleep=MS`  (alone on a line) sleep MS milliseconds
 pub fn parse_script(text: &str) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -1036,10 +1036,10 @@ impl Side {
                 c.try_send_raw(&encode_cmd(&[b"HELLO", b"3"]))?;
                 let r = c.try_read_reply()?;
                 if r.first() != Some(&b'%') {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Other,
-                        format!("HELLO 3 did not return a map: {}", escape_short(&r, 200)),
-                    ));
+                    return Err(io::Error::other(format!(
+                        "HELLO 3 did not return a map: {}",
+                        escape_short(&r, 200)
+                    )));
                 }
             }
             self.conns[i] = Some(c);
@@ -1183,7 +1183,7 @@ pub fn run_steps(steps: &[Step], opts: &DiffOpts) {
     let mut diffs = Vec::new();
     let mut magpie_broken = false;
     // DIFF_TRACE=1 prints every step with both replies.
-    let trace = std::env::var_os("DIFF_TRACE").map_or(false, |v| v != "0" && !v.is_empty());
+    let trace = std::env::var_os("DIFF_TRACE").is_some_and(|v| v != "0" && !v.is_empty());
     for step in steps {
         if let Action::Sleep(ms) = step.action {
             std::thread::sleep(Duration::from_millis(ms));
