@@ -57,6 +57,10 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
         return Flow::Continue;
     }
+    if over_maxmemory(srv) && denies_oom(srv, cl, rt) {
+        reject(srv, cl, out, "OOM command not allowed when used memory > 'maxmemory'.".into(), Some(rt));
+        return Flow::Continue;
+    }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
     if cl.multi.is_some() && !runs_in_multi(top) {
         if rt.no_multi {
@@ -75,6 +79,31 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
     match call(srv, cl, out, lk, rt, &args, scratch) {
         Some(b) => Flow::Block(args, b),
         None => Flow::Continue,
+    }
+}
+
+/// True when maxmemory is set and exceeded. (Eviction will free memory
+/// here first; until then commands that may grow memory are refused.)
+#[inline]
+fn over_maxmemory(srv: &Server) -> bool {
+    let max = srv.hot.maxmemory.load(Ordering::Relaxed);
+    max != 0 && srv.used_memory.load(Ordering::Relaxed) > max
+}
+
+/// Commands refused when over maxmemory: `denyoom` ones, and EXEC of a
+/// transaction that queued one.
+fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
+    if rt.spec.has_flag("denyoom") {
+        return true;
+    }
+    // Queueing inside MULTI takes memory too.
+    let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
+    if cl.multi.is_some() && !matches!(top, "exec" | "discard" | "quit" | "reset") {
+        return true;
+    }
+    match &cl.multi {
+        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| srv.cmds.resolve(a).is_ok_and(|r| r.spec.has_flag("denyoom"))),
+        _ => false,
     }
 }
 

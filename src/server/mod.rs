@@ -70,6 +70,7 @@ pub struct Hot {
     pub debug_enabled: AtomicBool,
     pub latency_tracking: AtomicBool,
     pub protected_mode: AtomicBool,
+    pub maxmemory: AtomicU64,
     /// Encoding thresholds of the collection types (read on every write).
     pub enc: EncodingLimits,
 }
@@ -127,6 +128,8 @@ pub struct Server {
     pub lastsave: AtomicI64,
     pub active_expire_enabled: AtomicBool,
     pub blocked_clients: AtomicUsize,
+    /// Memory in use as maxmemory sees it (resident set), refreshed by the cron.
+    pub used_memory: AtomicU64,
     /// The accept loops of the current listeners (replaced by CONFIG SET port/bind).
     pub accept_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -173,6 +176,7 @@ impl Server {
             lastsave: AtomicI64::new(now / 1000),
             active_expire_enabled: AtomicBool::new(true),
             blocked_clients: AtomicUsize::new(0),
+            used_memory: AtomicU64::new(crate::commands::server::rss_bytes()),
             accept_tasks: Mutex::new(Vec::new()),
         };
         srv.refresh_hot();
@@ -213,6 +217,7 @@ impl Server {
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
         h.latency_tracking.store(c.get_bool("latency-tracking"), Ordering::Relaxed);
         h.protected_mode.store(c.get_bool("protected-mode"), Ordering::Relaxed);
+        h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         drop(c);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
@@ -422,6 +427,7 @@ async fn cron(srv: &'static Server) {
                 }
             }
         }
+        srv.used_memory.store(crate::commands::server::rss_bytes(), Ordering::Relaxed);
         conn::check_timeouts(srv);
     }
 }
