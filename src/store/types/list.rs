@@ -1,12 +1,339 @@
-//! A Redis list: listpack when small, quicklist when large (list-max-listpack-size, list-compress-depth).
+//! A Redis list, stored as Redis 7.0 stores it: a quicklist, i.e. a deque
+//! of packed nodes, each node a byte buffer of compactly encoded entries
+//! (our own listpack-like format, see `enc`). Redis 7.0 reports every list
+//! as "quicklist" in OBJECT ENCODING, whatever its size; a small list is a
+//! quicklist of one packed node, so it costs about what a listpack costs.
+//!
+//! Node size follows `list-max-listpack-size`: a positive value caps the
+//! entries per node (and the node at 8 kB, Redis's safety limit), a negative
+//! one caps the node's bytes (-1..-5 = 4, 8, 16, 32, 64 kB). An element of
+//! at least `PACKED_THRESHOLD` bytes (1 GB by default, DEBUG
+//! QUICKLIST-PACKED-THRESHOLD) gets a "plain" node of its own.
+//!
+//! Pushes and pops at both ends touch only the end node (O(node size), and
+//! node sizes are bounded); indexing walks node counts from the nearer end.
 
-/// Scaffolding to be replaced by the real representation (issue 3).
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Elements this large or larger get a plain node of their own.
+pub static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// Redis's size cap of a node whose fill is an entry count.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+fn packed_threshold() -> usize {
+    PACKED_THRESHOLD.load(Ordering::Relaxed)
+}
+
+/// Entry encoding inside a node. Each entry is `tag [payload] backlen`:
+/// * `0x00..=0x7f`: the integer 0..127, no payload
+/// * `0x80..=0xbf`: a string of 0..63 bytes
+/// * `0xc0..=0xdf` + 1 byte: a string of up to 8191 bytes (13-bit length)
+/// * `0xe0` + 4 bytes LE: a longer string
+/// * `0xe1`/`0xe2`/`0xe3`/`0xe4`: an integer in 2/3/4/8 bytes LE
+///
+/// Strings that are the canonical decimal form of an i64 are stored as
+/// integers (and read back as the same bytes). `backlen` is the size of
+/// `tag + payload` written so it can be read from its last byte backwards:
+/// 7 bits per byte, high bit set on every byte but the first.
+mod enc {
+    pub const T_STR6: u8 = 0x80;
+    pub const T_STR13: u8 = 0xc0;
+    pub const T_STR32: u8 = 0xe0;
+    pub const T_I16: u8 = 0xe1;
+    pub const T_I24: u8 = 0xe2;
+    pub const T_I32: u8 = 0xe3;
+    pub const T_I64: u8 = 0xe4;
+
+    pub fn backlen_size(n: usize) -> usize {
+        match n {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        }
+    }
+
+    /// Appends the backlen of an entry of `n` bytes (tag + payload).
+    pub fn put_backlen(out: &mut Vec<u8>, n: usize) {
+        let k = backlen_size(n);
+        for i in (0..k).rev() {
+            let mut b = ((n >> (7 * i)) & 127) as u8;
+            if i != k - 1 {
+                b |= 128;
+            }
+            out.push(b);
+        }
+    }
+
+    /// Reads the backlen that ends at `end` (exclusive): (value, its size).
+    pub fn get_backlen(buf: &[u8], end: usize) -> (usize, usize) {
+        let mut v = 0usize;
+        let mut shift = 0;
+        let mut p = end;
+        loop {
+            p -= 1;
+            let b = buf[p];
+            v |= ((b & 127) as usize) << shift;
+            shift += 7;
+            if b & 128 == 0 {
+                return (v, end - p);
+            }
+        }
+    }
+
+    /// Size of tag + payload for an integer.
+    pub fn int_size(v: i64) -> usize {
+        if (0..=127).contains(&v) {
+            1
+        } else if v >= i16::MIN as i64 && v <= i16::MAX as i64 {
+            3
+        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+            4
+        } else if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
+            5
+        } else {
+            9
+        }
+    }
+
+    pub fn str_size(n: usize) -> usize {
+        if n < 64 {
+            1 + n
+        } else if n < 8192 {
+            2 + n
+        } else {
+            5 + n
+        }
+    }
+
+    /// Total encoded size of an element.
+    pub fn size_of(e: &[u8]) -> usize {
+        let n = match crate::util::parse_i64(e) {
+            Some(v) => int_size(v),
+            None => str_size(e.len()),
+        };
+        n + backlen_size(n)
+    }
+
+    /// Appends the encoding of `e` to `out`.
+    pub fn put(out: &mut Vec<u8>, e: &[u8]) {
+        let start = out.len();
+        match crate::util::parse_i64(e) {
+            Some(v) => {
+                if (0..=127).contains(&v) {
+                    out.push(v as u8);
+                } else {
+                    let (tag, bytes) = match int_size(v) {
+                        3 => (T_I16, 2),
+                        4 => (T_I24, 3),
+                        5 => (T_I32, 4),
+                        _ => (T_I64, 8),
+                    };
+                    out.push(tag);
+                    out.extend_from_slice(&v.to_le_bytes()[..bytes]);
+                }
+            }
+            None => {
+                let n = e.len();
+                if n < 64 {
+                    out.push(T_STR6 | n as u8);
+                } else if n < 8192 {
+                    out.push(T_STR13 | (n >> 8) as u8);
+                    out.push((n & 255) as u8);
+                } else {
+                    out.push(T_STR32);
+                    out.extend_from_slice(&(n as u32).to_le_bytes());
+                }
+                out.extend_from_slice(e);
+            }
+        }
+        let n = out.len() - start;
+        put_backlen(out, n);
+    }
+
+    /// Encodes one element into a fresh buffer.
+    pub fn encode(e: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(size_of(e));
+        put(&mut v, e);
+        v
+    }
+
+    fn int_le(b: &[u8]) -> i64 {
+        let mut a = [0u8; 8];
+        a[..b.len()].copy_from_slice(b);
+        let v = i64::from_le_bytes(a);
+        let shift = 64 - 8 * b.len() as u32;
+        (v << shift) >> shift
+    }
+
+    /// Decodes the entry at `off`: (value, total size including backlen).
+    pub fn get(buf: &[u8], off: usize) -> (super::Ent<'_>, usize) {
+        let t = buf[off];
+        let (ent, n) = if t < 0x80 {
+            (super::Ent::Int(t as i64), 1)
+        } else if t < T_STR13 {
+            let l = (t & 63) as usize;
+            (super::Ent::Str(&buf[off + 1..off + 1 + l]), 1 + l)
+        } else if t < T_STR32 {
+            let l = (((t & 31) as usize) << 8) | buf[off + 1] as usize;
+            (super::Ent::Str(&buf[off + 2..off + 2 + l]), 2 + l)
+        } else {
+            match t {
+                T_STR32 => {
+                    let l = u32::from_le_bytes(buf[off + 1..off + 5].try_into().unwrap()) as usize;
+                    (super::Ent::Str(&buf[off + 5..off + 5 + l]), 5 + l)
+                }
+                T_I16 => (super::Ent::Int(int_le(&buf[off + 1..off + 3])), 3),
+                T_I24 => (super::Ent::Int(int_le(&buf[off + 1..off + 4])), 4),
+                T_I32 => (super::Ent::Int(int_le(&buf[off + 1..off + 5])), 5),
+                _ => (super::Ent::Int(int_le(&buf[off + 1..off + 9])), 9),
+            }
+        };
+        (ent, n + backlen_size(n))
+    }
+
+    /// Start offset of the entry that ends at `end`.
+    pub fn prev_start(buf: &[u8], end: usize) -> usize {
+        let (n, bl) = get_backlen(buf, end);
+        end - bl - n
+    }
+}
+
+/// One element as stored: a string, or an integer kept in binary.
+#[derive(Clone, Copy, Debug)]
+pub enum Ent<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Ent<'a> {
+    pub fn to_vec(&self) -> Vec<u8> {
+        match *self {
+            Ent::Str(s) => s.to_vec(),
+            Ent::Int(v) => itoa::Buffer::new().format(v).as_bytes().to_vec(),
+        }
+    }
+
+    /// Calls `f` with the element's bytes (no allocation for integers).
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match *self {
+            Ent::Str(s) => f(s),
+            Ent::Int(v) => f(itoa::Buffer::new().format(v).as_bytes()),
+        }
+    }
+
+    /// True if the element equals `n`.
+    pub fn matches(&self, n: &Needle) -> bool {
+        match *self {
+            Ent::Str(s) => n.int.is_none() && s == &n.bytes[..],
+            Ent::Int(v) => n.int == Some(v),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match *self {
+            Ent::Str(s) => s.len(),
+            Ent::Int(v) => itoa::Buffer::new().format(v).len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A value searched for (LREM, LPOS, LINSERT's pivot), pre-classified as
+/// stored integers are compared by value.
+pub struct Needle<'a> {
+    pub bytes: &'a [u8],
+    pub int: Option<i64>,
+}
+
+impl<'a> Needle<'a> {
+    pub fn new(bytes: &'a [u8]) -> Needle<'a> {
+        Needle {
+            bytes,
+            int: crate::util::parse_i64(bytes),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Node {
+    buf: Vec<u8>,
+    count: u32,
+    /// A node holding one large element (never merged with others).
+    plain: bool,
+}
+
+impl Node {
+    fn single(e: &[u8]) -> Node {
+        Node {
+            buf: enc::encode(e),
+            count: 1,
+            plain: e.len() >= packed_threshold(),
+        }
+    }
+
+    /// Byte offset of entry `i`, walking from the nearer end.
+    fn offset_of(&self, i: usize) -> usize {
+        let c = self.count as usize;
+        if i <= c / 2 {
+            let mut off = 0;
+            for _ in 0..i {
+                off += enc::get(&self.buf, off).1;
+            }
+            off
+        } else {
+            let mut end = self.buf.len();
+            for _ in 0..(c - i) {
+                end = enc::prev_start(&self.buf, end);
+            }
+            end
+        }
+    }
+
+    fn entry_at(&self, off: usize) -> (Ent<'_>, usize) {
+        enc::get(&self.buf, off)
+    }
+}
+
+/// Node size limit from list-max-listpack-size: (max entries, max bytes).
+fn limits(fill: i64) -> (usize, usize) {
+    if fill >= 0 {
+        (fill as usize, SIZE_SAFETY_LIMIT)
+    } else {
+        let lvl = ((-fill - 1) as usize).min(4);
+        (usize::MAX, 4096usize << lvl)
+    }
+}
+
+fn allow_insert(n: &Node, esize: usize, elen: usize, fill: i64) -> bool {
+    if n.plain || elen >= packed_threshold() {
+        return false;
+    }
+    let (maxc, maxb) = limits(fill);
+    (n.count as usize) < maxc && n.buf.len() + esize <= maxb
+}
+
+/// A list of byte strings (see the module docs).
 #[derive(Clone, Default)]
 pub struct List {
+    nodes: VecDeque<Node>,
     len: usize,
 }
 
 impl List {
+    pub fn new() -> List {
+        List {
+            nodes: VecDeque::with_capacity(1),
+            len: 0,
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.len
@@ -16,13 +343,610 @@ impl List {
         self.len == 0
     }
 
-    /// The name OBJECT ENCODING reports.
+    /// The name OBJECT ENCODING reports: Redis 7.0 lists are always quicklists.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        "quicklist"
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
-        0
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+    }
+
+    /// Number of quicklist nodes (DEBUG).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn push_back(&mut self, e: &[u8], fill: i64) {
+        let esize = enc::size_of(e);
+        match self.nodes.back_mut() {
+            Some(n) if allow_insert(n, esize, e.len(), fill) => {
+                enc::put(&mut n.buf, e);
+                n.count += 1;
+            }
+            _ => self.nodes.push_back(Node::single(e)),
+        }
+        self.len += 1;
+    }
+
+    pub fn push_front(&mut self, e: &[u8], fill: i64) {
+        let esize = enc::size_of(e);
+        match self.nodes.front_mut() {
+            Some(n) if allow_insert(n, esize, e.len(), fill) => {
+                let v = enc::encode(e);
+                n.buf.splice(0..0, v);
+                n.count += 1;
+            }
+            _ => self.nodes.push_front(Node::single(e)),
+        }
+        self.len += 1;
+    }
+
+    pub fn push(&mut self, e: &[u8], head: bool, fill: i64) {
+        if head {
+            self.push_front(e, fill)
+        } else {
+            self.push_back(e, fill)
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
+        let n = self.nodes.front_mut()?;
+        let (e, sz) = n.entry_at(0);
+        let v = e.to_vec();
+        if n.count == 1 {
+            self.nodes.pop_front();
+        } else {
+            n.buf.drain(0..sz);
+            n.count -= 1;
+            shrink(n);
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
+        let n = self.nodes.back_mut()?;
+        let end = n.buf.len();
+        let start = enc::prev_start(&n.buf, end);
+        let v = n.entry_at(start).0.to_vec();
+        if n.count == 1 {
+            self.nodes.pop_back();
+        } else {
+            n.buf.truncate(start);
+            n.count -= 1;
+            shrink(n);
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
+        if head {
+            self.pop_front()
+        } else {
+            self.pop_back()
+        }
+    }
+
+    /// (node index, entry index in node) of element `i` (< len).
+    fn locate(&self, i: usize) -> (usize, usize) {
+        if i < self.len / 2 {
+            let mut rem = i;
+            for (ni, n) in self.nodes.iter().enumerate() {
+                if rem < n.count as usize {
+                    return (ni, rem);
+                }
+                rem -= n.count as usize;
+            }
+        } else {
+            let mut rem = self.len - 1 - i;
+            for (ni, n) in self.nodes.iter().enumerate().rev() {
+                if rem < n.count as usize {
+                    return (ni, n.count as usize - 1 - rem);
+                }
+                rem -= n.count as usize;
+            }
+        }
+        unreachable!("index within length")
+    }
+
+    /// Normalizes a Redis index (negative from the end); None if out of range.
+    pub fn index(&self, i: i64) -> Option<usize> {
+        let l = self.len as i64;
+        let i = if i < 0 { l + i } else { i };
+        (0..l).contains(&i).then_some(i as usize)
+    }
+
+    /// Element at position `i` (< len).
+    pub fn get(&self, i: usize) -> Ent<'_> {
+        let (ni, ei) = self.locate(i);
+        let n = &self.nodes[ni];
+        n.entry_at(n.offset_of(ei)).0
+    }
+
+    /// Replaces element `i` (< len).
+    pub fn set(&mut self, i: usize, e: &[u8], fill: i64) {
+        let (ni, ei) = self.locate(i);
+        let n = &mut self.nodes[ni];
+        let off = n.offset_of(ei);
+        let sz = n.entry_at(off).1;
+        n.buf.splice(off..off + sz, enc::encode(e));
+        self.fix_node(ni, fill);
+    }
+
+    /// Inserts `e` so that it becomes element `i` (0..=len).
+    pub fn insert(&mut self, i: usize, e: &[u8], fill: i64) {
+        if i == 0 {
+            return self.push_front(e, fill);
+        }
+        if i == self.len {
+            return self.push_back(e, fill);
+        }
+        let (ni, ei) = self.locate(i);
+        let n = &mut self.nodes[ni];
+        let off = n.offset_of(ei);
+        n.buf.splice(off..off, enc::encode(e));
+        n.count += 1;
+        self.len += 1;
+        self.fix_node(ni, fill);
+    }
+
+    /// Re-chunks node `ni` if it no longer fits the size rules (after a
+    /// set or an insert), giving large elements plain nodes.
+    fn fix_node(&mut self, ni: usize, fill: i64) {
+        let n = &self.nodes[ni];
+        let (maxc, maxb) = limits(fill);
+        let th = packed_threshold();
+        let fits = if n.count == 1 {
+            true
+        } else {
+            (n.count as usize) <= maxc.max(1)
+                && n.buf.len() <= maxb
+                && !n.plain
+                && !self.node_has_large(ni, th)
+        };
+        if fits {
+            if n.count == 1 {
+                let plain = n.entry_at(0).0.len() >= th;
+                self.nodes[ni].plain = plain;
+            }
+            return;
+        }
+        let old = self.nodes.remove(ni).unwrap();
+        let mut out: Vec<Node> = Vec::new();
+        let mut off = 0;
+        while off < old.buf.len() {
+            let (e, sz) = old.entry_at(off);
+            let elen = e.len();
+            let raw = &old.buf[off..off + sz];
+            let cur_ok = match out.last() {
+                Some(last) => allow_insert(last, sz, elen, fill),
+                None => false,
+            };
+            if cur_ok {
+                let last = out.last_mut().unwrap();
+                last.buf.extend_from_slice(raw);
+                last.count += 1;
+            } else {
+                out.push(Node {
+                    buf: raw.to_vec(),
+                    count: 1,
+                    plain: elen >= th,
+                });
+            }
+            off += sz;
+        }
+        for (k, n) in out.into_iter().enumerate() {
+            self.nodes.insert(ni + k, n);
+        }
+    }
+
+    fn node_has_large(&self, ni: usize, th: usize) -> bool {
+        let n = &self.nodes[ni];
+        if n.buf.len() < th {
+            return false;
+        }
+        let mut off = 0;
+        while off < n.buf.len() {
+            let (e, sz) = n.entry_at(off);
+            if e.len() >= th {
+                return true;
+            }
+            off += sz;
+        }
+        false
+    }
+
+    /// Removes the first `k` elements.
+    pub fn remove_front(&mut self, mut k: usize) {
+        k = k.min(self.len);
+        self.len -= k;
+        while k > 0 {
+            let n = self.nodes.front_mut().unwrap();
+            if n.count as usize <= k {
+                k -= n.count as usize;
+                self.nodes.pop_front();
+            } else {
+                let off = n.offset_of(k);
+                n.buf.drain(0..off);
+                n.count -= k as u32;
+                shrink(n);
+                k = 0;
+            }
+        }
+    }
+
+    /// Removes the last `k` elements.
+    pub fn remove_back(&mut self, mut k: usize) {
+        k = k.min(self.len);
+        self.len -= k;
+        while k > 0 {
+            let n = self.nodes.back_mut().unwrap();
+            if n.count as usize <= k {
+                k -= n.count as usize;
+                self.nodes.pop_back();
+            } else {
+                let off = n.offset_of(n.count as usize - k);
+                n.buf.truncate(off);
+                n.count -= k as u32;
+                shrink(n);
+                k = 0;
+            }
+        }
+    }
+
+    /// Removes up to `limit` elements equal to `needle` (all if 0),
+    /// scanning from the tail when `from_tail`. Returns how many.
+    pub fn remove_matching(
+        &mut self,
+        needle: &Needle,
+        limit: usize,
+        from_tail: bool,
+        fill: i64,
+    ) -> usize {
+        let mut removed = 0;
+        let order: Vec<usize> = if from_tail {
+            (0..self.nodes.len()).rev().collect()
+        } else {
+            (0..self.nodes.len()).collect()
+        };
+        for ni in order {
+            if limit != 0 && removed >= limit {
+                break;
+            }
+            let n = &self.nodes[ni];
+            // Entry offsets of this node, in scan order.
+            let mut offs = Vec::with_capacity(n.count as usize);
+            let mut off = 0;
+            while off < n.buf.len() {
+                let (_, sz) = n.entry_at(off);
+                offs.push((off, sz));
+                off += sz;
+            }
+            if from_tail {
+                offs.reverse();
+            }
+            let mut kill = Vec::new();
+            for &(o, sz) in &offs {
+                if limit != 0 && removed >= limit {
+                    break;
+                }
+                if n.entry_at(o).0.matches(needle) {
+                    kill.push((o, sz));
+                    removed += 1;
+                }
+            }
+            if kill.is_empty() {
+                continue;
+            }
+            kill.sort_unstable();
+            let mut nb = Vec::with_capacity(n.buf.len());
+            let mut pos = 0;
+            for &(o, sz) in &kill {
+                nb.extend_from_slice(&n.buf[pos..o]);
+                pos = o + sz;
+            }
+            nb.extend_from_slice(&n.buf[pos..]);
+            let n = &mut self.nodes[ni];
+            n.buf = nb;
+            n.count -= kill.len() as u32;
+        }
+        self.len -= removed;
+        self.nodes.retain(|n| n.count > 0);
+        self.merge_small(fill);
+        removed
+    }
+
+    /// Joins neighbouring nodes that fit together (after deletions).
+    fn merge_small(&mut self, fill: i64) {
+        if self.nodes.len() < 2 {
+            return;
+        }
+        let (maxc, maxb) = limits(fill);
+        let mut i = 0;
+        while i + 1 < self.nodes.len() {
+            let (a, b) = (&self.nodes[i], &self.nodes[i + 1]);
+            if !a.plain
+                && !b.plain
+                && (a.count + b.count) as usize <= maxc
+                && a.buf.len() + b.buf.len() <= maxb
+            {
+                let b = self.nodes.remove(i + 1).unwrap();
+                let a = &mut self.nodes[i];
+                a.buf.extend_from_slice(&b.buf);
+                a.count += b.count;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Iterates forward from element `start`.
+    pub fn iter_from(&self, start: usize) -> Iter<'_> {
+        if start >= self.len {
+            return Iter {
+                list: self,
+                node: self.nodes.len(),
+                off: 0,
+            };
+        }
+        let (ni, ei) = self.locate(start);
+        Iter {
+            list: self,
+            node: ni,
+            off: self.nodes[ni].offset_of(ei),
+        }
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            list: self,
+            node: 0,
+            off: 0,
+        }
+    }
+
+    /// Iterates backward from element `start` (towards the head).
+    pub fn iter_rev_from(&self, start: usize) -> RevIter<'_> {
+        if start >= self.len {
+            return RevIter {
+                list: self,
+                node: None,
+                end: 0,
+            };
+        }
+        let (ni, ei) = self.locate(start);
+        let n = &self.nodes[ni];
+        let off = n.offset_of(ei);
+        let end = off + n.entry_at(off).1;
+        RevIter {
+            list: self,
+            node: Some(ni),
+            end,
+        }
+    }
+
+    /// Builds a list from elements in order.
+    pub fn from_iter<'b>(items: impl IntoIterator<Item = &'b [u8]>, fill: i64) -> List {
+        let mut l = List::new();
+        for e in items {
+            l.push_back(e, fill);
+        }
+        l
+    }
+
+    /// Checks the internal invariants (tests).
+    pub fn check(&self) -> bool {
+        let mut total = 0;
+        for n in &self.nodes {
+            if n.count == 0 {
+                return false;
+            }
+            let mut off = 0;
+            let mut c = 0;
+            while off < n.buf.len() {
+                off += n.entry_at(off).1;
+                c += 1;
+            }
+            if off != n.buf.len() || c != n.count {
+                return false;
+            }
+            total += c as usize;
+        }
+        total == self.len
+    }
+}
+
+/// Frees excess capacity once a node buffer is mostly empty.
+fn shrink(n: &mut Node) {
+    if n.buf.capacity() > 64 && n.buf.len() * 4 < n.buf.capacity() {
+        n.buf.shrink_to(n.buf.len() * 2);
+    }
+}
+
+pub struct Iter<'a> {
+    list: &'a List,
+    node: usize,
+    off: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Ent<'a>;
+    fn next(&mut self) -> Option<Ent<'a>> {
+        loop {
+            let n = self.list.nodes.get(self.node)?;
+            if self.off < n.buf.len() {
+                let (e, sz) = n.entry_at(self.off);
+                self.off += sz;
+                return Some(e);
+            }
+            self.node += 1;
+            self.off = 0;
+        }
+    }
+}
+
+pub struct RevIter<'a> {
+    list: &'a List,
+    node: Option<usize>,
+    /// End offset of the next entry to return in `node`.
+    end: usize,
+}
+
+impl<'a> Iterator for RevIter<'a> {
+    type Item = Ent<'a>;
+    fn next(&mut self) -> Option<Ent<'a>> {
+        loop {
+            let ni = self.node?;
+            let n = &self.list.nodes[ni];
+            if self.end > 0 {
+                let start = enc::prev_start(&n.buf, self.end);
+                self.end = start;
+                return Some(n.entry_at(start).0);
+            }
+            if ni == 0 {
+                self.node = None;
+                return None;
+            }
+            self.node = Some(ni - 1);
+            self.end = self.list.nodes[ni - 1].buf.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(|e| e.to_vec()).collect()
+    }
+
+    #[test]
+    fn encodings_round_trip() {
+        let vals: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"0".to_vec(),
+            b"127".to_vec(),
+            b"128".to_vec(),
+            b"-1".to_vec(),
+            b"-32768".to_vec(),
+            b"32768".to_vec(),
+            b"8388607".to_vec(),
+            b"-8388609".to_vec(),
+            b"2147483648".to_vec(),
+            b"9223372036854775807".to_vec(),
+            b"-9223372036854775808".to_vec(),
+            b"9223372036854775808".to_vec(),
+            b"01".to_vec(),
+            b"-0".to_vec(),
+            b"+1".to_vec(),
+            vec![b'x'; 63],
+            vec![b'x'; 64],
+            vec![b'y'; 8191],
+            vec![b'z'; 8192],
+            vec![b'w'; 70000],
+        ];
+        for fill in [-2i64, -1, 1, 3, 128] {
+            let mut l = List::new();
+            for v in &vals {
+                l.push_back(v, fill);
+            }
+            assert_eq!(items(&l), vals);
+            assert!(l.check());
+            let rev: Vec<Vec<u8>> = l.iter_rev_from(l.len() - 1).map(|e| e.to_vec()).collect();
+            let mut exp = vals.clone();
+            exp.reverse();
+            assert_eq!(rev, exp);
+            for (i, v) in vals.iter().enumerate() {
+                assert_eq!(&l.get(i).to_vec(), v);
+            }
+        }
+    }
+
+    #[test]
+    fn model_ops() {
+        let mut seed = 12345u64;
+        let mut rnd = move |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        for fill in [-1i64, 2, 5] {
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            for _ in 0..5000 {
+                let v: Vec<u8> = match rnd(3) {
+                    0 => rnd(300).to_string().into_bytes(),
+                    1 => vec![b'a' + rnd(3) as u8; rnd(10)],
+                    _ => vec![b'q'; rnd(3000)],
+                };
+                match rnd(9) {
+                    0 => {
+                        l.push_front(&v, fill);
+                        m.push_front(v);
+                    }
+                    1 => {
+                        l.push_back(&v, fill);
+                        m.push_back(v);
+                    }
+                    2 => assert_eq!(l.pop_front(), m.pop_front()),
+                    3 => assert_eq!(l.pop_back(), m.pop_back()),
+                    4 if !m.is_empty() => {
+                        let i = rnd(m.len());
+                        l.set(i, &v, fill);
+                        m[i] = v;
+                    }
+                    5 => {
+                        let i = rnd(m.len() + 1);
+                        l.insert(i, &v, fill);
+                        m.insert(i, v);
+                    }
+                    6 => {
+                        let k = rnd(3);
+                        l.remove_front(k);
+                        for _ in 0..k.min(m.len()) {
+                            m.pop_front();
+                        }
+                        let k = rnd(3);
+                        l.remove_back(k);
+                        for _ in 0..k.min(m.len()) {
+                            m.pop_back();
+                        }
+                    }
+                    7 => {
+                        let lim = rnd(3);
+                        let tail = rnd(2) == 1;
+                        let n = l.remove_matching(&Needle::new(&v), lim, tail, fill);
+                        let mut left = if lim == 0 { usize::MAX } else { lim };
+                        let mut cnt = 0;
+                        let idxs: Vec<usize> = if tail {
+                            (0..m.len()).rev().collect()
+                        } else {
+                            (0..m.len()).collect()
+                        };
+                        let mut kill = vec![false; m.len()];
+                        for i in idxs {
+                            if left > 0 && m[i] == v {
+                                kill[i] = true;
+                                left -= 1;
+                                cnt += 1;
+                            }
+                        }
+                        let mut k = kill.iter();
+                        m.retain(|_| !*k.next().unwrap());
+                        assert_eq!(n, cnt);
+                    }
+                    _ => {}
+                }
+                assert_eq!(l.len(), m.len());
+                assert!(l.check());
+            }
+            assert_eq!(items(&l), m.iter().cloned().collect::<Vec<_>>());
+        }
     }
 }
