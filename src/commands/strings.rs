@@ -29,8 +29,6 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("incrby", 3, "write denyoom fast", incrby).keys(1, 1, 1, "RW ACCESS UPDATE").acl("@string").doc("string", "1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
     Cmd::new("decrby", 3, "write denyoom fast", decrby).keys(1, 1, 1, "RW ACCESS UPDATE").acl("@string").doc("string", "1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
     Cmd::new("incrbyfloat", 3, "write denyoom fast", incrbyfloat).keys(1, 1, 1, "RW ACCESS UPDATE").acl("@string").doc("string", "2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("setbit", 4, "write denyoom", setbit).keys(1, 1, 1, "RW ACCESS UPDATE VARIABLE_FLAGS").acl("@bitmap").doc("bitmap", "2.2.0", "O(1)", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    Cmd::new("getbit", 3, "readonly fast", getbit).keys(1, 1, 1, "RO ACCESS").acl("@bitmap").doc("bitmap", "2.2.0", "O(1)", "Returns a bit value by offset."),
     Cmd::new("lcs", -3, "readonly", lcs).keys(1, 2, 1, "RO ACCESS").acl("@string").doc("string", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring."),
 ];
 
@@ -416,70 +414,6 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.dirty += 1;
     ctx.out.int(newlen as i64);
-    Ok(())
-}
-
-/// Parses a bit offset: 0 up to the last bit of a proto-max-bulk-len string.
-fn bit_offset(arg: &[u8], max: usize) -> Result<u64, CmdErr> {
-    const BAD: &str = "ERR bit offset is not an integer or out of range";
-    match parse_i64(arg) {
-        Some(o) if o >= 0 && ((o as u64) >> 3) < max as u64 => Ok(o as u64),
-        _ => Err(BAD.into()),
-    }
-}
-
-fn setbit(ctx: &mut Ctx) -> CmdResult {
-    let off = bit_offset(&ctx.args[2], max_len(ctx))?;
-    let on = match &ctx.args[3][..] {
-        b"0" => false,
-        b"1" => true,
-        _ => return Err("ERR bit is not an integer or out of range".into()),
-    };
-    let key = ctx.args[1].clone();
-    let (byte, mask) = ((off >> 3) as usize, 0x80u8 >> (off & 7));
-    let now = ctx.now;
-    let lru = ctx.lru_now();
-    let (db, st) = ctx.lk.db(ctx.cl.db, &key);
-    let old = match db.lookup(&key, now, st) {
-        None => {
-            let mut v = vec![0u8; byte + 1];
-            if on {
-                v[byte] = mask;
-            }
-            db.set(&key, Value::Raw(SBytes::from_vec(v)), None, false, lru);
-            false
-        }
-        Some(e) => {
-            let cur = e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?;
-            let mut v = Vec::with_capacity(cur.len().max(byte + 1));
-            v.extend_from_slice(cur);
-            if v.len() <= byte {
-                v.resize(byte + 1, 0);
-            }
-            let old = v[byte] & mask != 0;
-            if on {
-                v[byte] |= mask;
-            } else {
-                v[byte] &= !mask;
-            }
-            e.val = Value::Raw(SBytes::from_vec(v));
-            e.lru = lru;
-            old
-        }
-    };
-    ctx.touched(&key);
-    ctx.out.int(old as i64);
-    Ok(())
-}
-
-fn getbit(ctx: &mut Ctx) -> CmdResult {
-    let off = bit_offset(&ctx.args[2], max_len(ctx))?;
-    let key = ctx.args[1].clone();
-    let bit = match read(ctx.lk, ctx.access(), &key)? {
-        Some(v) => v.get((off >> 3) as usize).is_some_and(|b| b & (0x80 >> (off & 7)) != 0),
-        None => false,
-    };
-    ctx.out.int(bit as i64);
     Ok(())
 }
 
