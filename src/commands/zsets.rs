@@ -1078,7 +1078,7 @@ fn bzmpop_keys(args: &[Bytes]) -> Vec<usize> {
 /// ZMPOP / BZMPOP: `nk_at` is the position of numkeys.
 fn mpop_generic(ctx: &mut Ctx, nk_at: usize, deadline: Option<Option<i64>>) -> CmdResult {
     let args = ctx.args;
-    let numkeys = parse_i64(&args[nk_at]).ok_or(CmdErr::from(NOT_INT))?;
+    let numkeys = parse_i64(&args[nk_at]).unwrap_or(0);
     if numkeys <= 0 {
         return Err("ERR numkeys should be greater than 0".into());
     }
@@ -1102,7 +1102,7 @@ fn mpop_generic(ctx: &mut Ctx, nk_at: usize, deadline: Option<Option<i64>>) -> C
     let mut count: Option<i64> = None;
     while j < args.len() {
         if count.is_none() && eq_ic(&args[j], "count") && j + 1 < args.len() {
-            let c = parse_i64(&args[j + 1]).ok_or(CmdErr::from(NOT_INT))?;
+            let c = parse_i64(&args[j + 1]).unwrap_or(0);
             if c <= 0 {
                 return Err("ERR count should be greater than 0".into());
             }
@@ -1343,9 +1343,6 @@ fn setop_generic(
     let args = ctx.args;
     let setnum = parse_i64(&args[nk_at]).ok_or(CmdErr::from(NOT_INT))?;
     if setnum < 1 {
-        if card {
-            return Err("ERR numkeys should be greater than 0".into());
-        }
         return Err(format!(
             "ERR at least 1 input key is needed for '{}' command",
             ctx.cmd.full_name
@@ -1354,9 +1351,6 @@ fn setop_generic(
     }
     let setnum = setnum as usize;
     if setnum > args.len() - nk_at - 1 {
-        if card {
-            return Err("ERR Number of keys can't be greater than number of args".into());
-        }
         return Err(SYNTAX.into());
     }
     let mut srcs = Vec::with_capacity(setnum);
