@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod hll;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -265,6 +266,7 @@ fn families() -> Vec<&'static [Cmd]> {
         hll::COMMANDS,
         bitops::COMMANDS,
         sort::COMMANDS,
+        persistence::COMMANDS,
     ]
 }
 

@@ -194,11 +194,18 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             );
         }
         "persistence" => {
+            let st = srv.save_state.lock();
+            let now = crate::util::now_ms();
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
                 srv.dirty.load(Ordering::Relaxed),
+                st.in_progress as u8,
                 srv.lastsave.load(Ordering::Relaxed),
+                if st.last_ok { "ok" } else { "err" },
+                if st.saves > 0 || !st.last_ok { st.last_time_sec } else { -1 },
+                if st.in_progress { (now - st.started_ms) / 1000 } else { -1 },
+                st.saves,
             );
         }
         "stats" => {
@@ -503,10 +510,16 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 if with_flags {
                     ctx.out.array(2);
                     ctx.out.bulk(&args[p]);
-                    let fl: Vec<&str> = rt.spec.key_flags.split(' ').filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS").collect();
+                    let spec_flags = variable_key_flags(rt, args).unwrap_or(rt.spec.key_flags);
+                    let fl: Vec<&str> = spec_flags.split(' ').filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS").collect();
                     ctx.out.set(fl.len());
                     for f in fl {
-                        ctx.out.simple(f);
+                        // Access-type flags print in upper case, the others in lower case.
+                        if matches!(f, "RW" | "RO" | "OW" | "RM") {
+                            ctx.out.simple(f);
+                        } else {
+                            ctx.out.simple(&f.to_ascii_lowercase());
+                        }
                     }
                 } else {
                     ctx.out.bulk(&args[p]);
@@ -789,10 +802,45 @@ fn memory_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Key flags of commands whose key spec says VARIABLE_FLAGS: what the key
+/// access really is depends on the arguments (COMMAND GETKEYSANDFLAGS).
+fn variable_key_flags(rt: &CmdRt, args: &[bytes::Bytes]) -> Option<&'static str> {
+    if !rt.spec.key_flags.contains("VARIABLE_FLAGS") {
+        return None;
+    }
+    match rt.full_name.as_str() {
+        // SET reads the old value only with GET.
+        "set" => Some(if args.iter().skip(3).any(|a| eq_ic(a, "get")) { "RW ACCESS UPDATE" } else { "OW UPDATE" }),
+        // BITFIELD made only of GET (and OVERFLOW) operations is a read.
+        "bitfield" => {
+            let mut i = 2;
+            while i < args.len() {
+                let rem = args.len() - i - 1;
+                if eq_ic(&args[i], "get") && rem >= 2 {
+                    i += 3;
+                } else if eq_ic(&args[i], "overflow") && rem >= 1 {
+                    i += 2;
+                } else {
+                    return Some("RW ACCESS UPDATE");
+                }
+            }
+            Some("RO ACCESS")
+        }
+        _ => None,
+    }
+}
+
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let mut abort = false;
+    let (mut save, mut force) = (None, false);
     for a in &ctx.args[1..] {
-        if eq_ic(a, "nosave") || eq_ic(a, "save") || eq_ic(a, "now") || eq_ic(a, "force") {
+        if eq_ic(a, "nosave") {
+            save = Some(false);
+        } else if eq_ic(a, "save") {
+            save = Some(true);
+        } else if eq_ic(a, "now") {
+        } else if eq_ic(a, "force") {
+            force = true;
         } else if eq_ic(a, "abort") {
             abort = true;
         } else {
@@ -806,6 +854,9 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err("ERR No shutdown in progress.".into());
     }
     crate::server::log::warning("User requested shutdown...");
+    if !ctx.srv.final_save(save) && !force {
+        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+    }
     ctx.srv.prepare_shutdown();
     std::process::exit(0);
 }
@@ -862,7 +913,8 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
                 ctx.out.simple(&d);
             }
         }
-        b"reload" | b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"pause-cron" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
+        b"reload" => debug_reload(ctx)?,
+        b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"pause-cron" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
         b"log" if argc == 3 => {
             crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(&ctx.args[2])));
             ctx.out.ok();
@@ -895,6 +947,36 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             return Err(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
         }
     }
+    Ok(())
+}
+
+/// DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE]: save, empty the keyspace and
+/// load the dump again, with every shard lock held.
+fn debug_reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut do_save, mut flush) = (true, true);
+    for a in &ctx.args[2..] {
+        if eq_ic(a, "nosave") {
+            do_save = false;
+        } else if eq_ic(a, "noflush") || eq_ic(a, "merge") {
+            flush = false;
+        } else {
+            return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into());
+        }
+    }
+    let path = crate::persistence::snapshot::rdb_path(ctx.srv);
+    if do_save {
+        crate::persistence::snapshot::save_locked(ctx.srv, ctx.lk, &path).map_err(|e| CmdErr::from(format!("ERR Error trying to save the DB: {}", e)))?;
+    }
+    if flush {
+        for sh in ctx.lk.shards() {
+            for db in sh.dbs.iter_mut() {
+                db.clear();
+            }
+        }
+    }
+    crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path).map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;
+    crate::server::log::notice("DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
     Ok(())
 }
 

@@ -3,4 +3,5 @@
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot;
 pub mod types;

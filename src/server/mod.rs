@@ -126,6 +126,7 @@ pub struct Server {
     pub monitors: Mutex<Vec<(u64, tokio::sync::mpsc::UnboundedSender<bytes::Bytes>)>>,
     pub dirty: AtomicU64,
     pub lastsave: AtomicI64,
+    pub save_state: Mutex<crate::commands::persistence::SaveState>,
     pub active_expire_enabled: AtomicBool,
     pub blocked_clients: AtomicUsize,
     /// Memory in use as maxmemory sees it (resident set), refreshed by the cron.
@@ -174,6 +175,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             dirty: AtomicU64::new(0),
             lastsave: AtomicI64::new(now / 1000),
+            save_state: Mutex::new(crate::commands::persistence::SaveState { last_ok: true, ..Default::default() }),
             active_expire_enabled: AtomicBool::new(true),
             blocked_clients: AtomicUsize::new(0),
             used_memory: AtomicU64::new(crate::commands::server::rss_bytes()),
@@ -322,6 +324,49 @@ impl Server {
         }
     }
 
+    /// Loads the dump file at start-up. False means a fatal error.
+    fn load_data(&'static self) -> bool {
+        let path = crate::persistence::snapshot::rdb_path(self);
+        if !path.exists() {
+            return true;
+        }
+        let start = std::time::Instant::now();
+        match crate::persistence::snapshot::load_file(self, None, &path) {
+            Ok((loaded, expired)) => {
+                log::notice(&format!("Done loading RDB, keys loaded: {}, keys expired: {}.", loaded, expired));
+                log::notice(&format!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64()));
+                true
+            }
+            Err(e) => {
+                log::warning(&e);
+                log::warning("Fatal error loading the DB, check server logs. Exiting.");
+                false
+            }
+        }
+    }
+
+    /// Saves on shutdown when save points are configured (or `force`).
+    pub fn final_save(&'static self, force: Option<bool>) -> bool {
+        let want = force.unwrap_or_else(|| !self.cfg.read().save_params().is_empty());
+        if !want {
+            return true;
+        }
+        log::notice("Saving the final RDB snapshot before exiting.");
+        let mut lk = crate::store::Locked::new(&self.ks);
+        lk.acquire_all();
+        match crate::persistence::snapshot::save_locked(self, &mut lk, &crate::persistence::snapshot::rdb_path(self)) {
+            Ok(()) => {
+                log::notice("DB saved on disk");
+                true
+            }
+            Err(e) => {
+                log::warning(&e);
+                log::warning("Error trying to save the DB, can't exit.");
+                false
+            }
+        }
+    }
+
     /// Runs the server until shutdown. Returns the process exit code.
     pub async fn run(&'static self) -> i32 {
         let addrs = self.cfg.read().bind_addrs();
@@ -334,6 +379,11 @@ impl Server {
             }
         };
         let tcp = !listeners.is_empty();
+        // Load the dataset before accepting clients: connections wait in the
+        // backlog instead of seeing a partly loaded keyspace.
+        if !self.load_data() {
+            return 1;
+        }
         self.start_listeners(listeners, port);
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {
@@ -374,6 +424,7 @@ impl Server {
         tokio::select! {
             s = sig => {
                 log::warning(&format!("Received {} scheduling shutdown...", s));
+                self.final_save(None);
             }
             _ = self.shutdown.notified() => {}
         }
@@ -429,6 +480,7 @@ async fn cron(srv: &'static Server) {
         }
         srv.used_memory.store(crate::commands::server::rss_bytes(), Ordering::Relaxed);
         conn::check_timeouts(srv);
+        crate::commands::persistence::cron(srv);
     }
 }
 
