@@ -21,6 +21,10 @@ set -e
 # Summary over all test binaries.
 echo
 echo "== summary"
+if ! grep -qE '^test result:' "$log"; then
+    echo "cargo test ran no test binary (exit $rc): see the compile errors above"
+    exit $(( rc == 0 ? 1 : rc ))
+fi
 grep -E '^test result:' "$log" || true
 fails="$(grep -E '^    [A-Za-z0-9_:]+$' "$log" | sed 's/^ *//' | sort -u || true)"
 if [ -n "$fails" ]; then
