@@ -1,28 +1,434 @@
-//! A Redis hash: listpack when small (hash-max-listpack-entries/value), hashtable when large.
+//! A Redis hash: listpack when small (hash-max-listpack-entries/value),
+//! hashtable when large.
+//!
+//! * `Listpack`: an insertion-ordered `Vec` of (field, value) pairs with
+//!   inline `SBytes` (no per-element allocation for strings up to 22 bytes),
+//!   searched linearly like Redis's listpack. Order is kept on delete, so
+//!   HGETALL replies in the same order as Redis.
+//! * `Table`: a [`Dense`] map: entries packed in a `Vec` plus an
+//!   open-addressing index of `u32` slots. Random access by position makes
+//!   HRANDFIELD / SRANDMEMBER / SPOP O(1) and uniform, and the position
+//!   cursor gives HSCAN/SSCAN their guarantee (see [`Dense::scan`]).
 
-/// Scaffolding to be replaced by the real representation (issue 3).
-#[derive(Clone, Default)]
-pub struct Hash {
-    len: usize,
+use crate::store::dict::hash_key;
+use crate::store::sbytes::SBytes;
+
+const EMPTY: u32 = u32::MAX;
+
+/// An insertion-indexed hash map keyed by byte strings: entries live in a
+/// dense `Vec` (removal swaps the last entry into the hole), located through
+/// a linear-probing table of entry indexes.
+#[derive(Clone)]
+pub struct Dense<V> {
+    ents: Vec<(SBytes, V)>,
+    slots: Vec<u32>,
 }
 
-impl Hash {
-    /// Number of elements.
+impl<V> Default for Dense<V> {
+    fn default() -> Self {
+        Dense {
+            ents: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+}
+
+impl<V> Dense<V> {
+    pub fn with_capacity(n: usize) -> Dense<V> {
+        let mut d = Dense {
+            ents: Vec::with_capacity(n),
+            slots: Vec::new(),
+        };
+        d.resize_slots(Self::slots_for(n));
+        d
+    }
+
+    fn slots_for(n: usize) -> usize {
+        // Keep the load factor at or below 3/4.
+        let mut s = 8;
+        while s * 3 < n * 4 {
+            s *= 2;
+        }
+        s
+    }
+
     pub fn len(&self) -> usize {
-        self.len
+        self.ents.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ents.is_empty()
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Slot holding `k` (Ok) or the empty slot where it would go (Err).
+    fn probe(&self, k: &[u8]) -> Result<usize, usize> {
+        let m = self.mask();
+        let mut s = hash_key(k) as usize & m;
+        loop {
+            let i = self.slots[s];
+            if i == EMPTY {
+                return Err(s);
+            }
+            if self.ents[i as usize].0.as_slice() == k {
+                return Ok(s);
+            }
+            s = (s + 1) & m;
+        }
+    }
+
+    /// Position of `k` among the entries.
+    pub fn index_of(&self, k: &[u8]) -> Option<usize> {
+        if self.ents.is_empty() {
+            return None;
+        }
+        self.probe(k).ok().map(|s| self.slots[s] as usize)
+    }
+
+    pub fn contains(&self, k: &[u8]) -> bool {
+        self.index_of(k).is_some()
+    }
+
+    pub fn get(&self, k: &[u8]) -> Option<&V> {
+        self.index_of(k).map(|i| &self.ents[i].1)
+    }
+
+    pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
+        let i = self.index_of(k)?;
+        Some(&mut self.ents[i].1)
+    }
+
+    fn resize_slots(&mut self, n: usize) {
+        self.slots = vec![EMPTY; n];
+        let m = n - 1;
+        for (i, (k, _)) in self.ents.iter().enumerate() {
+            let mut s = hash_key(k) as usize & m;
+            while self.slots[s] != EMPTY {
+                s = (s + 1) & m;
+            }
+            self.slots[s] = i as u32;
+        }
+    }
+
+    /// Inserts a key known to be absent.
+    pub fn insert_new(&mut self, k: SBytes, v: V) {
+        if (self.ents.len() + 1) * 4 > self.slots.len() * 3 {
+            self.resize_slots(Self::slots_for(self.ents.len() + 1).max(self.slots.len() * 2));
+        }
+        let s = match self.probe(&k) {
+            Ok(_) => unreachable!("insert_new of a present key"),
+            Err(s) => s,
+        };
+        self.slots[s] = self.ents.len() as u32;
+        self.ents.push((k, v));
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
+        if let Some(i) = self.index_of(k) {
+            return Some(std::mem::replace(&mut self.ents[i].1, v));
+        }
+        self.insert_new(SBytes::new(k), v);
+        None
+    }
+
+    /// Removes the entry at slot `s` from the index (backward-shift delete).
+    fn unslot(&mut self, mut s: usize) {
+        let m = self.mask();
+        self.slots[s] = EMPTY;
+        let mut j = s;
+        loop {
+            j = (j + 1) & m;
+            let i = self.slots[j];
+            if i == EMPTY {
+                break;
+            }
+            let ideal = hash_key(&self.ents[i as usize].0) as usize & m;
+            // Move it back if its ideal slot is not cyclically within (s, j].
+            if (j.wrapping_sub(ideal) & m) >= (j.wrapping_sub(s) & m) {
+                self.slots[s] = i;
+                self.slots[j] = EMPTY;
+                s = j;
+            }
+        }
+    }
+
+    pub fn remove(&mut self, k: &[u8]) -> Option<(SBytes, V)> {
+        if self.ents.is_empty() {
+            return None;
+        }
+        let s = self.probe(k).ok()?;
+        let i = self.slots[s] as usize;
+        Some(self.remove_slot(s, i))
+    }
+
+    /// Removes the entry at position `i`.
+    pub fn remove_at(&mut self, i: usize) -> (SBytes, V) {
+        let s = self.probe(&self.ents[i].0).ok().unwrap();
+        self.remove_slot(s, i)
+    }
+
+    fn remove_slot(&mut self, s: usize, i: usize) -> (SBytes, V) {
+        self.unslot(s);
+        let last = self.ents.len() - 1;
+        if i != last {
+            // The last entry moves into position i: repoint its slot.
+            let ls = self.probe(&self.ents[last].0).ok().unwrap();
+            self.slots[ls] = i as u32;
+        }
+        let out = self.ents.swap_remove(i);
+        if self.slots.len() > 8 && self.ents.len() * 8 < self.slots.len() {
+            self.resize_slots(Self::slots_for(self.ents.len()));
+            self.ents.shrink_to(self.ents.len() * 2);
+        }
+        out
+    }
+
+    pub fn at(&self, i: usize) -> &(SBytes, V) {
+        &self.ents[i]
+    }
+
+    pub fn entries(&self) -> &[(SBytes, V)] {
+        &self.ents
+    }
+
+    /// One step of a SCAN over the entries. Positions are visited from the
+    /// highest down; the cursor is the number of positions still to visit
+    /// (0 starts a scan at the top, and a returned 0 ends it). Removal moves
+    /// the last entry into the hole, so an unvisited entry only ever moves to
+    /// a lower (still unvisited) position, and every entry present for the
+    /// whole scan is returned at least once.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&SBytes, &V)) -> u64 {
+        let mut pos = if cursor == 0 {
+            self.ents.len()
+        } else {
+            (cursor as usize).min(self.ents.len())
+        };
+        let mut n = 0;
+        while pos > 0 && n < count {
+            pos -= 1;
+            let (k, v) = &self.ents[pos];
+            f(k, v);
+            n += 1;
+        }
+        pos as u64
+    }
+
+    /// Bytes allocated outside the struct (approximate).
+    pub fn heap_size(&self) -> usize {
+        self.ents.capacity() * std::mem::size_of::<(SBytes, V)>()
+            + self.slots.capacity() * 4
+            + self.ents.iter().map(|(k, _)| k.heap_size()).sum::<usize>()
+    }
+}
+
+#[derive(Clone)]
+pub enum Hash {
+    Listpack(Vec<(SBytes, SBytes)>),
+    Table(Dense<SBytes>),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Listpack(Vec::new())
+    }
+}
+
+impl Hash {
+    pub fn new() -> Hash {
+        Hash::default()
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Listpack(v) => v.len(),
+            Hash::Table(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        match self {
+            Hash::Listpack(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn is_listpack(&self) -> bool {
+        matches!(self, Hash::Listpack(_))
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
-        0
+        match self {
+            Hash::Listpack(v) => {
+                v.capacity() * 48
+                    + v.iter()
+                        .map(|(f, x)| f.heap_size() + x.heap_size())
+                        .sum::<usize>()
+            }
+            Hash::Table(d) => {
+                d.heap_size()
+                    + d.entries()
+                        .iter()
+                        .map(|(_, v)| v.heap_size())
+                        .sum::<usize>()
+            }
+        }
+    }
+
+    /// Converts to the hashtable encoding (no-op if already there).
+    pub fn convert(&mut self) {
+        if let Hash::Listpack(v) = self {
+            let v = std::mem::take(v);
+            let mut d = Dense::with_capacity(v.len());
+            for (f, x) in v {
+                d.insert_new(f, x);
+            }
+            *self = Hash::Table(d);
+        }
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Listpack(v) => v
+                .iter()
+                .find(|(f, _)| f.as_slice() == field)
+                .map(|(_, x)| x.as_slice()),
+            Hash::Table(d) => d.get(field).map(|x| x.as_slice()),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Sets a field; returns true if it was new. A listpack becomes a
+    /// hashtable when the field or value is longer than `max_value` or when
+    /// it grows past `max_entries` fields.
+    pub fn set(
+        &mut self,
+        field: &[u8],
+        value: &[u8],
+        max_entries: usize,
+        max_value: usize,
+    ) -> bool {
+        if self.is_listpack() && (field.len() > max_value || value.len() > max_value) {
+            self.convert();
+        }
+        match self {
+            Hash::Listpack(v) => {
+                if let Some(p) = v.iter_mut().find(|(f, _)| f.as_slice() == field) {
+                    p.1 = SBytes::new(value);
+                    return false;
+                }
+                v.push((SBytes::new(field), SBytes::new(value)));
+                if v.len() > max_entries {
+                    self.convert();
+                }
+                true
+            }
+            Hash::Table(d) => d.insert(field, SBytes::new(value)).is_none(),
+        }
+    }
+
+    /// Removes a field; returns true if it existed.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Listpack(v) => match v.iter().position(|(f, _)| f.as_slice() == field) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            Hash::Table(d) => d.remove(field).is_some(),
+        }
+    }
+
+    /// The pair at position `i` (0..len), for random picks.
+    pub fn at(&self, i: usize) -> (&[u8], &[u8]) {
+        match self {
+            Hash::Listpack(v) => (&v[i].0, &v[i].1),
+            Hash::Table(d) => {
+                let (f, x) = d.at(i);
+                (f, x)
+            }
+        }
+    }
+
+    /// All pairs in iteration order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Hash::Listpack(v) => Box::new(v.iter().map(|(f, x)| (f.as_slice(), x.as_slice()))),
+            Hash::Table(d) => Box::new(
+                d.entries()
+                    .iter()
+                    .map(|(f, x)| (f.as_slice(), x.as_slice())),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_insert_remove() {
+        let mut d: Dense<u32> = Dense::default();
+        for i in 0..5000u32 {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        assert_eq!(d.len(), 5000);
+        for i in (0..5000u32).step_by(2) {
+            assert_eq!(d.remove(format!("k{i}").as_bytes()).map(|x| x.1), Some(i));
+        }
+        for i in 0..5000u32 {
+            assert_eq!(
+                d.get(format!("k{i}").as_bytes()).copied(),
+                if i % 2 == 1 { Some(i) } else { None }
+            );
+        }
+        for i in (1..5000u32).step_by(2) {
+            assert!(d.remove(format!("k{i}").as_bytes()).is_some());
+        }
+        assert!(d.is_empty());
+        assert!(d.slots.len() <= 16);
+    }
+
+    #[test]
+    fn dense_scan_guarantee() {
+        let mut d: Dense<()> = Dense::default();
+        for i in 0..1000 {
+            d.insert(format!("k{i}").as_bytes(), ());
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cur = 0;
+        let mut step = 0;
+        loop {
+            cur = d.scan(cur, 10, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            step += 1;
+            // Remove elements that are not among the survivors k0..k499.
+            let victim = format!("k{}", 500 + step * 3);
+            d.remove(victim.as_bytes());
+            if cur == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "missing k{i}");
+        }
     }
 }
