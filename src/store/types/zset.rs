@@ -399,8 +399,8 @@ fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
 }
 
 fn encode_entry(out: &mut Vec<u8>, m: &[u8], s: f64) {
-    let int =
-        s.fract() == 0.0 && s.abs() < 9007199254740992.0 && !(s == 0.0 && s.is_sign_negative());
+    // Like a listpack, an integral score is stored as an integer (so -0 reads back as 0).
+    let int = s.fract() == 0.0 && s.abs() < 9007199254740992.0;
     put_varint(out, ((m.len() as u64) << 1) | int as u64);
     out.extend_from_slice(m);
     if int {
