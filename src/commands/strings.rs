@@ -595,3 +595,18 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_len;
+
+    #[test]
+    fn string_growth_limit() {
+        let max = 512 * 1024 * 1024;
+        assert!(check_len(0, max as u64, max).is_ok());
+        assert!(check_len(1, max as u64, max).is_err());
+        // SETRANGE key 9223372036854775807 "A" must not wrap around.
+        assert!(check_len(i64::MAX as u64, 1, max).is_err());
+        assert!(check_len(u64::MAX, 1, max).is_err());
+    }
+}

@@ -224,11 +224,15 @@ pub struct Waiter {
 /// Wait queues of one shard: (db, key) -> clients in arrival order.
 pub type WaitQueues = std::collections::HashMap<(usize, Vec<u8>), std::collections::VecDeque<std::sync::Arc<Waiter>>, foldhash::fast::RandomState>;
 
+/// WATCHed keys of one shard: (db, key) -> (client id, its "dirty" flag).
+pub type Watchers = std::collections::HashMap<(usize, Vec<u8>), Vec<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>, foldhash::fast::RandomState>;
+
 pub struct Shard {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
     pub rng: u64,
     pub waiters: WaitQueues,
+    pub watched: Watchers,
 }
 
 impl Shard {
@@ -238,6 +242,30 @@ impl Shard {
             stats: ShardStats::default(),
             rng: seed | 1,
             waiters: WaitQueues::default(),
+            watched: Watchers::default(),
+        }
+    }
+
+    /// A watched key was modified: every client watching it fails its EXEC.
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(v) = self.watched.get(&(db, key.to_vec())) {
+            for (_, flag) in v {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Marks every watcher of database `db` (None: of every database).
+    pub fn touch_all_watched(&mut self, db: Option<usize>) {
+        for ((d, _), v) in self.watched.iter() {
+            if db.is_none_or(|x| x == *d) {
+                for (_, flag) in v {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
         }
     }
 
@@ -428,5 +456,61 @@ impl Locked {
     /// Iterates the held shards in order.
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    /// The volatile count decides whether lookups check deadlines at all,
+    /// so every path that adds, changes or drops an expire must keep it exact.
+    #[test]
+    fn volatile_count_and_lazy_expiry() {
+        let mut db = Db::default();
+        let mut st = ShardStats::default();
+        db.set(b"a", Value::str(b"1"), Some(1_000), false, 0);
+        db.set(b"b", Value::str(b"2"), None, false, 0);
+        assert_eq!(db.volatile, 1);
+        // Overwriting without KEEPTTL clears the expire; with KEEPTTL keeps it.
+        db.set(b"a", Value::str(b"3"), None, true, 0);
+        assert_eq!((db.volatile, db.dict.get(b"a").unwrap().expire), (1, 1_000));
+        db.set(b"a", Value::str(b"3"), None, false, 0);
+        assert_eq!(db.volatile, 0);
+        assert!(db.set_expire(b"b", 500));
+        assert!(!db.set_expire(b"missing", 500));
+        assert_eq!(db.volatile, 1);
+        // Before the deadline the key is visible; at it, it is gone and counted.
+        assert!(db.lookup(b"b", 499, &mut st).is_some());
+        assert!(db.lookup(b"b", 500, &mut st).is_none());
+        assert_eq!((db.volatile, db.len(), st.expired_keys), (0, 1, 1));
+        assert_eq!(st.pending_expired.len(), 1);
+        // Moving an entry between databases carries its expire.
+        db.set(b"c", Value::str(b"x"), Some(9_000), false, 0);
+        let e = db.remove(b"c").unwrap();
+        assert_eq!(db.volatile, 0);
+        let mut other = Db::default();
+        other.insert_entry(e);
+        assert_eq!(other.volatile, 1);
+    }
+
+    #[test]
+    fn active_expire_removes_only_due_keys() {
+        let mut sh = Shard::new(1, 1);
+        for i in 0..1000u32 {
+            let exp = if i % 2 == 0 { Some(100) } else { Some(10_000) };
+            sh.dbs[0].set(format!("k{i}").as_bytes(), Value::str(b"v"), exp, false, 0);
+        }
+        let mut total = 0;
+        loop {
+            let (examined, expired) = sh.active_expire(0, 200, 64);
+            total += expired;
+            if examined == 0 || sh.dbs[0].expire_cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 500);
+        assert_eq!((sh.dbs[0].len(), sh.dbs[0].volatile), (500, 500));
+        assert_eq!(sh.stats.expired_keys, 500);
     }
 }

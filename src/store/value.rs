@@ -85,4 +85,21 @@ mod tests {
     fn value_stays_small() {
         assert!(std::mem::size_of::<super::Value>() <= 32);
     }
+
+    #[test]
+    fn string_encodings_follow_redis() {
+        use super::{SBytes, Value};
+        // SET-style values: int when the bytes are a canonical i64, embstr
+        // up to 44 bytes, raw beyond.
+        assert_eq!(Value::str(b"1234").encoding(), "int");
+        assert_eq!(Value::str(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(Value::str(b"9223372036854775808").encoding(), "embstr");
+        assert_eq!(Value::str(b"007").encoding(), "embstr");
+        assert_eq!(Value::str(b"+1").encoding(), "embstr");
+        assert_eq!(Value::str(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::str(&[b'a'; 45]).encoding(), "raw");
+        // Strings modified in place stay raw even when they look numeric.
+        assert_eq!(Value::Raw(SBytes::new(b"2234")).encoding(), "raw");
+        assert_eq!(Value::Raw(SBytes::new(b"x")).encoding(), "raw");
+    }
 }
