@@ -851,7 +851,13 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         if ctx.args.len() != 2 {
             return Err(SYNTAX.into());
         }
-        return Err("ERR No shutdown in progress.".into());
+        // Only a signal's shutdown can be pending (it runs from the cron).
+        if !ctx.srv.shutdown_asap.swap(false, Ordering::SeqCst) {
+            return Err("ERR No shutdown in progress.".into());
+        }
+        crate::server::log::notice("Shutdown manually aborted.");
+        ctx.out.ok();
+        return Ok(());
     }
     crate::server::log::warning("User requested shutdown...");
     if !ctx.srv.final_save(save) && !force {
@@ -914,7 +920,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"reload" => debug_reload(ctx)?,
-        b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"pause-cron" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
+        b"pause-cron" if argc == 3 => {
+            ctx.srv.cron_paused.store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
         b"log" if argc == 3 => {
             crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(&ctx.args[2])));
             ctx.out.ok();

@@ -212,11 +212,15 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                             pending = Some(req);
                             continue;
                         }
-                        Wake::Timeout => b.on_timeout.write(&mut out),
+                        Wake::Timeout => {
+                            b.on_timeout.write(&mut out);
+                            exec::count_unblocked(srv, &req, false);
+                        }
                         Wake::UnblockError => {
                             let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                             srv.count_error(msg);
                             out.error(msg);
+                            exec::count_unblocked(srv, &req, true);
                         }
                         Wake::Closed => break 'conn,
                     }

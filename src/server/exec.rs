@@ -82,6 +82,21 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
     }
 }
 
+/// Statistics of a blocked command that ends without running again
+/// (timeout, or CLIENT UNBLOCK ... ERROR): one call, failed or not.
+pub fn count_unblocked(srv: &Server, args: &[Bytes], failed: bool) {
+    if let Ok(rt) = srv.cmds.resolve(args) {
+        rt.calls.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            rt.failed_calls.fetch_add(1, Ordering::Relaxed);
+        }
+        if srv.hot.latency_tracking.load(Ordering::Relaxed) {
+            rt.latency.record(1);
+        }
+        srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// True when maxmemory is set and exceeded. (Eviction will free memory
 /// here first; until then commands that may grow memory are refused.)
 #[inline]

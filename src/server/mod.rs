@@ -115,6 +115,13 @@ pub struct Server {
     pub shutdown: Notify,
     pub clock: crate::util::Clock,
     pub shutting_down: AtomicBool,
+    /// A SIGTERM/SIGINT asked for shutdown; the cron carries it out
+    /// (SHUTDOWN ABORT can still cancel it).
+    pub shutdown_asap: AtomicBool,
+    /// The last shutdown signal: 1 SIGTERM, 2 SIGINT.
+    pub last_signal: std::sync::atomic::AtomicU8,
+    /// DEBUG PAUSE-CRON.
+    pub cron_paused: AtomicBool,
     pub pause: Mutex<Pause>,
     /// Mirror of `pause.until`, so the hot path checks an atomic, not a lock.
     pub pause_until: AtomicI64,
@@ -166,6 +173,9 @@ impl Server {
             shutdown: Notify::new(),
             clock: crate::util::Clock::new(),
             shutting_down: AtomicBool::new(false),
+            shutdown_asap: AtomicBool::new(false),
+            last_signal: std::sync::atomic::AtomicU8::new(0),
+            cron_paused: AtomicBool::new(false),
             pause: Mutex::new(Pause::default()),
             pause_until: AtomicI64::new(0),
             monitor_count: AtomicUsize::new(0),
@@ -409,27 +419,49 @@ impl Server {
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
         tokio::spawn(cron(self));
-        let sig = async {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                let mut term = signal(SignalKind::terminate()).unwrap();
-                let mut int = signal(SignalKind::interrupt()).unwrap();
-                tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).unwrap();
+        let mut int = signal(SignalKind::interrupt()).unwrap();
+        loop {
+            let sig = tokio::select! {
+                _ = term.recv() => 1u8,
+                _ = int.recv() => 2u8,
+                _ = self.shutdown.notified() => break,
+            };
+            if sig == 2 && self.shutdown_asap.load(Ordering::SeqCst) {
+                log::warning("You insist on shutting down... exiting now.");
+                remove_temp_dumps();
+                std::process::exit(1);
             }
-        };
-        tokio::select! {
-            s = sig => {
-                log::warning(&format!("Received {} scheduling shutdown...", s));
-                self.final_save(None);
-            }
-            _ = self.shutdown.notified() => {}
+            log::warning(&format!("Received {} scheduling shutdown...", if sig == 1 { "SIGTERM" } else { "SIGINT" }));
+            self.last_signal.store(sig, Ordering::SeqCst);
+            self.shutdown_asap.store(true, Ordering::SeqCst);
         }
         self.prepare_shutdown();
         0
+    }
+
+    /// Carries out a shutdown a signal asked for (from the cron), as the
+    /// shutdown-on-sigterm / shutdown-on-sigint options say. If the final
+    /// save fails (and `force` is not set) the server keeps running.
+    fn shutdown_on_signal(&'static self) {
+        if !self.shutdown_asap.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let opt = if self.last_signal.load(Ordering::SeqCst) == 2 { "shutdown-on-sigint" } else { "shutdown-on-sigterm" };
+        let flags = self.cfg.read().get_i64(opt);
+        let save = if flags & 2 != 0 {
+            Some(false)
+        } else if flags & 1 != 0 {
+            Some(true)
+        } else {
+            None
+        };
+        if self.final_save(save) || flags & 8 != 0 {
+            self.shutdown.notify_one();
+        } else {
+            log::warning("Errors trying to shut down the server. Check the logs for more information.");
+        }
     }
 
     /// Work done before the process exits (later: final save, AOF fsync).
@@ -448,6 +480,21 @@ impl Server {
     }
 }
 
+/// Removes this process's temporary dump files (temp-...<pid>.rdb) on an
+/// unclean exit.
+fn remove_temp_dumps() {
+    let pid = std::process::id();
+    let (a, b) = (format!("temp-{}.rdb", pid), format!("-{}.rdb", pid));
+    if let Ok(rd) = std::fs::read_dir(".") {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n == a || (n.starts_with("temp-") && n.ends_with(&b)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// IPv6 listeners accept only IPv6, so `bind * -::*` can take the port twice.
 fn set_v6only(s: &tokio::net::TcpSocket) {
     use std::os::fd::AsRawFd;
@@ -463,6 +510,10 @@ async fn cron(srv: &'static Server) {
     loop {
         let hz = srv.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(std::time::Duration::from_millis(1000 / hz as u64)).await;
+        if srv.cron_paused.load(Ordering::Relaxed) {
+            continue;
+        }
+        srv.shutdown_on_signal();
         let effort = srv.hot.active_expire_effort.load(Ordering::Relaxed).clamp(1, 10);
         let paused = srv.pause_until.load(Ordering::Relaxed) > crate::util::now_ms();
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
