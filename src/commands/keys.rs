@@ -214,8 +214,10 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now;
     let n = ctx.srv.ks.nshards();
     let mut seed = (crate::util::now_us() as u64) ^ 0x2545_F491_4F6C_DD1D;
-    // Every expired pick is deleted, so this ends: with a live key or an
-    // empty database.
+    // Every expired pick is deleted, so this ends with a live key or an
+    // empty database. While expiry is paused (CLIENT PAUSE) expired keys
+    // stay: after 100 such picks return one rather than spin forever.
+    let mut stuck = 0;
     loop {
         let sizes: Vec<usize> = ctx.lk.shards().map(|s| s.dbs[dbi].len()).collect();
         let total: usize = sizes.iter().sum();
@@ -242,7 +244,15 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
             }
             Some((k, true)) => {
                 let (db, st) = ctx.lk.db(dbi, &k);
+                let before = db.len();
                 db.lookup(&k, now, st);
+                if db.len() == before {
+                    stuck += 1;
+                    if stuck >= 100 {
+                        ctx.out.bulk(&k);
+                        return Ok(());
+                    }
+                }
             }
             None => break,
         }
