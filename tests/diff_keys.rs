@@ -398,7 +398,9 @@ SELECT 0
 EXISTS shared
 "#);
 
-diff_test!(inline_keys, r#"
+diff_test!(
+    inline_keys,
+    r#"
 !raw "SET a 1\r\n"
 !raw "EXISTS a b\r\n"
 !raw "EXPIRE a 100\r\n"
@@ -409,7 +411,8 @@ diff_test!(inline_keys, r#"
 !raw "DBSIZE\r\n"
 !raw "SELECT 2\r\n"
 !err !raw "SELECT 99\r\n"
-"#);
+"#
+);
 
 // ---------------------------------------------------------------------------
 // Seeded random command sequences over strings and keys, run on both servers.
@@ -434,12 +437,27 @@ fn random_value(rng: &mut StdRng) -> Vec<u8> {
     match rng.gen_range(0..10) {
         0 => b(""),
         1 => rng.gen_range(-1000i64..1000).to_string().into_bytes(),
-        2 => pick(rng, &["9223372036854775807", "-9223372036854775808", "9223372036854775806", "0", "-0", "007", "1.5"])
-            .as_bytes()
-            .to_vec(),
+        2 => pick(
+            rng,
+            &[
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775806",
+                "0",
+                "-0",
+                "007",
+                "1.5",
+            ],
+        )
+        .as_bytes()
+        .to_vec(),
         3 => vec![b'\x00', b'\r', b'\n', rng.gen()],
-        4 => (0..rng.gen_range(40..60)).map(|_| rng.gen_range(b'a'..=b'z')).collect(),
-        _ => (0..rng.gen_range(1..8)).map(|_| rng.gen_range(b'a'..=b'e')).collect(),
+        4 => (0..rng.gen_range(40..60))
+            .map(|_| rng.gen_range(b'a'..=b'z'))
+            .collect(),
+        _ => (0..rng.gen_range(1..8))
+            .map(|_| rng.gen_range(b'a'..=b'e'))
+            .collect(),
     }
 }
 
@@ -447,10 +465,28 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
     let keys = ["k0", "k1", "k2", "k3", "k4", "n0", "n1", "b\x00\r\n"];
     let key = |rng: &mut StdRng| b(pick(rng, &keys));
     let int = |rng: &mut StdRng| -> Vec<u8> {
-        b(pick(rng, &["0", "1", "-1", "5", "-7", "100", "9223372036854775807", "-9223372036854775808", "x", "1.0"]))
+        b(pick(
+            rng,
+            &[
+                "0",
+                "1",
+                "-1",
+                "5",
+                "-7",
+                "100",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "x",
+                "1.0",
+            ],
+        ))
     };
     let rel_ttl = |rng: &mut StdRng| rng.gen_range(1000..100_000).to_string().into_bytes();
-    let abs_ttl = |rng: &mut StdRng| (4_102_444_800i64 + rng.gen_range(0..5) * 1000).to_string().into_bytes();
+    let abs_ttl = |rng: &mut StdRng| {
+        (4_102_444_800i64 + rng.gen_range(0..5) * 1000)
+            .to_string()
+            .into_bytes()
+    };
     let mut exact = Compare::Exact;
     let cmd: Vec<Vec<u8>> = match rng.gen_range(0..44) {
         0..=3 => {
@@ -480,9 +516,21 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
         },
         10 => vec![b("SETNX"), key(rng), random_value(rng)],
         11 => vec![b("SETEX"), key(rng), rel_ttl(rng), random_value(rng)],
-        12 => vec![b("MSET"), key(rng), random_value(rng), key(rng), random_value(rng)],
+        12 => vec![
+            b("MSET"),
+            key(rng),
+            random_value(rng),
+            key(rng),
+            random_value(rng),
+        ],
         13 => vec![b("MGET"), key(rng), key(rng), key(rng)],
-        14 => vec![b("MSETNX"), key(rng), random_value(rng), key(rng), random_value(rng)],
+        14 => vec![
+            b("MSETNX"),
+            key(rng),
+            random_value(rng),
+            key(rng),
+            random_value(rng),
+        ],
         15 => vec![b("APPEND"), key(rng), random_value(rng)],
         16 => vec![b("STRLEN"), key(rng)],
         17 => vec![
@@ -491,7 +539,12 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
             rng.gen_range(-10..10).to_string().into_bytes(),
             rng.gen_range(-10..10).to_string().into_bytes(),
         ],
-        18 => vec![b("SETRANGE"), key(rng), rng.gen_range(0..20).to_string().into_bytes(), random_value(rng)],
+        18 => vec![
+            b("SETRANGE"),
+            key(rng),
+            rng.gen_range(0..20).to_string().into_bytes(),
+            random_value(rng),
+        ],
         19 => vec![b("INCR"), key(rng)],
         20 => vec![b("DECR"), key(rng)],
         21 => vec![b("INCRBY"), key(rng), int(rng)],
@@ -502,14 +555,23 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
         26 => vec![b("TYPE"), key(rng)],
         27 => {
             exact = Compare::Sorted;
-            vec![b("KEYS"), b(pick(rng, &["*", "k*", "?0", "[kn][01]", "b*"]))]
+            vec![
+                b("KEYS"),
+                b(pick(rng, &["*", "k*", "?0", "[kn][01]", "b*"])),
+            ]
         }
         28 => vec![b("RENAME"), key(rng), key(rng)],
         29 => vec![b("RENAMENX"), key(rng), key(rng)],
         30 => match rng.gen_range(0..3) {
             0 => vec![b("COPY"), key(rng), key(rng)],
             1 => vec![b("COPY"), key(rng), key(rng), b("REPLACE")],
-            _ => vec![b("COPY"), key(rng), key(rng), b("DB"), b(pick(rng, &["0", "1"]))],
+            _ => vec![
+                b("COPY"),
+                key(rng),
+                key(rng),
+                b("DB"),
+                b(pick(rng, &["0", "1"])),
+            ],
         },
         31 => vec![b("MOVE"), key(rng), b(pick(rng, &["0", "1"]))],
         32 => vec![b("SELECT"), b(pick(rng, &["0", "1"]))],
@@ -547,7 +609,12 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
         }
         40 => vec![b("DBSIZE")],
         41 => vec![b("TOUCH"), key(rng), key(rng)],
-        42 => vec![b("LCS"), key(rng), key(rng), b(pick(rng, &["LEN", "IDX", "WITHMATCHLEN"]))],
+        42 => vec![
+            b("LCS"),
+            key(rng),
+            key(rng),
+            b(pick(rng, &["LEN", "IDX", "WITHMATCHLEN"])),
+        ],
         _ => {
             if rng.gen_ratio(1, 8) {
                 vec![b("FLUSHDB")]
@@ -623,7 +690,9 @@ fn random_ops_pipelined_resp3() {
 }
 
 // Protocol switching on one connection: null/aggregate encodings follow HELLO.
-diff_test!(hello_protocol_switch, r#"
+diff_test!(
+    hello_protocol_switch,
+    r#"
 SET k v
 EXPIRE k 100
 GET missing
@@ -646,7 +715,8 @@ GET missing
 !type HELLO 3 SETNAME myconn
 CLIENT GETNAME
 GET missing
-"#);
+"#
+);
 
 // Server/connection commands whose replies are partly nondeterministic:
 // compared by type only (or skipped) where needed.
@@ -768,7 +838,8 @@ fn scan_full_iteration() {
             if elems.len() != 2 {
                 return Err(common::escape_short(&r, 200));
             }
-            let (_, ks) = split_aggregate(&elems[1]).ok_or_else(|| common::escape_short(&r, 200))?;
+            let (_, ks) =
+                split_aggregate(&elems[1]).ok_or_else(|| common::escape_short(&r, 200))?;
             keys.extend(ks);
             // cursor element is a bulk string "$N\r\n<digits>\r\n"
             let cur = &elems[0];
@@ -821,12 +892,26 @@ fn scan_full_iteration() {
     let mut diffs = Vec::new();
     for (i, (r, m)) in results[0].iter().zip(&results[1]).enumerate() {
         let desc = |x: &Result<Vec<Vec<u8>>, String>| match x {
-            Ok(v) => format!("{} item(s): {}", v.len(), common::escape_short(&v.concat(), 300)),
+            Ok(v) => format!(
+                "{} item(s): {}",
+                v.len(),
+                common::escape_short(&v.concat(), 300)
+            ),
             Err(e) => format!("ERROR {}", e),
         };
-        assert!(r.is_ok(), "SCRIPT BUG: redis failed on variant {}: {}", i, desc(r));
+        assert!(
+            r.is_ok(),
+            "SCRIPT BUG: redis failed on variant {}: {}",
+            i,
+            desc(r)
+        );
         if desc(m) != desc(r) {
-            diffs.push(format!("SCAN variant #{}\n    redis : {}\n    magpie: {}", i, desc(r), desc(m)));
+            diffs.push(format!(
+                "SCAN variant #{}\n    redis : {}\n    magpie: {}",
+                i,
+                desc(r),
+                desc(m)
+            ));
         }
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));

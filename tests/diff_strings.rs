@@ -468,7 +468,9 @@ GET z
 "#);
 
 // Inline (non-RESP) commands, as telnet would send them.
-diff_test!(inline_commands, r#"
+diff_test!(
+    inline_commands,
+    r#"
 !raw "PING\r\n"
 !raw "SET a b\r\n"
 !raw "GET a\r\n"
@@ -488,7 +490,8 @@ diff_test!(inline_commands, r#"
 # inline and multibulk mixed on one connection
 !raw=2 "*2\r\n$3\r\nGET\r\n$1\r\na\r\nGET a\r\n"
 GET a
-"#);
+"#
+);
 
 diff_test!(resp3: inline_commands_resp3, r#"
 !raw "PING\r\n"
@@ -508,11 +511,21 @@ fn large_values() {
         vec![b"GET".to_vec(), b"big".to_vec()],
         vec![b"STRLEN".to_vec(), b"big".to_vec()],
         vec![b"APPEND".to_vec(), b"big".to_vec(), mid.clone()],
-        vec![b"GETRANGE".to_vec(), b"big".to_vec(), b"1048570".to_vec(), b"1048590".to_vec()],
+        vec![
+            b"GETRANGE".to_vec(),
+            b"big".to_vec(),
+            b"1048570".to_vec(),
+            b"1048590".to_vec(),
+        ],
         vec![b"SET".to_vec(), mid.clone(), b"long key".to_vec()],
         vec![b"GET".to_vec(), mid.clone()],
         vec![b"MGET".to_vec(), b"big".to_vec(), mid.clone()],
-        vec![b"SETRANGE".to_vec(), b"sr".to_vec(), b"200000".to_vec(), b"end".to_vec()],
+        vec![
+            b"SETRANGE".to_vec(),
+            b"sr".to_vec(),
+            b"200000".to_vec(),
+            b"end".to_vec(),
+        ],
         vec![b"GET".to_vec(), b"sr".to_vec()],
     ];
     common::differential(&script);

@@ -43,13 +43,22 @@ fn malformed_cases() -> Vec<Case> {
         case("bulk length -1", b"*1\r\n$-1\r\n"),
         case("bulk length empty", b"*1\r\n$\r\n"),
         case("bulk length with sign", b"*1\r\n$+4\r\nPING\r\n"),
-        case("simple string instead of bulk", b"*2\r\n$3\r\nGET\r\n+foo\r\n"),
+        case(
+            "simple string instead of bulk",
+            b"*2\r\n$3\r\nGET\r\n+foo\r\n",
+        ),
         case("integer instead of bulk", b"*1\r\n:1\r\n"),
         case("nested array", b"*1\r\n*1\r\n$4\r\nPING\r\n"),
         case("empty line instead of bulk", b"*1\r\n\r\n"),
         case("bulk payload longer than length", b"*1\r\n$4\r\nPINGxx\r\n"),
-        case("bulk payload with CRLF inside", b"*2\r\n$4\r\nECHO\r\n$5\r\nhel\r\n\r\n"),
-        case("bulk payload with NUL", b"*2\r\n$4\r\nECHO\r\n$3\r\na\x00b\r\n"),
+        case(
+            "bulk payload with CRLF inside",
+            b"*2\r\n$4\r\nECHO\r\n$5\r\nhel\r\n\r\n",
+        ),
+        case(
+            "bulk payload with NUL",
+            b"*2\r\n$4\r\nECHO\r\n$3\r\na\x00b\r\n",
+        ),
         case("multibulk count only LF", b"*1\n$4\r\nPING\r\n"),
         case("unbalanced double quote inline", b"SET \"a b\r\n"),
         case("unbalanced single quote inline", b"SET 'a b\r\n"),
@@ -70,8 +79,14 @@ fn malformed_cases() -> Vec<Case> {
         case("partial multibulk waits", b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n"),
         case("partial bulk waits", b"*1\r\n$4\r\nPI"),
         case("partial inline waits", b"PIN"),
-        case("pipeline then garbage", b"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$x\r\nPING\r\n"),
-        case("large count accepted then waits", b"*1048576\r\n$4\r\nPING\r\n"),
+        case(
+            "pipeline then garbage",
+            b"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$x\r\nPING\r\n",
+        ),
+        case(
+            "large count accepted then waits",
+            b"*1048576\r\n$4\r\nPING\r\n",
+        ),
         case("512MB bulk accepted then waits", b"*1\r\n$536870912\r\nabc"),
     ];
     // Appending CRLF to the inline-unknown case above so it gets a reply.
@@ -168,7 +183,11 @@ fn panic_summary(log: &str) -> String {
     if count == 0 {
         return String::new();
     }
-    format!("{} panic(s) logged; distinct:\n  {}", count, sites.join("\n  "))
+    format!(
+        "{} panic(s) logged; distinct:\n  {}",
+        count,
+        sites.join("\n  ")
+    )
 }
 
 /// Server alive, guard connection still answering with intact data, new
@@ -199,11 +218,19 @@ fn guard_problems(srv: &mut Server, guard: &mut RawConn) -> Vec<String> {
             let mut c = RawConn::from_stream(s, Duration::from_secs(5));
             let pong = c.try_read_reply_after(&[b"PING"]);
             if pong != b"+PONG\r\n" {
-                problems.push(format!("{}: PING on a new connection: {}", name, escape_short(&pong, 200)));
+                problems.push(format!(
+                    "{}: PING on a new connection: {}",
+                    name,
+                    escape_short(&pong, 200)
+                ));
             }
             let got = c.try_read_reply_after(&[b"GET", GUARD_KEY]);
             if got != expect {
-                problems.push(format!("{}: GET guard on a new connection: {}", name, escape_short(&got, 200)));
+                problems.push(format!(
+                    "{}: GET guard on a new connection: {}",
+                    name,
+                    escape_short(&got, 200)
+                ));
             }
         }
     }
@@ -246,7 +273,12 @@ fn malformed_frames_differential() {
     let trace = std::env::var_os("DIFF_TRACE").is_some();
     for ((case, (rb, rc)), (mb, mc)) in cases.iter().zip(&r).zip(&m) {
         if trace {
-            eprintln!("[case] {}: redis {} {}", case.name, escape_short(rb, 200), rc);
+            eprintln!(
+                "[case] {}: redis {} {}",
+                case.name,
+                escape_short(rb, 200),
+                rc
+            );
         }
         if rb != mb || rc != mc {
             diffs.push(format!(
@@ -512,7 +544,10 @@ fn mutate(rng: &mut StdRng, base: &[&[u8]]) -> Vec<u8> {
             7 => {
                 // replace an argument payload with an interesting number
                 if let Some(pos) = f.windows(2).rposition(|w| w == b"\r\n") {
-                    let start = f[..pos].iter().rposition(|&c| c == b'\n').map_or(0, |x| x + 1);
+                    let start = f[..pos]
+                        .iter()
+                        .rposition(|&c| c == b'\n')
+                        .map_or(0, |x| x + 1);
                     if start < pos && f[start] != b'$' && f[start] != b'*' {
                         let num = INTERESTING_NUMS[rng.gen_range(0..INTERESTING_NUMS.len())];
                         f.splice(start..pos, num.bytes());
@@ -746,7 +781,11 @@ fn fuzz_differential_stateless() {
             // Show both from a little before the first differing byte.
             let first = rb.iter().zip(mb.iter()).take_while(|(a, b)| a == b).count();
             let from = first.saturating_sub(40);
-            let prefix = if from > 0 { format!("[{} equal bytes]...", from) } else { String::new() };
+            let prefix = if from > 0 {
+                format!("[{} equal bytes]...", from)
+            } else {
+                String::new()
+            };
             diffs.push(format!(
                 "frame #{}: {}\n    redis : {}{} then {}\n    magpie: {}{} then {}",
                 i,
@@ -808,9 +847,20 @@ fn harness_resp_framing() {
         assert_eq!(resp_frame_len(r), Ok(Some(r.len())), "{}", escape(r));
         let mut with_tail = r.to_vec();
         with_tail.extend_from_slice(b"+NEXT\r\n");
-        assert_eq!(resp_frame_len(&with_tail), Ok(Some(r.len())), "{}", escape(r));
+        assert_eq!(
+            resp_frame_len(&with_tail),
+            Ok(Some(r.len())),
+            "{}",
+            escape(r)
+        );
         for cut in 0..r.len() {
-            assert_eq!(resp_frame_len(&r[..cut]), Ok(None), "{} cut at {}", escape(r), cut);
+            assert_eq!(
+                resp_frame_len(&r[..cut]),
+                Ok(None),
+                "{} cut at {}",
+                escape(r),
+                cut
+            );
         }
     }
     assert!(resp_frame_len(b"?x\r\n").is_err());
@@ -843,11 +893,17 @@ fn harness_script_parsing() {
         "# comment\n\nSET k v\n!err !type GET\n!sort KEYS *\n!approx=2 TTL k\n!raw=2 \"PING\\r\\nPING\\r\\n\"\n!sleep=10\n!conn=1 GET k\n!rawall \"*1\\r\\n\"\n",
     );
     assert_eq!(steps.len(), 8);
-    assert_eq!(steps[0].action, Action::Cmd(vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]));
+    assert_eq!(
+        steps[0].action,
+        Action::Cmd(vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()])
+    );
     assert!(steps[1].expect_err && steps[1].compare == Compare::TypeOnly);
     assert_eq!(steps[2].compare, Compare::Sorted);
     assert_eq!(steps[3].compare, Compare::Approx(2));
-    assert_eq!(steps[4].action, Action::Raw(b"PING\r\nPING\r\n".to_vec(), 2));
+    assert_eq!(
+        steps[4].action,
+        Action::Raw(b"PING\r\nPING\r\n".to_vec(), 2)
+    );
     assert_eq!(steps[5].action, Action::Sleep(10));
     assert_eq!(steps[6].conn, 1);
     assert_eq!(steps[7].action, Action::RawAll(b"*1\r\n".to_vec()));
@@ -855,7 +911,9 @@ fn harness_script_parsing() {
 
 // A differential script with `!rawall` steps (protocol errors close the
 // connection; the next step reconnects).
-diff_test!(rawall_protocol_errors_script, r#"
+diff_test!(
+    rawall_protocol_errors_script,
+    r#"
 SET before 1
 !rawall "*1\r\n$abc\r\n"
 GET before
@@ -863,4 +921,5 @@ GET before
 !rawall "*1\r\n$4\r\nPING\r\n"
 !rawall "*-1\r\n"
 PING
-"#);
+"#
+);

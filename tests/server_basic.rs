@@ -50,7 +50,9 @@ fn set_get_round_trip() {
 fn large_value_round_trip() {
     let srv = Server::magpie(&[]);
     let mut con = srv.redis_conn();
-    let val: Vec<u8> = (0..8 * 1024 * 1024).map(|i: usize| (i * 7 % 256) as u8).collect();
+    let val: Vec<u8> = (0..8 * 1024 * 1024)
+        .map(|i: usize| (i * 7 % 256) as u8)
+        .collect();
     let _: () = con.set("big", &val).unwrap();
     let got: Vec<u8> = con.get("big").unwrap();
     assert_eq!(got.len(), val.len());
@@ -66,7 +68,9 @@ fn pipeline_10000_commands() {
     let n = 5000;
     let mut p = redis::pipe();
     for i in 0..n {
-        p.cmd("SET").arg(format!("key:{}", i)).arg(format!("value:{}", i));
+        p.cmd("SET")
+            .arg(format!("key:{}", i))
+            .arg(format!("value:{}", i));
     }
     for i in 0..n {
         p.cmd("GET").arg(format!("key:{}", i));
@@ -114,7 +118,12 @@ fn raw_deep_pipeline() {
     for i in 0..10_000 {
         let r = c.read_reply();
         if i % 2 == 0 {
-            assert_eq!(r, format!(":{}\r\n", i / 2 + 1).into_bytes(), "reply #{}", i);
+            assert_eq!(
+                r,
+                format!(":{}\r\n", i / 2 + 1).into_bytes(),
+                "reply #{}",
+                i
+            );
         } else {
             assert_eq!(r, b"+PONG\r\n", "reply #{}", i);
         }
@@ -282,12 +291,19 @@ fn version_output() {
         let ver = rest.split_whitespace().next().unwrap_or("");
         let parts: Vec<&str> = ver.split('.').collect();
         assert!(
-            parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
             "version {:?} in {:?} is not N.N.N",
             ver,
             line
         );
-        assert!(ver.starts_with("7."), "should claim Redis 7.x compatibility: {:?}", line);
+        assert!(
+            ver.starts_with("7."),
+            "should claim Redis 7.x compatibility: {:?}",
+            line
+        );
         for field in ["sha=", "malloc=", "bits=64", "build="] {
             assert!(line.contains(field), "{:?} lacks {}", line, field);
         }
@@ -308,7 +324,11 @@ fn bad_config_directive_is_fatal() {
         err,
         out
     );
-    assert!(err.contains("Bad directive or wrong number of arguments"), "stderr: {}", err);
+    assert!(
+        err.contains("Bad directive or wrong number of arguments"),
+        "stderr: {}",
+        err
+    );
 
     let (code, _out, err) = run_binary(&["--port", "notanumber"], Duration::from_secs(5));
     assert_eq!(code, Some(1), "bad port value; stderr: {}", err);
@@ -319,11 +339,19 @@ fn bad_config_directive_is_fatal() {
 fn bad_config_file_line_is_fatal() {
     let dir = TempDir::new("conf");
     let conf = dir.path().join("bad.conf");
-    std::fs::write(&conf, "port 0\nappendonly no\nthis-is-not-a-directive 1 2 3\n").unwrap();
+    std::fs::write(
+        &conf,
+        "port 0\nappendonly no\nthis-is-not-a-directive 1 2 3\n",
+    )
+    .unwrap();
     let (code, out, err) = run_binary(&[conf.to_str().unwrap()], Duration::from_secs(5));
     assert_eq!(code, Some(1), "stdout: {}\nstderr: {}", out, err);
     assert!(err.contains("FATAL CONFIG FILE ERROR"), "stderr: {}", err);
-    assert!(err.contains("this-is-not-a-directive"), "stderr should quote the line: {}", err);
+    assert!(
+        err.contains("this-is-not-a-directive"),
+        "stderr should quote the line: {}",
+        err
+    );
 }
 
 #[test]
@@ -364,7 +392,11 @@ fn config_file_is_read() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(ok, "server with config file never listened on port {}", port);
+    assert!(
+        ok,
+        "server with config file never listened on port {}",
+        port
+    );
 }
 
 #[test]
@@ -396,7 +428,10 @@ fn sigterm_shuts_down() {
     while srv.is_alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!srv.is_alive(), "magpie-server still running 5 s after SIGTERM");
+    assert!(
+        !srv.is_alive(),
+        "magpie-server still running 5 s after SIGTERM"
+    );
 }
 
 #[test]
@@ -474,7 +509,11 @@ fn race(
             Err(_) => errors.push("client thread panicked".into()),
         }
     }
-    assert!(errors.is_empty(), "atomicity violated: {}", errors.join("; "));
+    assert!(
+        errors.is_empty(),
+        "atomicity violated: {}",
+        errors.join("; ")
+    );
     assert!(reads > 100, "only {} reads completed", reads);
 }
 
@@ -518,10 +557,16 @@ fn rename_is_atomic() {
         |con| {
             for w in 0..2 {
                 let names: Vec<String> = (0..4).map(|j| format!("w{}:{}", w, j)).collect();
-                let n: i64 = redis::cmd("EXISTS").arg(&names).query(con).map_err(|e| e.to_string())?;
+                let n: i64 = redis::cmd("EXISTS")
+                    .arg(&names)
+                    .query(con)
+                    .map_err(|e| e.to_string())?;
                 // 0 only before the writer created its key
                 if n > 1 {
-                    return Err(format!("EXISTS over the rename ring of writer {} = {}", w, n));
+                    return Err(format!(
+                        "EXISTS over the rename ring of writer {} = {}",
+                        w, n
+                    ));
                 }
             }
             Ok(())
@@ -534,7 +579,9 @@ fn multi_exec_transfers_keep_total() {
     let srv = Arc::new(Server::magpie(&[]));
     {
         let mut con = srv.redis_conn();
-        let _: () = con.mset(&[("acct:1", 1000), ("acct:2", 1000), ("acct:3", 1000)]).unwrap();
+        let _: () = con
+            .mset(&[("acct:1", 1000), ("acct:2", 1000), ("acct:3", 1000)])
+            .unwrap();
     }
     race(
         &srv,
@@ -560,7 +607,10 @@ fn multi_exec_transfers_keep_total() {
                 .map_err(|e| e.to_string())?;
             let sum: i64 = vals.iter().sum();
             if sum != 3000 {
-                return Err(format!("MGET during MULTI/EXEC transfers: {:?} sums to {}", vals, sum));
+                return Err(format!(
+                    "MGET during MULTI/EXEC transfers: {:?} sums to {}",
+                    vals, sum
+                ));
             }
             Ok(())
         },

@@ -646,7 +646,11 @@ impl RawConn {
                 Err(e) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("invalid RESP from server ({}): {}", e, escape_short(&self.buf, 200)),
+                        format!(
+                            "invalid RESP from server ({}): {}",
+                            e,
+                            escape_short(&self.buf, 200)
+                        ),
                     ))
                 }
             }
@@ -835,7 +839,12 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                 if i >= b.len() {
                     return Err(format!("unbalanced double quote in: {}", line));
                 }
-                if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' && is_hex(b[i + 2]) && is_hex(b[i + 3]) {
+                if b[i] == b'\\'
+                    && i + 3 < b.len()
+                    && b[i + 1] == b'x'
+                    && is_hex(b[i + 2])
+                    && is_hex(b[i + 3])
+                {
                     cur.push(hex_val(b[i + 2]) * 16 + hex_val(b[i + 3]));
                     i += 4;
                     continue;
@@ -854,7 +863,10 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                     continue;
                 } else if b[i] == b'"' {
                     if i + 1 < b.len() && !b[i + 1].is_ascii_whitespace() {
-                        return Err(format!("closing quote must be followed by a space: {}", line));
+                        return Err(format!(
+                            "closing quote must be followed by a space: {}",
+                            line
+                        ));
                     }
                     i += 1;
                     break;
@@ -872,7 +884,10 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                     i += 2;
                 } else if b[i] == b'\'' {
                     if i + 1 < b.len() && !b[i + 1].is_ascii_whitespace() {
-                        return Err(format!("closing quote must be followed by a space: {}", line));
+                        return Err(format!(
+                            "closing quote must be followed by a space: {}",
+                            line
+                        ));
                     }
                     i += 1;
                     break;
@@ -933,8 +948,7 @@ pub fn parse_script(text: &str) -> Vec<Step> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let args = split_args(line)
-            .unwrap_or_else(|e| panic!("script line {}: {}", line_no, e));
+        let args = split_args(line).unwrap_or_else(|e| panic!("script line {}: {}", line_no, e));
         let mut compare = Compare::Exact;
         let mut expect_err = false;
         let mut conn = 0usize;
@@ -1198,13 +1212,22 @@ pub fn run_steps(steps: &[Step], opts: &DiffOpts) {
             break;
         }
         let errored = reference_errored(&ro);
-        if !opts.lenient && errored != step.expect_err && !matches!(step.action, Action::RawAll(_)) {
+        if !opts.lenient && errored != step.expect_err && !matches!(step.action, Action::RawAll(_))
+        {
             script_bugs.push(format!(
                 "line {}: {}\n    redis {} but the script {}: {}",
                 step.line,
                 step.text,
-                if errored { "replied with an error" } else { "did not error" },
-                if step.expect_err { "says !err" } else { "lacks !err" },
+                if errored {
+                    "replied with an error"
+                } else {
+                    "did not error"
+                },
+                if step.expect_err {
+                    "says !err"
+                } else {
+                    "lacks !err"
+                },
                 describe(&ro)
             ));
         }
@@ -1251,7 +1274,10 @@ pub fn run_steps(steps: &[Step], opts: &DiffOpts) {
             diffs[..diffs.len().min(MAX_REPORTED_DIFFS)].join("\n")
         ));
         if diffs.len() > MAX_REPORTED_DIFFS {
-            msg.push_str(&format!("... and {} more\n", diffs.len() - MAX_REPORTED_DIFFS));
+            msg.push_str(&format!(
+                "... and {} more\n",
+                diffs.len() - MAX_REPORTED_DIFFS
+            ));
         }
         if !m.server.is_alive() {
             msg.push_str("magpie-server has EXITED.\n");
@@ -1317,7 +1343,9 @@ pub fn run_pipelined(steps: &[Step], opts: &DiffOpts) {
     }
     for s in &cmds {
         if let Action::Cmd(a) = &s.action {
-            buf.extend_from_slice(&encode_cmd(&a.iter().map(|x| x.as_slice()).collect::<Vec<_>>()));
+            buf.extend_from_slice(&encode_cmd(
+                &a.iter().map(|x| x.as_slice()).collect::<Vec<_>>(),
+            ));
         }
     }
     let expected = cmds.len() + opts.resp3 as usize;
@@ -1383,7 +1411,11 @@ pub fn run_pipelined(steps: &[Step], opts: &DiffOpts) {
             n,
             cmds.len(),
             if opts.resp3 { " (RESP3)" } else { "" },
-            if magpie.is_alive() { "" } else { "; magpie-server EXITED" },
+            if magpie.is_alive() {
+                ""
+            } else {
+                "; magpie-server EXITED"
+            },
             diffs.join("\n")
         );
     }
