@@ -345,11 +345,27 @@ fn promote(h: &mut Vec<u8>, index: usize, count: u8) -> Upd {
 
 type Histo = [u64; 64];
 
+/// Calls `f(first_register, [4 registers])` for each 3-byte group of the
+/// dense registers (4 registers of 6 bits, least significant first).
+#[inline]
+fn dense_groups(regs: &[u8], mut f: impl FnMut(usize, [u8; 4])) {
+    for (g, c) in regs[..REGS * 6 / 8].chunks_exact(3).enumerate() {
+        let w = c[0] as u32 | (c[1] as u32) << 8 | (c[2] as u32) << 16;
+        f(
+            g * 4,
+            [
+                (w & 63) as u8,
+                (w >> 6 & 63) as u8,
+                (w >> 12 & 63) as u8,
+                (w >> 18 & 63) as u8,
+            ],
+        );
+    }
+}
+
 fn histo_dense(regs: &[u8]) -> Histo {
     let mut h = [0u64; 64];
-    for i in 0..REGS {
-        h[dense_get(regs, i) as usize] += 1;
-    }
+    dense_groups(regs, |_, r| r.iter().for_each(|&v| h[v as usize] += 1));
     h
 }
 
@@ -449,13 +465,13 @@ fn count(h: &[u8]) -> Option<u64> {
 /// Folds an HLL into `max` (one byte per register); false if corrupted.
 fn merge_into(max: &mut [u8], h: &[u8]) -> bool {
     if h[4] == DENSE {
-        let regs = &h[HDR..];
-        for (i, m) in max.iter_mut().enumerate() {
-            let v = dense_get(regs, i);
-            if v > *m {
-                *m = v;
+        dense_groups(&h[HDR..], |first, r| {
+            for (m, v) in max[first..first + 4].iter_mut().zip(r) {
+                if v > *m {
+                    *m = v;
+                }
             }
-        }
+        });
         true
     } else {
         walk_sparse(&h[HDR..], |first, v, n| {
@@ -737,6 +753,15 @@ fn selftest() -> Result<(), String> {
             if dense_get(&regs, i) != p {
                 return Err(format!("Register error at {i}"));
             }
+        }
+        let mut bad = None;
+        dense_groups(&regs, |first, r| {
+            if r[..] != plain[first..first + 4] {
+                bad = Some(first);
+            }
+        });
+        if let Some(i) = bad {
+            return Err(format!("Register group error at {i}"));
         }
     }
     // 2. Sparse and dense must agree; the error must stay within bounds.
