@@ -346,8 +346,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     let now = ctx.now;
     let copy = {
-        let (db, st) = ctx.lk.db(dbi, &src);
-        match db.lookup(&src, now, st) {
+        // The source is read like GET reads (a keyspace hit or miss).
+        match lookup_read(ctx.lk, ctx.access(), &src) {
             None => {
                 ctx.out.int(0);
                 return Ok(());
@@ -521,11 +521,11 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Looks a key up for OBJECT without touching its access clock.
+/// Looks a key up for OBJECT without touching its access clock (the
+/// lookup still counts as a keyspace hit or miss, as in Redis).
 fn object_entry<'c>(ctx: &'c mut Ctx) -> Option<&'c mut Entry> {
-    let now = ctx.now;
-    let (db, st) = ctx.lk.db(ctx.cl.db, &ctx.args[2]);
-    db.lookup(&ctx.args[2], now, st)
+    let a = Access { touch: false, ..ctx.access() };
+    lookup_read(ctx.lk, a, &ctx.args[2])
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
