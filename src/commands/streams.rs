@@ -741,7 +741,9 @@ fn memo_get(ctx: &Ctx) -> Option<Vec<StreamId>> {
 fn memo_clear(ctx: &Ctx) {
     let mut m = MEMOS.lock();
     if !m.is_empty() {
-        m.remove(&ctx.cl.h.id);
+        if m.remove(&ctx.cl.h.id).is_some() {
+            STREAM_READERS.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -750,17 +752,88 @@ fn memo_set(ctx: &Ctx, deadline: Option<i64>, ids: Vec<StreamId>) {
     // Forget memos of clients blocked long ago (closed or unblocked).
     if m.len() > 1024 {
         let now = ctx.now;
-        m.retain(|_, v| v.deadline.map_or(true, |d| d > now));
+        m.retain(|_, v| {
+            let keep = v.deadline.map_or(true, |d| d > now);
+            if !keep {
+                STREAM_READERS.fetch_sub(1, Ordering::Relaxed);
+            }
+            keep
+        });
     }
-    m.insert(
-        ctx.cl.h.id,
-        BlockMemo {
-            args: ctx.args.to_vec(),
-            last_ms: ctx.cl.h.last_ms.load(Ordering::Relaxed),
-            deadline,
-            ids,
-        },
-    );
+    STREAM_READERS.fetch_add(1, Ordering::Relaxed);
+    let memo = BlockMemo {
+        args: ctx.args.to_vec(),
+        last_ms: ctx.cl.h.last_ms.load(Ordering::Relaxed),
+        deadline,
+        ids,
+    };
+    if m.insert(ctx.cl.h.id, memo).is_some() {
+        STREAM_READERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Clients with a pending XREAD/XREADGROUP block memo (possibly stale).
+static STREAM_READERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// True while some client may be blocked in XREAD/XREADGROUP: only then
+/// does a write need [`wake_stream_readers`].
+#[inline]
+pub fn stream_readers_blocked() -> bool {
+    STREAM_READERS.load(Ordering::Relaxed) != 0
+}
+
+/// After a write by a command of another family (DEL, SET, RENAME, MOVE,
+/// RESTORE, FLUSHALL, SWAPDB...), clients blocked in XREAD/XREADGROUP on
+/// one of its keys are woken to re-evaluate, as Redis 7.0 signals keys
+/// that are added, overwritten or deleted: an XREADGROUP whose stream is
+/// gone fails with "UNBLOCKED the stream key no longer exists", one whose
+/// group is gone with -NOGROUP, a renamed-in stream is served, and anything
+/// else blocks again. Whole-keyspace commands wake every such client in
+/// the shards they hold.
+pub fn wake_stream_readers(lk: &mut Locked, db: usize, rt: &super::CmdRt, args: &[Bytes]) {
+    if rt.spec.group == "stream" {
+        return;
+    }
+    let readers: Vec<u64> = MEMOS.lock().keys().copied().collect();
+    if readers.is_empty() {
+        return;
+    }
+    let wake = |sh: &mut crate::store::Shard, k: &(usize, Vec<u8>)| {
+        if let Some(q) = sh.waiters.get_mut(k) {
+            q.retain(|w| {
+                if readers.contains(&w.client_id) {
+                    w.notify.notify_one();
+                    false
+                } else {
+                    true
+                }
+            });
+            if q.is_empty() {
+                sh.waiters.remove(k);
+            }
+        }
+    };
+    if rt.spec.scope == super::Scope::All {
+        for sh in lk.shards() {
+            if sh.waiters.is_empty() {
+                continue;
+            }
+            let keys: Vec<(usize, Vec<u8>)> = sh.waiters.keys().cloned().collect();
+            for k in keys {
+                wake(sh, &k);
+            }
+        }
+        return;
+    }
+    let mut pos = Vec::new();
+    rt.spec.each_key(args, |i| pos.push(i));
+    for i in pos {
+        let Some(key) = args.get(i) else { continue };
+        let sh = lk.shard(key);
+        if !sh.waiters.is_empty() {
+            wake(sh, &(db, key.to_vec()));
+        }
+    }
 }
 
 fn xread(ctx: &mut Ctx) -> CmdResult {

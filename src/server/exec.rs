@@ -174,6 +174,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     let res = (rt.spec.run)(&mut ctx);
     let dirty = ctx.dirty;
     let block = ctx.block.take();
+    // XREAD/XREADGROUP clients blocked on a key that another command deleted, overwrote or renamed re-evaluate (Redis 7.0).
+    if rt.write && crate::commands::streams::stream_readers_blocked() {
+        crate::commands::streams::wake_stream_readers(ctx.lk, ctx.cl.db, rt, args);
+    }
     if !already {
         lk.release();
     }
