@@ -506,20 +506,15 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() { "ERR The command has no key arguments" } else { "ERR Invalid arguments specified for command" }.into());
             }
             ctx.out.array(pos.len());
-            for p in pos {
+            for (ki, p) in pos.into_iter().enumerate() {
                 if with_flags {
                     ctx.out.array(2);
                     ctx.out.bulk(&args[p]);
-                    let spec_flags = variable_key_flags(rt, args).unwrap_or(rt.spec.key_flags);
+                    let spec_flags = variable_key_flags(rt, args).unwrap_or_else(|| key_spec_flags(rt.spec.key_flags, ki));
                     let fl: Vec<&str> = spec_flags.split(' ').filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS").collect();
                     ctx.out.set(fl.len());
                     for f in fl {
-                        // Access-type flags print in upper case, the others in lower case.
-                        if matches!(f, "RW" | "RO" | "OW" | "RM") {
-                            ctx.out.simple(f);
-                        } else {
-                            ctx.out.simple(&f.to_ascii_lowercase());
-                        }
+                        ctx.out.simple(&key_flag_name(f));
                     }
                 } else {
                     ctx.out.bulk(&args[p]);
@@ -572,7 +567,7 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     for f in flags {
         o.simple(f);
     }
-    let (first, last, step) = if s.scope == Scope::All { (0, 0, 0) } else { s.keys };
+    let (first, last, step) = s.keys;
     o.int(first as i64);
     o.int(last as i64);
     o.int(step as i64);
@@ -583,34 +578,47 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     }
     o.set(0); // tips
     if first > 0 {
-        o.array(1);
-        o.map(3);
-        o.bulk(b"flags");
-        let kf: Vec<&str> = s.key_flags.split(' ').filter(|f| !f.is_empty()).collect();
-        o.set(kf.len());
-        for f in kf {
-            o.simple(f);
+        // One key spec per ';'-separated flag set: spec i starts at key i,
+        // the last one covers the rest of the range.
+        let specs: Vec<&str> = s.key_flags.split(';').collect();
+        o.array(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let index = first + i as i32 * step.max(1);
+            let (lastkey, keystep) = if i + 1 < specs.len() {
+                (0, 1)
+            } else if last < 0 {
+                (last, step)
+            } else {
+                (last - index, step)
+            };
+            o.map(3);
+            o.bulk(b"flags");
+            let kf: Vec<&str> = spec.split(' ').filter(|f| !f.is_empty()).collect();
+            o.set(kf.len());
+            for f in kf {
+                o.simple(&key_flag_name(f));
+            }
+            o.bulk(b"begin_search");
+            o.map(2);
+            o.bulk(b"type");
+            o.bulk(b"index");
+            o.bulk(b"spec");
+            o.map(1);
+            o.bulk(b"index");
+            o.int(index as i64);
+            o.bulk(b"find_keys");
+            o.map(2);
+            o.bulk(b"type");
+            o.bulk(b"range");
+            o.bulk(b"spec");
+            o.map(3);
+            o.bulk(b"lastkey");
+            o.int(lastkey as i64);
+            o.bulk(b"keystep");
+            o.int(keystep as i64);
+            o.bulk(b"limit");
+            o.int(0);
         }
-        o.bulk(b"begin_search");
-        o.map(2);
-        o.bulk(b"type");
-        o.bulk(b"index");
-        o.bulk(b"spec");
-        o.map(1);
-        o.bulk(b"index");
-        o.int(first as i64);
-        o.bulk(b"find_keys");
-        o.map(2);
-        o.bulk(b"type");
-        o.bulk(b"range");
-        o.bulk(b"spec");
-        o.map(3);
-        o.bulk(b"lastkey");
-        o.int(if last < 0 { last as i64 } else { (last - first) as i64 });
-        o.bulk(b"step");
-        o.int(step as i64);
-        o.bulk(b"limit");
-        o.int(0);
     } else {
         o.array(0);
     }
@@ -800,6 +808,24 @@ fn memory_help(ctx: &mut Ctx) -> CmdResult {
         ],
     );
     Ok(())
+}
+
+/// The flags of the key spec that applies to the `i`-th key of a command
+/// (`key_flags` holds one flag set per spec, separated by ';'; the last
+/// set applies to all remaining keys).
+fn key_spec_flags(key_flags: &'static str, i: usize) -> &'static str {
+    let n = key_flags.split(';').count();
+    key_flags.split(';').nth(i.min(n - 1)).unwrap_or("")
+}
+
+/// Key-spec flags as Redis prints them: access types (RW, RO, OW, RM) in
+/// upper case, the others (access, update, insert, delete...) in lower case.
+fn key_flag_name(f: &str) -> String {
+    if matches!(f, "RW" | "RO" | "OW" | "RM") {
+        f.to_string()
+    } else {
+        f.to_ascii_lowercase()
+    }
 }
 
 /// Key flags of commands whose key spec says VARIABLE_FLAGS: what the key

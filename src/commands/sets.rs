@@ -16,7 +16,7 @@ use std::cell::Cell;
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("sadd", -3, "write denyoom fast", sadd).keys(1, 1, 1, "RW INSERT").acl("@set").doc("set", "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist."),
     Cmd::new("srem", -3, "write fast", srem).keys(1, 1, 1, "RW DELETE").acl("@set").doc("set", "1.0.0", "O(N) where N is the number of members to be removed.", "Removes one or more members from a set. Deletes the set if the last member was removed."),
-    Cmd::new("smove", 4, "write fast", smove).keys(1, 2, 1, "RW ACCESS DELETE").acl("@set").doc("set", "1.0.0", "O(1)", "Moves a member from one set to another."),
+    Cmd::new("smove", 4, "write fast", smove).keys(1, 2, 1, "RW ACCESS DELETE;RW INSERT").acl("@set").doc("set", "1.0.0", "O(1)", "Moves a member from one set to another."),
     Cmd::new("sismember", 3, "readonly fast", sismember).keys(1, 1, 1, "RO").acl("@set").doc("set", "1.0.0", "O(1)", "Determines whether a member belongs to a set."),
     Cmd::new("smismember", -3, "readonly fast", smismember).keys(1, 1, 1, "RO").acl("@set").doc("set", "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set."),
     Cmd::new("scard", 2, "readonly fast", scard).keys(1, 1, 1, "RO").acl("@set").doc("set", "1.0.0", "O(1)", "Returns the number of members in a set."),

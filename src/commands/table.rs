@@ -30,7 +30,10 @@ pub struct Cmd {
     pub acl: &'static str,
     /// Legacy key range: first key, last key (negative counts from the end), step.
     pub keys: (i32, i32, i32),
-    /// Key-spec flags (RW RO OW RM ACCESS UPDATE INSERT DELETE ...).
+    /// Key-spec flags (RW RO OW RM ACCESS UPDATE INSERT DELETE ...). Commands
+    /// whose keys are accessed differently give one set per key spec,
+    /// separated by ';' ("RW ACCESS DELETE;RW INSERT" for LMOVE): the i-th
+    /// key uses the i-th set, the last set applies to the remaining keys.
     pub key_flags: &'static str,
     /// Key finder for commands whose keys are not a fixed range.
     pub getkeys: Option<GetKeys>,
