@@ -192,7 +192,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 },
             };
             match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
-                Flow::Continue => {}
+                Flow::Continue => resume_deadline = None,
                 Flow::Block(req, b) => {
                     if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
                         break 'conn;
