@@ -299,6 +299,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let mut e = ctx.lk.db(dbi, &src).0.remove(&src).unwrap();
     e.key = crate::store::SBytes::new(&dst);
     ctx.lk.db(dbi, &dst).0.insert_entry(e);
+    ctx.signal_ready(&dst, 1);
     ctx.dirty += 1;
     if nx {
         ctx.out.int(1);
@@ -364,6 +365,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
         db.remove(&dst);
     }
     db.insert_entry(copy);
+    ctx.lk.shard(&dst).signal_ready(dstdb, &dst, 1);
     ctx.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -388,6 +390,7 @@ fn move_(ctx: &mut Ctx) -> CmdResult {
     }
     let e = sh.dbs[dbi].remove(&key).unwrap();
     sh.dbs[dst].insert_entry(e);
+    sh.signal_ready(dst, &key, 1);
     ctx.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -615,6 +618,11 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     if a != b {
         for sh in ctx.lk.shards() {
             sh.dbs.swap(a as usize, b as usize);
+            // Clients blocked on keys that now exist get a chance to be served.
+            let ready: Vec<(usize, Vec<u8>)> = sh.waiters.keys().filter(|(d, k)| (*d == a as usize || *d == b as usize) && sh.dbs[*d].dict.get(k).is_some()).cloned().collect();
+            for (d, k) in ready {
+                sh.signal_ready(d, &k, 1);
+            }
         }
         ctx.dirty += 1;
     }
