@@ -16,7 +16,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("getbit", 3, "readonly fast", getbit).keys(1, 1, 1, "RO ACCESS").acl("@bitmap").doc("bitmap", "2.2.0", "O(1)", "Returns the bit value at offset in the string value stored at key"),
     Cmd::new("bitcount", -2, "readonly", bitcount).keys(1, 1, 1, "RO ACCESS").acl("@bitmap").doc("bitmap", "2.6.0", "O(N)", "Count set bits in a string"),
     Cmd::new("bitpos", -3, "readonly", bitpos).keys(1, 1, 1, "RO ACCESS").acl("@bitmap").doc("bitmap", "2.8.7", "O(N)", "Find first bit set or clear in a string"),
-    Cmd::new("bitop", -4, "write denyoom", bitop).keys(2, -1, 1, "OW UPDATE").acl("@bitmap").doc("bitmap", "2.6.0", "O(N)", "Perform bitwise operations between strings"),
+    Cmd::new("bitop", -4, "write denyoom", bitop).keys(2, -1, 1, "OW UPDATE;RO ACCESS").acl("@bitmap").doc("bitmap", "2.6.0", "O(N)", "Perform bitwise operations between strings"),
     Cmd::new("bitfield", -2, "write denyoom", bitfield).keys(1, 1, 1, "RW ACCESS UPDATE VARIABLE_FLAGS").acl("@bitmap").doc("bitmap", "3.2.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings"),
     Cmd::new("bitfield_ro", -2, "readonly fast", bitfield_ro).keys(1, 1, 1, "RO ACCESS").acl("@bitmap").doc("bitmap", "6.0.0", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
 ];

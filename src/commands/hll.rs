@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("pfadd", -2, "write denyoom fast", pfadd).keys(1, 1, 1, "RW INSERT").acl("@hyperloglog").doc("hyperloglog", "2.8.9", "O(1) to add every element.", "Adds the specified elements to the specified HyperLogLog."),
     Cmd::new("pfcount", -2, "readonly may_replicate", pfcount).keys(1, -1, 1, "RW ACCESS").acl("@hyperloglog").doc("hyperloglog", "2.8.9", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."),
-    Cmd::new("pfmerge", -2, "write denyoom", pfmerge).keys(1, -1, 1, "RW ACCESS INSERT").acl("@hyperloglog").doc("hyperloglog", "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merge N different HyperLogLogs into a single one."),
+    Cmd::new("pfmerge", -2, "write denyoom", pfmerge).keys(1, -1, 1, "RW ACCESS INSERT;RO ACCESS").acl("@hyperloglog").doc("hyperloglog", "2.8.9", "O(N) to merge N HyperLogLogs, but with high constant times.", "Merge N different HyperLogLogs into a single one."),
     Cmd::new("pfdebug", 3, "write denyoom admin", pfdebug).keys(2, 2, 1, "RW ACCESS").acl("@hyperloglog").doc("hyperloglog", "2.8.9", "N/A", "Internal commands for debugging HyperLogLog values"),
     Cmd::new("pfselftest", 1, "admin", pfselftest).acl("@hyperloglog").doc("hyperloglog", "2.8.9", "N/A", "An internal command for testing HyperLogLog values"),
 ];
