@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 const NO_KEY: &str = "ERR no such key";
+const KEY_REQUIRED: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("xadd", -5, "write denyoom fast", xadd).keys(1, 1, 1, "RW UPDATE").acl("@stream").doc("stream", "5.0.0", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.", "Appends a new message to a stream. Creates the key if it doesn't exist."),
@@ -482,7 +483,8 @@ fn xadd(ctx: &mut Ctx) -> CmdResult {
         Some((id, false)) => {
             if s.last_id.ms == id.ms {
                 if s.last_id.seq == u64::MAX {
-                    return Err(XADD_SMALL.into());
+                    // Redis 7.0 reports this case with a stale errno.
+                    return Err("ERR Elements are too large to be stored".into());
                 }
                 StreamId::new(id.ms, s.last_id.seq + 1)
             } else {
@@ -637,11 +639,6 @@ fn xsetid(ctx: &mut Ctx) -> CmdResult {
     let Some(s) = write_stream(ctx.lk, acc, &key)? else {
         return Err(NO_KEY.into());
     };
-    if id < s.max_deleted_id {
-        return Err(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id".into(),
-        );
-    }
     if s.len() > 0 {
         let maxid = s.last_valid_id();
         if id < maxid {
@@ -874,12 +871,7 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
             streams_pos = i + 1;
             let n = a.len() - streams_pos;
             if n % 2 != 0 {
-                let (name, sym) = if xgroup {
-                    ("xreadgroup", '>')
-                } else {
-                    ("xread", '$')
-                };
-                return Err(format!("ERR Unbalanced '{}' list of streams: for each stream key an ID or '{}' must be specified.", name, sym).into());
+                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
             }
             nstreams = n / 2;
             break;
@@ -929,6 +921,12 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                 return Err("UNBLOCKED the stream key no longer exists".into());
             }
             if s.as_ref().map_or(true, |s| !s.groups.contains_key(&g[..])) {
+                if rerun.is_some() {
+                    return Err(
+                        "NOGROUP the consumer group this client was blocked on no longer exists"
+                            .into(),
+                    );
+                }
                 return Err(format!(
                     "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
                     String::from_utf8_lossy(key),
@@ -986,6 +984,9 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                 sync = true;
                 gt = glast;
             }
+            if !sync {
+                continue;
+            }
             let g = s.groups.get_mut(&gname[..]).unwrap();
             if !g.consumers.contains_key(&cname[..]) {
                 g.consumers
@@ -999,9 +1000,6 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                 ctx.dirty += 1;
             }
             g.consumers.get_mut(&cname[..]).unwrap().seen_time = now;
-            if !sync {
-                continue;
-            }
             served += 1;
             if body.proto == 2 {
                 body.array(2);
@@ -1194,6 +1192,9 @@ fn xgroup_create(ctx: &mut Ctx) -> CmdResult {
     let key = a[2].clone();
     let acc = ctx.access();
     let exists = write_stream(ctx.lk, acc, &key)?.is_some();
+    if !exists && !mkstream {
+        return Err(KEY_REQUIRED.into());
+    }
     if a.len() > 8 {
         return Err(sub_syntax(ctx));
     }
@@ -1203,9 +1204,6 @@ fn xgroup_create(ctx: &mut Ctx) -> CmdResult {
         parse_strict_id(&a[4])?
     };
     if !exists {
-        if !mkstream {
-            return Err("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.".into());
-        }
         create_stream(ctx.lk, acc, &key);
         ctx.dirty += 1;
     }
@@ -1239,7 +1237,8 @@ fn group_target<'c>(
 ) -> Result<&'c mut Stream, CmdErr> {
     match write_stream(lk, acc, &args[2])? {
         Some(s) if s.groups.contains_key(&args[3][..]) => Ok(s),
-        _ => Err(nogroup_for_key(&args[3], &args[2])),
+        Some(_) => Err(nogroup_for_key(&args[3], &args[2])),
+        None => Err(KEY_REQUIRED.into()),
     }
 }
 
@@ -1259,7 +1258,7 @@ fn xgroup_setid(ctx: &mut Ctx) -> CmdResult {
     let mut entries_read = ENTRIES_READ_INVALID;
     if a.len() == 7 {
         if !eq_ic(&a[5], "entriesread") {
-            return Err(SYNTAX.into());
+            return Err(sub_syntax(ctx));
         }
         entries_read = ll(&a[6])?;
         if entries_read < 0 && entries_read != ENTRIES_READ_INVALID {
@@ -1281,7 +1280,7 @@ fn xgroup_destroy(ctx: &mut Ctx) -> CmdResult {
     let key = a[2].clone();
     let removed = match write_stream(ctx.lk, acc, &key)? {
         Some(s) => s.groups.remove(&a[3][..]).is_some(),
-        None => false,
+        None => return Err(KEY_REQUIRED.into()),
     };
     if removed {
         ctx.out.int(1);
@@ -1838,18 +1837,26 @@ fn lag_reply(out: &mut Reply, s: &Stream, g: &Group) {
     }
 }
 
+fn xinfo_syntax(ctx: &Ctx) -> CmdErr {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+        String::from_utf8_lossy(&ctx.args[1])
+    )
+    .into()
+}
+
 fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
     let a = ctx.args;
     let mut full = false;
     let mut count: i64 = 10;
     if a.len() > 3 {
         if !eq_ic(&a[3], "full") {
-            return Err(SYNTAX.into());
+            return Err(xinfo_syntax(ctx));
         }
         full = true;
         if a.len() > 4 {
             if a.len() != 6 || !eq_ic(&a[4], "count") {
-                return Err(SYNTAX.into());
+                return Err(xinfo_syntax(ctx));
             }
             count = ll(&a[5])?.max(0);
         }
