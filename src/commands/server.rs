@@ -950,7 +950,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.srv.cron_paused.store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
             ctx.out.ok();
         }
-        b"quicklist-packed-threshold" | b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
+        b"quicklist-packed-threshold" if argc == 3 => {
+            crate::store::types::list::set_packed_threshold(&ctx.args[2])?;
+            ctx.out.ok();
+        }
+        b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
         b"log" if argc == 3 => {
             crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(&ctx.args[2])));
             ctx.out.ok();

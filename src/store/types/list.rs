@@ -22,6 +22,38 @@ pub static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
 /// Redis's size cap of a node whose fill is an entry count.
 const SIZE_SAFETY_LIMIT: usize = 8192;
 
+/// DEBUG QUICKLIST-PACKED-THRESHOLD <size>: elements of at least `size`
+/// bytes (a memory value: 10, 1b, 5kb, 1mb...) get plain nodes; 0 restores
+/// the default 1 GB. The error is Redis's.
+pub fn set_packed_threshold(arg: &[u8]) -> Result<(), &'static str> {
+    const ERR: &str = "ERR argument must be a memory value bigger than 1 and smaller than 4gb";
+    let s = std::str::from_utf8(arg)
+        .map_err(|_| ERR)?
+        .to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return Err(ERR),
+    };
+    let v = num
+        .parse::<u64>()
+        .map_err(|_| ERR)?
+        .checked_mul(mul)
+        .ok_or(ERR)?;
+    if v > (1u64 << 32) - (1 << 20) {
+        return Err(ERR);
+    }
+    PACKED_THRESHOLD.store(if v == 0 { 1 << 30 } else { v as usize }, Ordering::Relaxed);
+    Ok(())
+}
+
 fn packed_threshold() -> usize {
     PACKED_THRESHOLD.load(Ordering::Relaxed)
 }
@@ -363,6 +395,7 @@ impl List {
         let esize = enc::size_of(e);
         match self.nodes.back_mut() {
             Some(n) if allow_insert(n, esize, e.len(), fill) => {
+                grow(n, esize, fill);
                 enc::put(&mut n.buf, e);
                 n.count += 1;
             }
@@ -375,6 +408,7 @@ impl List {
         let esize = enc::size_of(e);
         match self.nodes.front_mut() {
             Some(n) if allow_insert(n, esize, e.len(), fill) => {
+                grow(n, esize, fill);
                 let v = enc::encode(e);
                 n.buf.splice(0..0, v);
                 n.count += 1;
@@ -757,6 +791,16 @@ impl List {
             total += c as usize;
         }
         total == self.len
+    }
+}
+
+/// Makes room for `extra` bytes: capacity grows in powers of two but never
+/// past the node size limit, so a full node wastes no space.
+fn grow(n: &mut Node, extra: usize, fill: i64) {
+    let need = n.buf.len() + extra;
+    if need > n.buf.capacity() {
+        let target = need.next_power_of_two().min(limits(fill).1.max(need));
+        n.buf.reserve_exact(target - n.buf.len());
     }
 }
 
