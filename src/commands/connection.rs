@@ -17,6 +17,8 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::container("client", -2, CLIENT_SUBS).doc("connection", "2.4.0", "Depends on subcommand.", "A container for client connection commands."),
     Cmd::new("multi", 1, "noscript loading stale fast no_multi allow_busy", multi).acl("@transaction").doc("transactions", "1.2.0", "O(1)", "Starts a transaction."),
     Cmd::new("exec", 1, "noscript loading stale skip_slowlog", exec_cmd).acl("@transaction").doc("transactions", "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction."),
+    Cmd::new("watch", -2, "noscript loading stale fast allow_busy", watch).keys(1, -1, 1, "RO").acl("@transaction").doc("transactions", "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
+    Cmd::new("unwatch", 1, "noscript loading stale fast allow_busy", unwatch).acl("@transaction").doc("transactions", "2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
     Cmd::new("discard", 1, "noscript loading stale fast allow_busy", discard).acl("@transaction").doc("transactions", "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
 ];
 
@@ -38,6 +40,16 @@ static CLIENT_SUBS: &[Cmd] = &[
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 2 {
+        return Err("ERR wrong number of arguments for 'ping' command".into());
+    }
+    // A RESP2 client in subscribed mode gets a "pong" push-style array.
+    if ctx.out.proto < 3 && ctx.cl.subs.any() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).map(|a| &a[..]).unwrap_or(b""));
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&ctx.args[1]),
@@ -67,6 +79,8 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.cl.h.set_flag(F_NO_TOUCH, false);
     ctx.cl.h.no_evict.store(false, Ordering::Relaxed);
     stop_monitor(ctx);
+    crate::commands::pubsub::unsubscribe_all(ctx.srv, ctx.cl);
+    unwatch_all(ctx.srv, ctx.cl);
     ctx.cl.h.resp.store(2, Ordering::Relaxed);
     ctx.out.proto = 2;
     *ctx.cl.h.name.lock() = None;
@@ -483,10 +497,54 @@ fn multi(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+fn watch(ctx: &mut Ctx) -> CmdResult {
+    if ctx.cl.multi.is_some() {
+        return Err("ERR WATCH inside MULTI is not allowed".into());
+    }
+    let db = ctx.cl.db;
+    let now = ctx.now;
+    for k in ctx.args[1..].iter() {
+        if ctx.cl.watched.iter().any(|(d, x, _)| *d == db && x == k) {
+            continue;
+        }
+        let sh = ctx.lk.shard(k);
+        let expired = sh.dbs[db].dict.get(k).is_some_and(|e| e.expire != 0 && e.expire <= now);
+        let v = sh.watched.entry((db, k.to_vec())).or_default();
+        v.push((ctx.cl.h.id, ctx.cl.watch_dirty.clone()));
+        ctx.cl.watched.push((db, k.clone(), expired));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx) -> CmdResult {
+    unwatch_all(ctx.srv, ctx.cl);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Forgets every watched key of the client (EXEC, DISCARD, UNWATCH, RESET,
+/// disconnect). Must run with no shard lock held.
+pub fn unwatch_all(srv: &'static crate::server::Server, cl: &mut crate::server::Client) {
+    let id = cl.h.id;
+    for (db, k, _) in cl.watched.drain(..) {
+        let mut sh = srv.ks.lock(srv.ks.shard_of(&k));
+        let key = (db, k.to_vec());
+        if let Some(v) = sh.watched.get_mut(&key) {
+            v.retain(|(c, _)| *c != id);
+            if v.is_empty() {
+                sh.watched.remove(&key);
+            }
+        }
+    }
+    cl.watch_dirty.store(false, Ordering::SeqCst);
+}
+
 fn discard(ctx: &mut Ctx) -> CmdResult {
     if ctx.cl.multi.take().is_none() {
         return Err("ERR DISCARD without MULTI".into());
     }
+    unwatch_all(ctx.srv, ctx.cl);
     ctx.cl.multi_error = false;
     ctx.cl.h.multi.store(-1, Ordering::Relaxed);
     ctx.out.ok();
@@ -502,6 +560,7 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.cl.h.multi.store(-1, Ordering::Relaxed);
     if std::mem::take(&mut ctx.cl.multi_error) {
+        unwatch_all(ctx.srv, ctx.cl);
         return Err("EXECABORT Transaction discarded because of previous errors.".into());
     }
     let srv = ctx.srv;
@@ -513,10 +572,24 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
         all |= super::shards_for(srv, rt, args, &mut shards);
         resolved.push(rt);
     }
+    // The watched keys' shards too: the WATCH check and the queue run
+    // under one set of locks.
+    for (_, k, _) in &ctx.cl.watched {
+        shards.push(srv.ks.shard_of(k));
+    }
     if all {
         ctx.lk.acquire_all();
     } else if !shards.is_empty() {
         ctx.lk.acquire(&mut shards);
+    }
+    let now = ctx.now;
+    let stale = ctx.cl.watch_dirty.load(Ordering::SeqCst)
+        || ctx.cl.watched.iter().any(|(db, k, was_expired)| !was_expired && ctx.lk.shard(k).dbs[*db].dict.get(k).is_some_and(|e| e.expire != 0 && e.expire <= now));
+    if stale {
+        ctx.lk.release();
+        unwatch_all(srv, ctx.cl);
+        ctx.out.null_array();
+        return Ok(());
     }
     ctx.out.array(queue.len());
     let mut scratch = Vec::new();
@@ -526,6 +599,7 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.cl.in_exec = false;
     ctx.lk.release();
+    unwatch_all(srv, ctx.cl);
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod hll;
 pub mod keys;
 pub mod lists;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -267,6 +268,7 @@ fn families() -> Vec<&'static [Cmd]> {
         bitops::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 

@@ -36,6 +36,10 @@ pub struct ClientHandle {
     pub waiter: Arc<crate::store::Waiter>,
     /// CLIENT UNBLOCK request: 0 none, 1 TIMEOUT, 2 ERROR.
     pub unblock: AtomicU8,
+    /// When the pending output first exceeded the soft limit (ms; 0 = not over).
+    pub soft_limit_since: AtomicI64,
+    /// Subscriptions: channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
+    pub sub_counts: [AtomicUsize; 3],
 }
 
 pub const F_MONITOR: u32 = 1;
@@ -67,6 +71,8 @@ impl ClientHandle {
             authenticated_user: Mutex::new("default"),
             waiter: Arc::new(crate::store::Waiter { client_id: id, notify: Notify::new() }),
             unblock: AtomicU8::new(0),
+            soft_limit_since: AtomicI64::new(0),
+            sub_counts: Default::default(),
         }
     }
 
@@ -131,13 +137,16 @@ impl ClientHandle {
         if self.addr.starts_with('/') {
             flags.push('U');
         }
+        if self.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -147,6 +156,9 @@ impl ClientHandle {
             (now_ms - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000,
             flags,
             self.db.load(Ordering::Relaxed),
+            self.sub_counts[0].load(Ordering::Relaxed),
+            self.sub_counts[1].load(Ordering::Relaxed),
+            self.sub_counts[2].load(Ordering::Relaxed),
             multi,
             qbuf,
             16384usize.saturating_sub(qbuf),
@@ -183,8 +195,35 @@ pub struct Client {
     /// Close the connection once pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
     pub no_touch: bool,
-    /// Receives messages pushed by other tasks (MONITOR feed, later pub/sub).
+    /// Receives messages pushed by other tasks (MONITOR feed, pub/sub).
     pub push_tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
+    /// This client's Pub/Sub subscriptions.
+    pub subs: Subscriptions,
+    /// WATCHed keys: (db, key, whether it was already expired when watched).
+    pub watched: Vec<(usize, Bytes, bool)>,
+    /// Set by any write to a watched key: EXEC then fails.
+    pub watch_dirty: Arc<AtomicBool>,
+}
+
+/// A client's subscriptions, in subscription order.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: Vec<Bytes>,
+    pub patterns: Vec<Bytes>,
+    pub shard: Vec<Bytes>,
+    /// The registry's handle on this client, created at the first subscription.
+    pub me: Option<Arc<super::pubsub::Subscriber>>,
+}
+
+impl Subscriptions {
+    /// Channels plus patterns: the count SUBSCRIBE/PSUBSCRIBE replies carry.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    pub fn any(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard.is_empty()
+    }
 }
 
 impl Client {

@@ -133,6 +133,9 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         close_after_reply: false,
         no_touch: false,
         push_tx,
+        subs: Default::default(),
+        watched: Vec::new(),
+        watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     let mut parser = Parser::new(srv.hot.proto_max_bulk_len.load(Ordering::Relaxed));
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -151,8 +154,23 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             _ = h.kill.notified() => break 'conn,
             m = push_rx.recv() => {
                 if let Some(m) = m {
-                    if sock.write_all(&m).await.is_err() { break 'conn; }
-                    srv.stats.net_output_bytes.fetch_add(m.len() as u64, Ordering::Relaxed);
+                    // Batch whatever else is queued into one write.
+                    let mut batch = m.to_vec();
+                    while batch.len() < 256 * 1024 {
+                        match push_rx.try_recv() {
+                            Ok(more) => batch.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                    // A subscriber that stopped reading must still be killable.
+                    let written = tokio::select! {
+                        r = sock.write_all(&batch) => r.is_ok(),
+                        _ = h.kill.notified() => false,
+                    };
+                    if !written { break 'conn; }
+                    let n = batch.len();
+                    let _ = h.omem.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+                    srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 continue 'conn;
             }
@@ -258,6 +276,8 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             buf = BytesMut::with_capacity(16 * 1024);
         }
     }
+    crate::commands::pubsub::unsubscribe_all(srv, &mut cl);
+    crate::commands::connection::unwatch_all(srv, &mut cl);
     let _ = sock.shutdown().await;
 }
 

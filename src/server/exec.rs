@@ -20,6 +20,11 @@ pub enum Flow {
     Block(Vec<Bytes>, BlockReq),
 }
 
+/// Commands a RESP2 client in subscribed mode may run.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset")
+}
+
 /// Commands that still run inside MULTI instead of being queued.
 fn runs_in_multi(name: &str) -> bool {
     matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
@@ -62,6 +67,10 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         return Flow::Continue;
     }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
+    if out.proto < 3 && cl.subs.any() && !allowed_when_subscribed(top) {
+        reject(srv, cl, out, format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", rt.full_name).into(), Some(rt));
+        return Flow::Continue;
+    }
     if cl.multi.is_some() && !runs_in_multi(top) {
         if rt.no_multi {
             reject(srv, cl, out, "ERR Command not allowed inside a transaction".into(), Some(rt));
@@ -122,6 +131,51 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
     }
 }
 
+/// A command that wrote (`dirty > 0`) invalidates WATCH on the keys its
+/// key spec names; whole-keyspace writers (FLUSHDB, FLUSHALL, SWAPDB...)
+/// invalidate every watch on the databases they hold.
+fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
+    if rt.spec.scope == crate::commands::Scope::All {
+        let which = if rt.spec.name == "flushdb" { Some(db) } else { None };
+        for sh in lk.shards() {
+            if !sh.watched.is_empty() {
+                sh.touch_all_watched(which);
+            }
+        }
+        return;
+    }
+    rt.spec.each_key(args, |i| {
+        if let Some(k) = args.get(i) {
+            lk.shard(k).touch_watched(db, k);
+        }
+    });
+}
+
+/// Publishes keyspace notifications (`__keyspace@<db>__:<key>` and
+/// `__keyevent@<db>__:<event>`) for the events whose class is enabled.
+fn notify_keyspace(srv: &Server, events: &[crate::commands::Event]) {
+    use crate::config::{NOTIFY_KEYEVENT, NOTIFY_KEYSPACE};
+    let flags = srv.hot.notify_flags.load(Ordering::Relaxed);
+    if flags == 0 || !srv.pubsub.has_subscribers() {
+        return;
+    }
+    let lim = srv.pubsub_limits();
+    for ev in events {
+        if flags & ev.class == 0 {
+            continue;
+        }
+        if flags & NOTIFY_KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{}__:", ev.db).into_bytes();
+            ch.extend_from_slice(&ev.key);
+            srv.pubsub.publish(false, &ch, ev.name.as_bytes(), lim);
+        }
+        if flags & NOTIFY_KEYEVENT != 0 {
+            let ch = format!("__keyevent@{}__:{}", ev.db, ev.name);
+            srv.pubsub.publish(false, ch.as_bytes(), &ev.key, lim);
+        }
+    }
+}
+
 /// enable-debug-command / enable-module-command: yes, no, or local.
 fn protected_allowed(srv: &Server, cl: &Client) -> bool {
     if srv.hot.debug_enabled.load(Ordering::Relaxed) {
@@ -178,8 +232,15 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if rt.write && crate::commands::streams::stream_readers_blocked() {
         crate::commands::streams::wake_stream_readers(ctx.lk, ctx.cl.db, rt, args);
     }
+    let events = std::mem::take(&mut ctx.events);
+    if dirty > 0 {
+        touch_watched_keys(lk, rt, args, cl.db);
+    }
     if !already {
         lk.release();
+    }
+    if !events.is_empty() {
+        notify_keyspace(srv, &events);
     }
     if block.is_some() && res.is_ok() {
         return block;

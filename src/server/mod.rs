@@ -6,6 +6,7 @@ pub mod conn;
 pub mod exec;
 pub mod latency;
 pub mod log;
+pub mod pubsub;
 
 use crate::commands::CommandTable;
 use crate::config::Config;
@@ -73,6 +74,10 @@ pub struct Hot {
     pub maxmemory: AtomicU64,
     /// Encoding thresholds of the collection types (read on every write).
     pub enc: EncodingLimits,
+    /// client-output-buffer-limit pubsub: hard, soft bytes and soft seconds.
+    pub pubsub_limits: [AtomicI64; 3],
+    /// notify-keyspace-events flags.
+    pub notify_flags: std::sync::atomic::AtomicU32,
 }
 
 /// The `*-max-*` directives that decide when a collection leaves its
@@ -113,6 +118,7 @@ pub struct Server {
     pub pid: u32,
     pub port: AtomicUsize,
     pub shutdown: Notify,
+    pub pubsub: pubsub::PubSub,
     pub clock: crate::util::Clock,
     pub shutting_down: AtomicBool,
     /// A SIGTERM/SIGINT asked for shutdown; the cron carries it out
@@ -171,6 +177,7 @@ impl Server {
             pid: std::process::id(),
             port: AtomicUsize::new(0),
             shutdown: Notify::new(),
+            pubsub: pubsub::PubSub::default(),
             clock: crate::util::Clock::new(),
             shutting_down: AtomicBool::new(false),
             shutdown_asap: AtomicBool::new(false),
@@ -225,6 +232,12 @@ impl Server {
         ] {
             a.store(c.get_i64(name), Ordering::Relaxed);
         }
+        let bl = c.buffer_limits();
+        let ps = &bl[2];
+        h.pubsub_limits[0].store(ps.hard as i64, Ordering::Relaxed);
+        h.pubsub_limits[1].store(ps.soft as i64, Ordering::Relaxed);
+        h.pubsub_limits[2].store(ps.soft_seconds as i64, Ordering::Relaxed);
+        h.notify_flags.store(c.notify_flags(), Ordering::Relaxed);
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
         h.latency_tracking.store(c.get_bool("latency-tracking"), Ordering::Relaxed);
@@ -262,6 +275,11 @@ impl Server {
 
     pub fn uptime_secs(&self) -> u64 {
         self.start.elapsed().as_secs()
+    }
+
+    pub fn pubsub_limits(&self) -> pubsub::Limits {
+        let l = &self.hot.pubsub_limits;
+        pubsub::Limits { hard: l[0].load(Ordering::Relaxed) as usize, soft: l[1].load(Ordering::Relaxed) as usize, soft_secs: l[2].load(Ordering::Relaxed) }
     }
 
     /// Counts an error reply in INFO errorstats, keyed by its first word.

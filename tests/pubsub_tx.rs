@@ -1,0 +1,155 @@
+//! Pub/Sub fan-out, slow-subscriber disconnection, and WATCH-based
+//! check-and-set under concurrency, against the real server process.
+
+mod common;
+
+use common::{RawConn, Server};
+use std::time::{Duration, Instant};
+
+fn bulk(s: &[u8]) -> Vec<u8> {
+    let mut v = format!("${}\r\n", s.len()).into_bytes();
+    v.extend_from_slice(s);
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+/// Expected RESP2 frame of a `message` push.
+fn message(ch: &str, msg: &str) -> Vec<u8> {
+    let mut v = b"*3\r\n".to_vec();
+    v.extend(bulk(b"message"));
+    v.extend(bulk(ch.as_bytes()));
+    v.extend(bulk(msg.as_bytes()));
+    v
+}
+
+fn pmessage(pat: &str, ch: &str, msg: &str) -> Vec<u8> {
+    let mut v = b"*4\r\n".to_vec();
+    v.extend(bulk(b"pmessage"));
+    v.extend(bulk(pat.as_bytes()));
+    v.extend(bulk(ch.as_bytes()));
+    v.extend(bulk(msg.as_bytes()));
+    v
+}
+
+#[test]
+fn fan_out_in_order_to_channel_and_pattern_subscribers() {
+    let s = Server::magpie(&[]);
+    let mut subs: Vec<RawConn> = (0..3).map(|_| s.conn()).collect();
+    for c in subs.iter_mut() {
+        let r = c.cmd(&[b"SUBSCRIBE", b"news"]);
+        assert_eq!(r, b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n".to_vec());
+    }
+    let mut psubs: Vec<RawConn> = (0..2).map(|_| s.conn()).collect();
+    for c in psubs.iter_mut() {
+        let r = c.cmd(&[b"PSUBSCRIBE", b"ne*"]);
+        assert_eq!(r, b"*3\r\n$10\r\npsubscribe\r\n$3\r\nne*\r\n:1\r\n".to_vec());
+    }
+    // A subscribed RESP2 client may not run other commands.
+    let r = subs[0].cmd(&[b"GET", b"x"]);
+    assert!(r.starts_with(b"-ERR Can't execute 'get'"), "{}", String::from_utf8_lossy(&r));
+    let mut p = s.conn();
+    const N: usize = 10_000;
+    let mut batch = Vec::new();
+    for i in 0..N {
+        batch.extend(common::encode_cmd(&[b"PUBLISH", b"news", format!("m{}", i).as_bytes()]));
+    }
+    p.send_raw(&batch);
+    for _ in 0..N {
+        assert_eq!(p.read_reply(), b":5\r\n".to_vec());
+    }
+    for c in subs.iter_mut() {
+        for i in 0..N {
+            assert_eq!(c.read_reply(), message("news", &format!("m{}", i)));
+        }
+    }
+    for c in psubs.iter_mut() {
+        for i in 0..N {
+            assert_eq!(c.read_reply(), pmessage("ne*", "news", &format!("m{}", i)));
+        }
+    }
+    let r = p.cmd(&[b"PUBSUB", b"NUMSUB", b"news", b"other"]);
+    assert_eq!(r, b"*4\r\n$4\r\nnews\r\n:3\r\n$5\r\nother\r\n:0\r\n".to_vec());
+    assert_eq!(p.cmd(&[b"PUBSUB", b"NUMPAT"]), b":1\r\n".to_vec());
+}
+
+#[test]
+fn resp3_subscriber_gets_push_frames_and_keeps_working() {
+    let s = Server::magpie(&[]);
+    let mut c = s.conn();
+    c.cmd(&[b"HELLO", b"3"]);
+    assert_eq!(c.cmd(&[b"SUBSCRIBE", b"ch"]), b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n".to_vec());
+    assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n".to_vec());
+    let mut p = s.conn();
+    assert_eq!(p.cmd(&[b"PUBLISH", b"ch", b"hi"]), b":1\r\n".to_vec());
+    assert_eq!(c.read_reply(), b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n".to_vec());
+}
+
+#[test]
+fn stalled_subscriber_is_disconnected_others_keep_up() {
+    let s = Server::magpie(&["--client-output-buffer-limit", "pubsub 256kb 64kb 1"]);
+    // The stalled subscriber never reads.
+    let mut stalled = s.conn();
+    stalled.cmd(&[b"SUBSCRIBE", b"big"]);
+    let mut good = s.conn();
+    good.cmd(&[b"SUBSCRIBE", b"big"]);
+    let mut p = s.conn();
+    let payload = vec![b'x'; 64 * 1024];
+    let start = Instant::now();
+    let mut received = 0usize;
+    let mut disconnected = false;
+    for _ in 0..3000 {
+        p.cmd(&[b"PUBLISH", b"big", &payload]);
+        // The good subscriber keeps reading.
+        let r = good.read_reply();
+        assert!(r.ends_with(b"\r\n") && r.len() > payload.len());
+        received += 1;
+        if received % 16 != 0 {
+            continue;
+        }
+        let clients = p.cmd(&[b"CLIENT", b"LIST"]);
+        if String::from_utf8_lossy(&clients).matches("sub=1").count() == 1 {
+            disconnected = true;
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20));
+    }
+    assert!(disconnected, "the stalled subscriber must be disconnected (after {} messages)", received);
+    assert!(received >= 16, "disconnected only past the hard limit: {}", received);
+}
+
+/// Many clients increment one counter through WATCH/GET/MULTI/SET/EXEC;
+/// every successful EXEC must count: no update is lost.
+#[test]
+fn watch_check_and_set_loses_no_update() {
+    let s = Server::magpie(&[]);
+    let port = s.port;
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 150;
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(port);
+                let mut ok = 0;
+                while ok < ROUNDS {
+                    c.cmd(&[b"WATCH", b"counter"]);
+                    let v = c.cmd(&[b"GET", b"counter"]);
+                    let n: i64 = if v.starts_with(b"$-1") { 0 } else { String::from_utf8_lossy(&v).lines().nth(1).unwrap().parse().unwrap() };
+                    c.cmd(&[b"MULTI"]);
+                    c.cmd(&[b"SET", b"counter", (n + 1).to_string().as_bytes()]);
+                    let r = c.cmd(&[b"EXEC"]);
+                    if r.starts_with(b"*1") {
+                        ok += 1;
+                    } else {
+                        assert_eq!(r, b"*-1\r\n".to_vec());
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut c = s.conn();
+    let v = c.cmd(&[b"GET", b"counter"]);
+    assert_eq!(v, bulk((CLIENTS * ROUNDS).to_string().as_bytes()));
+}
