@@ -946,6 +946,10 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"reload" => debug_reload(ctx)?,
+        b"config-rewrite-force-all" if argc == 2 => {
+            ctx.srv.cfg.read().rewrite_ex(true).map_err(CmdErr::from)?;
+            ctx.out.ok();
+        }
         b"pause-cron" if argc == 3 => {
             ctx.srv.cron_paused.store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
             ctx.out.ok();

@@ -167,7 +167,9 @@ impl Kind {
             }
             Kind::Flags(items) => {
                 let mut bits = 0u8;
-                for a in args {
+                // No value at all (`--shutdown-on-sigint` alone) is an error too.
+                let none: &[Vec<u8>] = &[Vec::new()];
+                for a in if args.is_empty() { none } else { args } {
                     match items.iter().find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes())) {
                         Some((_, b)) => bits |= b,
                         None => {
@@ -912,18 +914,28 @@ impl Config {
 
     /// CONFIG REWRITE: rewrite the config file in place.
     pub fn rewrite(&self) -> Result<(), String> {
+        self.rewrite_ex(false)
+    }
+
+    /// CONFIG REWRITE; with `force_all` (DEBUG CONFIG-REWRITE-FORCE-ALL)
+    /// every directive is written, default or not.
+    pub fn rewrite_ex(&self, force_all: bool) -> Result<(), String> {
         let path = self.config_file.as_ref().ok_or("ERR The server is running without a config file")?;
         let old = match std::fs::read(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(format!("ERR Rewriting config file: {}", strerror(&e))),
         };
-        let content = self.rewrite_content(&old);
+        let content = self.rewrite_content_ex(&old, force_all);
         write_atomically(path, content.as_bytes()).map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
     }
 
     /// Compute the rewritten file content from the old content.
     pub fn rewrite_content(&self, old: &str) -> String {
+        self.rewrite_content_ex(old, false)
+    }
+
+    fn rewrite_content_ex(&self, old: &str, force_all: bool) -> String {
         let mut lines: Vec<String> = Vec::new();
         let mut option_lines: HashMap<usize, std::collections::VecDeque<usize>> = HashMap::new();
         let mut has_tail = false;
@@ -960,12 +972,12 @@ impl Config {
                 continue;
             }
             let v = &self.values[i];
-            let force = d.flags & table::FORCE_REWRITE != 0 || *v != defaults.values[i];
+            let force = force_all || d.flags & table::FORCE_REWRITE != 0 || *v != defaults.values[i];
             let new_lines = d.kind.rewrite_lines(d.name, v);
             if let (Value::BufferLimits(cur), Value::BufferLimits(def)) = (v, &defaults.values[i]) {
                 // One line per class; only non-default classes are forced.
                 for (c, l) in new_lines.into_iter().enumerate() {
-                    rewrite_line(&mut lines, &mut option_lines, &mut has_tail, i, l, cur[c] != def[c]);
+                    rewrite_line(&mut lines, &mut option_lines, &mut has_tail, i, l, force_all || cur[c] != def[c]);
                 }
             } else {
                 for l in new_lines {
