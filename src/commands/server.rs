@@ -950,6 +950,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.srv.cfg.read().rewrite_ex(true).map_err(CmdErr::from)?;
             ctx.out.ok();
         }
+        b"populate" if (3..=5).contains(&argc) => debug_populate(ctx)?,
         b"pause-cron" if argc == 3 => {
             ctx.srv.cron_paused.store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
             ctx.out.ok();
@@ -991,6 +992,37 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             return Err(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
         }
     }
+    Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: creates string keys prefix:N with
+/// value "value:N" (cut or zero-padded to `size` bytes) for N in 0..count,
+/// in the current database, leaving existing keys alone.
+fn debug_populate(ctx: &mut Ctx) -> CmdResult {
+    let count = parse_i64(&ctx.args[2]).filter(|c| *c >= 0).ok_or(CmdErr::from("ERR value is out of range, must be positive"))?;
+    let prefix = ctx.args.get(3).map(|p| p.to_vec()).unwrap_or_else(|| b"key".to_vec());
+    let size = match ctx.args.get(4) {
+        Some(s) => Some(parse_i64(s).filter(|v| *v >= 0).ok_or(CmdErr::from("ERR value is out of range, must be positive"))? as usize),
+        None => None,
+    };
+    let (now, lru, dbi) = (ctx.now, ctx.lru_now(), ctx.cl.db);
+    let mut key = prefix.clone();
+    for n in 0..count {
+        key.truncate(prefix.len());
+        key.push(b':');
+        key.extend_from_slice(n.to_string().as_bytes());
+        let (db, st) = ctx.lk.db(dbi, &key);
+        if db.lookup(&key, now, st).is_some() {
+            continue;
+        }
+        let mut val = format!("value:{}", n).into_bytes();
+        if let Some(sz) = size {
+            val.resize(sz, 0);
+        }
+        db.set(&key, crate::store::Value::str(&val), None, false, lru);
+        ctx.dirty += 1;
+    }
+    ctx.out.ok();
     Ok(())
 }
 

@@ -151,6 +151,7 @@ pub struct Server {
 impl Server {
     pub fn new(cfg: Config) -> Server {
         let ndb = cfg.get_i64("databases").max(1) as usize;
+        let cmds = command_table(&cfg);
         let now = crate::util::now_ms();
         let run_id: String = {
             let mut s = String::new();
@@ -167,7 +168,7 @@ impl Server {
             ks: Keyspace::new(ndb, 6),
             cfg: RwLock::new(cfg),
             hot: Hot::default(),
-            cmds: CommandTable::build(),
+            cmds,
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
@@ -511,6 +512,22 @@ fn remove_temp_dumps() {
             }
         }
     }
+}
+
+/// The command table with the config file's `rename-command OLD NEW`
+/// applied (an empty NEW removes the command).
+fn command_table(cfg: &Config) -> CommandTable {
+    let mut t = CommandTable::build();
+    for (old, new) in &cfg.rename_commands {
+        match t.map.remove(old.to_ascii_lowercase().as_bytes()) {
+            Some(rt) if !new.is_empty() => {
+                t.map.insert(new.to_ascii_lowercase().into_bytes(), rt);
+            }
+            Some(_) => {}
+            None => log::warning(&format!("rename-command: no such command '{}'", old)),
+        }
+    }
+    t
 }
 
 /// IPv6 listeners accept only IPv6, so `bind * -::*` can take the port twice.
