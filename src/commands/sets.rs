@@ -465,35 +465,6 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
 
 // --- SINTER / SUNION / SDIFF ------------------------------------------------
 
-/// Looks up every key as a set (missing keys are None); WRONGTYPE if any
-/// holds another type. `write` uses write lookups (no hit/miss counting).
-fn collect_sets(ctx: &mut Ctx, keys: &[Bytes], write: bool) -> Result<Vec<Option<Set>>, CmdErr> {
-    // Sets are cloned out (cheap for the common small case) so that several
-    // can be read while the destination is written.
-    let mut out = Vec::with_capacity(keys.len());
-    let mut err = None;
-    for k in keys {
-        let r = if write {
-            write_lookup(ctx.lk, ctx.cl.db, ctx.now, k)
-        } else {
-            read(ctx.lk, ctx.access(), k)
-        };
-        match r {
-            Ok(s) => out.push(s.map(|s| s.clone())),
-            Err(e) => {
-                if err.is_none() {
-                    err = Some(e);
-                }
-                out.push(None);
-            }
-        }
-    }
-    match err {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
-}
-
 /// Looks up the set at `key` and runs `f` on it without cloning; Ok(None)
 /// if missing.
 fn with_set<R>(
@@ -542,13 +513,13 @@ fn compute_inter(
     order.sort_by_key(|&i| sizes[i]);
     // With several shards locked, the sets are looked up one at a time:
     // copy the smallest, probe the others.
-    let smallest = with_set(ctx, &keys[order[0]], write, |s| s.members())?.unwrap_or_default();
+    let smallest = with_set(ctx, &keys[order[0]], true, |s| s.members())?.unwrap_or_default();
     let mut cand: Vec<Vec<u8>> = smallest;
     for &i in &order[1..] {
         if cand.is_empty() {
             break;
         }
-        cand = with_set(ctx, &keys[i], write, |s| {
+        cand = with_set(ctx, &keys[i], true, |s| {
             cand.into_iter().filter(|m| s.contains(m)).collect()
         })?
         .unwrap_or_default();
@@ -570,23 +541,38 @@ fn compute_inter(
 /// intset-first set to which members are added one by one.
 fn compute_union_diff(ctx: &mut Ctx, keys: &[Bytes], op: Op, write: bool) -> Result<Set, CmdErr> {
     let max = max_intset(ctx);
-    let sets = collect_sets(ctx, keys, write)?;
+    // Type check every key first (this pass counts the keyspace hits and
+    // misses); the passes below use plain lookups.
+    let mut present = Vec::with_capacity(keys.len());
+    for k in keys {
+        present.push(with_set(ctx, k, write, |_| ())?.is_some());
+    }
     let mut dst = Set::default();
     match op {
         Op::Union => {
-            for s in sets.iter().flatten() {
-                s.for_each(|m| {
-                    dst.add(m, max);
-                });
+            for (k, _) in keys.iter().zip(&present).filter(|(_, p)| **p) {
+                with_set(ctx, k, true, |s| {
+                    s.for_each(|m| {
+                        dst.add(m, max);
+                    })
+                })?;
             }
         }
         Op::Diff => {
-            if let Some(Some(first)) = sets.first() {
-                first.for_each(|m| {
-                    if !sets[1..].iter().flatten().any(|o| o.contains(m)) {
-                        dst.add(m, max);
+            if present[0] {
+                let mut cand = with_set(ctx, &keys[0], true, |s| s.members())?.unwrap_or_default();
+                for (k, _) in keys[1..].iter().zip(&present[1..]).filter(|(_, p)| **p) {
+                    if cand.is_empty() {
+                        break;
                     }
-                });
+                    cand = with_set(ctx, k, true, |s| {
+                        cand.into_iter().filter(|m| !s.contains(m)).collect()
+                    })?
+                    .unwrap_or_default();
+                }
+                for m in &cand {
+                    dst.add(m, max);
+                }
             }
         }
     }
