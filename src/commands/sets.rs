@@ -654,7 +654,7 @@ fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     let keys = &ctx.args[2..];
     let max = max_intset(ctx);
     let mut dst = Set::default();
-    compute_inter(ctx, keys, true, 0, |m| {
+    compute_inter(ctx, keys, false, 0, |m| {
         dst.add(m, max);
         true
     })?;
@@ -672,7 +672,7 @@ fn union_diff(ctx: &mut Ctx, op: Op) -> CmdResult {
 fn union_diff_store(ctx: &mut Ctx, op: Op, event: &'static str) -> CmdResult {
     let dstkey = ctx.args[1].clone();
     let keys = &ctx.args[2..];
-    let dst = compute_union_diff(ctx, keys, op, true)?;
+    let dst = compute_union_diff(ctx, keys, op, false)?;
     store(ctx, &dstkey, dst, event);
     Ok(())
 }
