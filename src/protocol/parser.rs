@@ -39,8 +39,14 @@ pub struct Parser {
     pub unauthenticated: bool,
 }
 
+/// Finds the '\r' ending a header line. Like Redis's `strchr` on its
+/// NUL-terminated query buffer, the search stops at a NUL byte: such a line
+/// is treated as incomplete (and later as too long).
 fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&c| c == b'\r')
+    match buf.iter().position(|&c| c == b'\r' || c == 0) {
+        Some(i) if buf[i] == b'\r' => Some(i),
+        _ => None,
+    }
 }
 
 impl Parser {
@@ -140,8 +146,8 @@ impl Parser {
             None => return Ok(None),
             Some(l) => l,
         };
-        if line[0] != b'$' {
-            return Err(ParseError(format!("expected '$', got '{}'", line[0] as char)));
+        if buf[0] != b'$' {
+            return Err(ParseError(format!("expected '$', got '{}'", buf[0] as char)));
         }
         if line.len() + 1 >= buf.len() {
             return Ok(None);
@@ -159,10 +165,10 @@ impl Parser {
     }
 
     fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Request>, ParseError> {
-        let nl = match buf.iter().position(|&c| c == b'\n') {
-            Some(i) => i,
-            None if buf.len() > INLINE_MAX => return Err(ParseError::new("too big inline request")),
-            None => return Ok(None),
+        let nl = match buf.iter().position(|&c| c == b'\n' || c == 0) {
+            Some(i) if buf[i] == b'\n' => i,
+            _ if buf.len() > INLINE_MAX => return Err(ParseError::new("too big inline request")),
+            _ => return Ok(None),
         };
         let line = buf.split_to(nl + 1).freeze();
         let mut end = nl;
