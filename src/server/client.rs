@@ -80,6 +80,11 @@ impl ClientHandle {
         self.last_cmd.store(rt as *const _ as *mut _, Ordering::Relaxed);
     }
 
+    /// An unknown command was sent: CLIENT LIST shows `cmd=NULL`, as in Redis.
+    pub fn clear_last_cmd(&self) {
+        self.last_cmd.store(std::ptr::null_mut(), Ordering::Relaxed);
+    }
+
     pub fn last_cmd_name(&self) -> &'static str {
         let p = self.last_cmd.load(Ordering::Relaxed);
         if p.is_null() {
