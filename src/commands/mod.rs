@@ -6,6 +6,7 @@
 
 pub mod bitops;
 pub mod connection;
+pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
@@ -269,6 +270,7 @@ fn families() -> Vec<&'static [Cmd]> {
         sort::COMMANDS,
         persistence::COMMANDS,
         pubsub::COMMANDS,
+        dump::COMMANDS,
     ]
 }
 

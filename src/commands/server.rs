@@ -922,7 +922,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e as *const _,
                 e.val.encoding(),
-                e.val.as_str().map(|s| s.len()).unwrap_or(0),
+                crate::persistence::types::serialized_len(&e.val, true),
                 e.lru & 0xff_ffff,
                 now_s.saturating_sub(e.lru)
             );

@@ -344,7 +344,10 @@ pub fn load(buf: &[u8], mut f: impl FnMut(LoadedKey) -> LoadResult<()>, mut aux:
             t => {
                 let key = r.string()?;
                 let val = super::types::read_value(&mut r, t)?;
-                f(LoadedKey { db, key, val, expire, lru_idle, lfu_freq })?;
+                // Empty collections are skipped, as Redis does.
+                if !super::types::is_empty_collection(&val) {
+                    f(LoadedKey { db, key, val, expire, lru_idle, lfu_freq })?;
+                }
                 expire = 0;
                 lru_idle = None;
                 lfu_freq = None;

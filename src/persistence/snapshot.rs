@@ -216,6 +216,7 @@ pub fn load_file(srv: &'static Server, lk: Option<&mut Locked>, path: &PathBuf) 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
         Err(e) => return Err(format!("Fatal error loading the DB: {}. Exiting.", e)),
     };
+    super::types::use_limits(&srv.hot.enc);
     let now = crate::util::now_ms();
     let (mut loaded, mut expired) = (0u64, 0u64);
     let ndb = srv.ks.ndb;

@@ -391,6 +391,12 @@ impl List {
         self.nodes.len()
     }
 
+    /// Each node's element count and whether it is a plain node, in order
+    /// (the RDB writer saves one listpack per node, as Redis does).
+    pub fn node_layout(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.nodes.iter().map(|n| (n.count as usize, n.plain))
+    }
+
     pub fn push_back(&mut self, e: &[u8], fill: i64) {
         let esize = enc::size_of(e);
         match self.nodes.back_mut() {

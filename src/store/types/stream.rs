@@ -355,6 +355,13 @@ pub struct Consumer {
     pub pel: BTreeSet<StreamId>,
 }
 
+/// One entry of a node as stored, for the RDB writer and loader.
+pub struct RawEntry<'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    pub pairs: Vec<&'a [u8]>,
+}
+
 /// Marker of an unknown entries-read counter.
 pub const ENTRIES_READ_INVALID: i64 = -1;
 
@@ -459,6 +466,41 @@ impl Stream {
     /// Number of nodes (XINFO radix-tree-keys).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Every node as stored: master ID, master fields and all entries,
+    /// deleted ones included (the RDB writer).
+    pub fn raw_nodes(&self) -> impl Iterator<Item = (StreamId, Vec<&[u8]>, Vec<RawEntry<'_>>)> + '_ {
+        self.nodes.iter().map(|(mid, n)| {
+            let ents = n
+                .slots(*mid)
+                .into_iter()
+                .map(|s| RawEntry {
+                    id: s.id,
+                    deleted: s.deleted,
+                    pairs: n.pairs_at(s.off),
+                })
+                .collect();
+            (*mid, n.master_fields(), ents)
+        })
+    }
+
+    /// Adds a node read from a file (the RDB loader). The caller guarantees
+    /// ascending IDs, none below `master`, all above every existing entry,
+    /// and at least one live entry. Counts the live entries into the length.
+    pub fn push_raw_node(&mut self, master: StreamId, fields: &[&[u8]], entries: &[RawEntry]) {
+        let fake: Vec<&[u8]> = fields.iter().flat_map(|f| [*f, &b""[..]]).collect();
+        let mut node = Node::new(&fake);
+        for e in entries {
+            let off = node.buf.len();
+            node.append(master, e.id, &e.pairs);
+            if e.deleted {
+                node.mark_deleted(off);
+            }
+        }
+        self.length += node.live as u64;
+        node.buf.shrink_to_fit();
+        self.nodes.insert(master, node);
     }
 
     /// An estimate of the radix tree node count (XINFO radix-tree-nodes).
