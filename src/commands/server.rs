@@ -380,6 +380,7 @@ fn apply_changes(ctx: &mut Ctx, changed: &[&str]) {
             "dir" => {
                 let _ = std::env::set_current_dir(cfg.get_str("dir"));
             }
+            "oom-score-adj" | "oom-score-adj-values" => apply_oom_score_adj(&cfg),
             _ => {}
         }
     }
@@ -825,6 +826,39 @@ fn key_flag_name(f: &str) -> String {
         f.to_string()
     } else {
         f.to_ascii_lowercase()
+    }
+}
+
+/// The process's oom_score_adj before oom-score-adj took over (i64::MIN
+/// while it is off), restored when it is switched off again.
+static OOM_BASE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
+/// Sets /proc/self/oom_score_adj from oom-score-adj and its values (this
+/// process is always a master: class 0). `yes`/`relative` add the value to
+/// the score the process had when the option was enabled, `absolute` sets it;
+/// `no` puts the original score back.
+pub fn apply_oom_score_adj(cfg: &crate::config::Config) {
+    const PATH: &str = "/proc/self/oom_score_adj";
+    let mode = cfg.get_i64("oom-score-adj");
+    let base = OOM_BASE.load(Ordering::Relaxed);
+    if mode == 0 {
+        if base != i64::MIN {
+            let _ = std::fs::write(PATH, format!("{}\n", base));
+            OOM_BASE.store(i64::MIN, Ordering::Relaxed);
+        }
+        return;
+    }
+    let base = if base == i64::MIN {
+        let cur = std::fs::read_to_string(PATH).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+        OOM_BASE.store(cur, Ordering::Relaxed);
+        cur
+    } else {
+        base
+    };
+    let v = cfg.oom_score_adj_values()[0];
+    let score = if mode == 2 { v } else { base + v }.clamp(-1000, 1000);
+    if let Err(err) = std::fs::write(PATH, format!("{}\n", score)) {
+        crate::server::log::warning(&format!("Unable to write oom_score_adj: {}", err));
     }
 }
 

@@ -435,6 +435,7 @@ impl Server {
             log::warning("Configured to not listen anywhere, exiting.");
             return 1;
         }
+        crate::commands::server::apply_oom_score_adj(&self.cfg.read());
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
         tokio::spawn(cron(self));
