@@ -598,6 +598,7 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
         exec::call(srv, ctx.cl, ctx.out, ctx.lk, rt, args, &mut scratch);
     }
     ctx.cl.in_exec = false;
+    crate::server::propagate::exec_done();
     ctx.lk.release();
     unwatch_all(srv, ctx.cl);
     Ok(())

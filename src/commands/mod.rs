@@ -4,6 +4,7 @@
 //! arity, authentication, transaction queueing, shard locking, execution,
 //! statistics.
 
+pub mod aof;
 pub mod bitops;
 pub mod connection;
 pub mod dump;
@@ -269,6 +270,7 @@ fn families() -> Vec<&'static [Cmd]> {
         bitops::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
+        aof::COMMANDS,
         pubsub::COMMANDS,
         dump::COMMANDS,
     ]

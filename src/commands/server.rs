@@ -206,6 +206,7 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 if st.saves > 0 || !st.last_ok { st.last_time_sec } else { -1 },
                 if st.in_progress { (now - st.started_ms) / 1000 } else { -1 },
                 st.saves,
+                crate::persistence::aof::info_fields(),
             );
         }
         "stats" => {
@@ -980,6 +981,8 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"reload" => debug_reload(ctx)?,
+        b"loadaof" if argc == 2 => super::aof::debug_loadaof(ctx)?,
+        b"aof-flush-sleep" if argc == 3 => super::aof::debug_flush_sleep(ctx)?,
         b"config-rewrite-force-all" if argc == 2 => {
             ctx.srv.cfg.read().rewrite_ex(true).map_err(CmdErr::from)?;
             ctx.out.ok();

@@ -1,5 +1,6 @@
 //! Persistence: RDB snapshots (and, later, the append-only file).
 
+pub mod aof;
 pub mod crc64;
 pub mod intset;
 pub mod listpack;

@@ -237,6 +237,8 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
     }
+    // Propagation (AOF) while the locks still order the writes.
+    super::propagate::after_command(srv, cl, lk, rt, args, dirty, &out.buf[mark..]);
     if !already {
         lk.release();
     }

@@ -6,6 +6,7 @@ pub mod conn;
 pub mod exec;
 pub mod latency;
 pub mod log;
+pub mod propagate;
 pub mod pubsub;
 
 use crate::commands::CommandTable;
@@ -245,6 +246,7 @@ impl Server {
         h.protected_mode.store(c.get_bool("protected-mode"), Ordering::Relaxed);
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         drop(c);
+        crate::persistence::aof::config_changed(self);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
         while sl.len() > max {
@@ -355,6 +357,10 @@ impl Server {
 
     /// Loads the dump file at start-up. False means a fatal error.
     fn load_data(&'static self) -> bool {
+        // With appendonly yes the AOF is loaded instead of the dump file.
+        if let Some(ok) = crate::persistence::aof::startup(self) {
+            return ok;
+        }
         let path = crate::persistence::snapshot::rdb_path(self);
         if !path.exists() {
             return true;
@@ -488,6 +494,7 @@ impl Server {
     pub fn prepare_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         log::notice("User requested shutdown...");
+        crate::persistence::aof::shutdown();
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {
             let _ = std::fs::remove_file(&unixsocket);
@@ -594,7 +601,7 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
                 }
             }
         }
-        g.stats.pending_expired.clear();
+        propagate::expired_in_cron(&mut g.stats);
         if Instant::now() > deadline {
             break;
         }

@@ -33,6 +33,8 @@ pub struct Db {
     pub ver: u32,
     /// The snapshot in progress, if any.
     pub snap: Option<Box<SnapState>>,
+    /// This database's number (expired keys are propagated with it).
+    pub index: usize,
 }
 
 /// Serializes one entry into a snapshot buffer (supplied by `persistence`).
@@ -97,7 +99,7 @@ impl Db {
                 self.dict.remove(key);
                 self.volatile -= 1;
                 stats.expired_keys += 1;
-                stats.pending_expired.push(SBytes::new(key));
+                stats.pending_expired.push((self.index, SBytes::new(key)));
                 return None;
             }
         }
@@ -209,9 +211,9 @@ pub struct ShardStats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
-    /// Keys removed by expiry since the last drain, for propagation and
-    /// keyspace notifications.
-    pub pending_expired: Vec<SBytes>,
+    /// Keys removed by expiry since the last drain (db, key), for
+    /// propagation and keyspace notifications.
+    pub pending_expired: Vec<(usize, SBytes)>,
 }
 
 /// A client blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK...). One per
@@ -238,7 +240,7 @@ pub struct Shard {
 impl Shard {
     fn new(ndb: usize, seed: u64) -> Shard {
         Shard {
-            dbs: (0..ndb).map(|_| Db::default()).collect(),
+            dbs: (0..ndb).map(|i| Db { index: i, ..Db::default() }).collect(),
             stats: ShardStats::default(),
             rng: seed | 1,
             waiters: WaitQueues::default(),
@@ -330,7 +332,7 @@ impl Shard {
                 d.volatile -= 1;
                 expired += 1;
                 self.stats.expired_keys += 1;
-                self.stats.pending_expired.push(e.key);
+                self.stats.pending_expired.push((db, e.key));
             }
             cursor = next;
             if cursor == 0 {

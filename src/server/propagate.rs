@@ -1,0 +1,330 @@
+//! Propagation of changes (to the AOF; later to replicas).
+//!
+//! `after_command` runs in `exec::call` while the command still holds its
+//! shard locks: keys that expired during the command become `DEL`s, and a
+//! command that changed data is recorded in the form Redis propagates it
+//! (relative expires made absolute, non-deterministic commands replaced by
+//! their effect). The records of one command, or of a whole EXEC, are
+//! appended together; more than one are wrapped in MULTI/EXEC as Redis 7.0
+//! does.
+
+use super::client::Client;
+use super::Server;
+use crate::commands::{CmdRt, Scope};
+use crate::persistence::aof;
+use crate::store::{Locked, ShardStats};
+use crate::util::eq_ic;
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+thread_local! {
+    /// Records of the command (or transaction) running on this thread.
+    static PENDING: RefCell<Vec<(usize, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+}
+
+#[inline]
+fn active() -> bool {
+    aof::ON.load(Ordering::Relaxed) && !aof::LOADING.load(Ordering::Relaxed)
+}
+
+fn push(db: usize, args: &[&[u8]]) {
+    let mut rec = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    aof::encode_command(&mut rec, args);
+    PENDING.with(|p| p.borrow_mut().push((db, rec)));
+}
+
+fn commit() {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if !p.is_empty() {
+            aof::append(&p, p.len() > 1);
+            p.clear();
+        }
+    });
+}
+
+/// Keys removed by expiry in a shard's stats become DELs.
+fn drain_expired(st: &mut ShardStats, on: bool) {
+    if st.pending_expired.is_empty() {
+        return;
+    }
+    if on {
+        for (db, k) in st.pending_expired.iter() {
+            push(*db, &[b"DEL", k]);
+        }
+    }
+    st.pending_expired.clear();
+}
+
+/// The active expire cycle removed keys from a shard (its lock is held).
+pub fn expired_in_cron(st: &mut ShardStats) {
+    if st.pending_expired.is_empty() {
+        return;
+    }
+    let on = active();
+    if on {
+        for (db, k) in st.pending_expired.iter() {
+            push(*db, &[b"DEL", k]);
+            commit();
+        }
+    }
+    st.pending_expired.clear();
+}
+
+/// Called after every command, with its locks still held.
+#[allow(clippy::too_many_arguments)]
+pub fn after_command(
+    srv: &Server,
+    cl: &Client,
+    lk: &mut Locked,
+    rt: &CmdRt,
+    args: &[Bytes],
+    dirty: u64,
+    reply: &[u8],
+) {
+    let on = active();
+    if rt.spec.scope == Scope::All {
+        // SWAPDB moves databases within shards: keep their indexes right.
+        for sh in lk.shards() {
+            for (i, db) in sh.dbs.iter_mut().enumerate() {
+                db.index = i;
+            }
+        }
+    }
+    for sh in lk.shards() {
+        drain_expired(&mut sh.stats, on);
+    }
+    if !on {
+        return;
+    }
+    let _ = srv;
+    if dirty > 0 && (rt.write || rt.may_replicate) {
+        rewrite(cl.db, lk, rt, args, reply);
+    }
+    if !cl.in_exec {
+        commit();
+    }
+}
+
+/// EXEC finished its queue (its locks still held): the transaction's
+/// records go out together.
+pub fn exec_done() {
+    if active() {
+        commit();
+    } else {
+        PENDING.with(|p| p.borrow_mut().clear());
+    }
+}
+
+// ---------------------------------------------------------------- replies
+
+/// The parts of a reply propagation needs.
+enum R {
+    Bulk(Vec<u8>),
+    Arr(Vec<R>),
+    Other,
+}
+
+fn parse_reply(b: &[u8], pos: &mut usize) -> Option<R> {
+    let t = *b.get(*pos)?;
+    let nl = b[*pos..].iter().position(|&c| c == b'\n')? + *pos;
+    let line = std::str::from_utf8(&b[*pos + 1..nl.saturating_sub(1).max(*pos + 1)]).ok()?;
+    *pos = nl + 1;
+    match t {
+        b'$' => {
+            let n: i64 = line.parse().ok()?;
+            if n < 0 {
+                return Some(R::Other);
+            }
+            let s = b.get(*pos..*pos + n as usize)?.to_vec();
+            *pos += n as usize + 2;
+            Some(R::Bulk(s))
+        }
+        b'*' | b'~' | b'>' => {
+            let n: i64 = line.parse().ok()?;
+            if n < 0 {
+                return Some(R::Other);
+            }
+            let mut v = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                v.push(parse_reply(b, pos)?);
+            }
+            Some(R::Arr(v))
+        }
+        b'%' => {
+            let n: i64 = line.parse().ok()?;
+            let mut v = Vec::with_capacity(2 * n as usize);
+            for _ in 0..2 * n {
+                v.push(parse_reply(b, pos)?);
+            }
+            Some(R::Arr(v))
+        }
+        _ => Some(R::Other),
+    }
+}
+
+fn reply_value(reply: &[u8]) -> Option<R> {
+    let mut p = 0;
+    parse_reply(reply, &mut p)
+}
+
+// ---------------------------------------------------------------- rewriting
+
+fn expire_of(lk: &mut Locked, db: usize, key: &[u8]) -> Option<i64> {
+    lk.shard(key).dbs[db].dict.get(key).map(|e| e.expire)
+}
+
+/// Records `args` in the form Redis propagates it.
+fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8]) {
+    let verbatim = |args: &[Bytes]| {
+        let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        push(db, &v);
+    };
+    let name = rt.spec.name;
+    match name {
+        "set" if args.len() > 3 => {
+            let rel = args[3..]
+                .iter()
+                .any(|a| eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat"));
+            if !rel {
+                return verbatim(args);
+            }
+            match expire_of(lk, db, &args[1]) {
+                Some(at) if at > 0 => push(
+                    db,
+                    &[
+                        b"SET",
+                        &args[1],
+                        &args[2],
+                        b"PXAT",
+                        at.to_string().as_bytes(),
+                    ],
+                ),
+                Some(_) => verbatim(args),
+                None => push(db, &[b"DEL", &args[1]]),
+            }
+        }
+        "setex" | "psetex" => match expire_of(lk, db, &args[1]) {
+            Some(at) if at > 0 => push(
+                db,
+                &[
+                    b"SET",
+                    &args[1],
+                    &args[3],
+                    b"PXAT",
+                    at.to_string().as_bytes(),
+                ],
+            ),
+            Some(_) => push(db, &[b"SET", &args[1], &args[3]]),
+            None => push(db, &[b"DEL", &args[1]]),
+        },
+        "getex" => match expire_of(lk, db, &args[1]) {
+            Some(at) if at > 0 => push(db, &[b"PEXPIREAT", &args[1], at.to_string().as_bytes()]),
+            Some(_) => push(db, &[b"PERSIST", &args[1]]),
+            None => push(db, &[b"DEL", &args[1]]),
+        },
+        "expire" | "pexpire" | "expireat" | "pexpireat" => match expire_of(lk, db, &args[1]) {
+            Some(at) if at > 0 => {
+                let at = at.to_string();
+                let mut v: Vec<&[u8]> = vec![b"PEXPIREAT", &args[1], at.as_bytes()];
+                v.extend(args[3..].iter().map(|a| &a[..]));
+                push(db, &v);
+            }
+            Some(_) => verbatim(args),
+            None => push(db, &[b"DEL", &args[1]]),
+        },
+        "incrbyfloat" => {
+            let v = lk.shard(&args[1]).dbs[db]
+                .dict
+                .get(&args[1])
+                .and_then(|e| e.val.as_str().map(|s| s.to_vec()));
+            match v {
+                Some(v) => push(db, &[b"SET", &args[1], &v, b"KEEPTTL"]),
+                None => verbatim(args),
+            }
+        }
+        "spop" => match reply_value(reply) {
+            Some(R::Bulk(m)) => push(db, &[b"SREM", &args[1], &m]),
+            Some(R::Arr(ms)) => {
+                let gone = lk.shard(&args[1]).dbs[db].dict.get(&args[1]).is_none();
+                if gone {
+                    push(db, &[b"DEL", &args[1]]);
+                } else {
+                    let ms: Vec<Vec<u8>> = ms
+                        .into_iter()
+                        .filter_map(|m| if let R::Bulk(b) = m { Some(b) } else { None })
+                        .collect();
+                    for chunk in ms.chunks(1024) {
+                        let mut v: Vec<&[u8]> = vec![b"SREM", &args[1]];
+                        v.extend(chunk.iter().map(|m| m.as_slice()));
+                        push(db, &v);
+                    }
+                }
+            }
+            _ => {}
+        },
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+            if let Some(R::Arr(v)) = reply_value(reply) {
+                if let Some(R::Bulk(k)) = v.first() {
+                    let cmd: &[u8] = match name {
+                        "blpop" => b"LPOP",
+                        "brpop" => b"RPOP",
+                        "bzpopmin" => b"ZPOPMIN",
+                        _ => b"ZPOPMAX",
+                    };
+                    push(db, &[cmd, k]);
+                }
+            }
+        }
+        "brpoplpush" => push(db, &[b"RPOPLPUSH", &args[1], &args[2]]),
+        "blmove" => push(db, &[b"LMOVE", &args[1], &args[2], &args[3], &args[4]]),
+        "lmpop" | "blmpop" | "zmpop" | "bzmpop" => {
+            let first = if name.starts_with('b') { 2 } else { 1 };
+            let nkeys = crate::util::parse_i64(&args[first]).unwrap_or(0).max(0) as usize;
+            let dir = args.get(first + 1 + nkeys);
+            if let (Some(R::Arr(v)), Some(dir)) = (reply_value(reply), dir) {
+                if let (Some(R::Bulk(k)), Some(R::Arr(items))) = (v.first(), v.get(1)) {
+                    let cmd: &[u8] =
+                        match (name.contains('z'), eq_ic(dir, "left") || eq_ic(dir, "min")) {
+                            (false, true) => b"LPOP",
+                            (false, false) => b"RPOP",
+                            (true, true) => b"ZPOPMIN",
+                            (true, false) => b"ZPOPMAX",
+                        };
+                    let n = items.len().to_string();
+                    push(db, &[cmd, k, n.as_bytes()]);
+                }
+            }
+        }
+        "xadd" => {
+            // The generated ID replaces `*` (or `<ms>-*`).
+            let mut i = 2;
+            while i < args.len() {
+                let a = &args[i];
+                if eq_ic(a, "nomkstream") {
+                    i += 1;
+                } else if eq_ic(a, "maxlen") || eq_ic(a, "minid") {
+                    i += 1;
+                    if i < args.len() && (&args[i][..] == b"~" || &args[i][..] == b"=") {
+                        i += 1;
+                    }
+                    i += 1;
+                } else if eq_ic(a, "limit") {
+                    i += 2;
+                } else {
+                    break;
+                }
+            }
+            match (args.get(i), reply_value(reply)) {
+                (Some(id), Some(R::Bulk(gen))) if id.ends_with(b"*") => {
+                    let mut v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                    v[i] = &gen;
+                    push(db, &v);
+                }
+                _ => verbatim(args),
+            }
+        }
+        _ => verbatim(args),
+    }
+}
