@@ -434,21 +434,22 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
     let keep = |f: &[u8]| pattern.as_ref().is_none_or(|p| glob_match(p, f, false));
     let mut items: Vec<Vec<u8>> = Vec::new();
     let next = match &*h {
-        Hash::Listpack(v) => {
-            for (f, x) in v {
-                if keep(f.as_slice()) {
-                    items.push(f.to_vec());
-                    items.push(x.to_vec());
-                }
-            }
-            0
-        }
         Hash::Table(d) => d.scan(cursor, count, |f, x| {
             if keep(f) {
                 items.push(f.to_vec());
                 items.push(x.to_vec());
             }
         }),
+        // Listpack: everything in one call, cursor 0.
+        small => {
+            for (f, x) in small.iter() {
+                if keep(f) {
+                    items.push(f.to_vec());
+                    items.push(x.to_vec());
+                }
+            }
+            0
+        }
     };
     write_scan(ctx.out, next, &items);
     Ok(())

@@ -226,15 +226,170 @@ impl<V> Dense<V> {
     }
 }
 
+/// Field/value pairs packed back to back in one exactly-sized buffer, each
+/// string as a LEB128 length followed by its bytes: the listpack encoding
+/// (2 bytes of overhead per pair for short strings, no per-pair pointers).
+#[derive(Clone, Default)]
+pub struct Pairs {
+    buf: Vec<u8>,
+    n: u32,
+}
+
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn len_size(mut n: usize) -> usize {
+    let mut s = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        s += 1;
+    }
+    s
+}
+
+/// The string starting at `pos`: (bytes, position after it).
+#[inline]
+fn get_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (&buf[pos..pos + n], pos + n)
+}
+
+/// Iterator over the pairs of a [`Pairs`].
+pub struct PairsIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for PairsIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let (f, p) = get_str(self.buf, self.pos);
+        let (v, p) = get_str(self.buf, p);
+        self.pos = p;
+        Some((f, v))
+    }
+}
+
+impl Pairs {
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn iter(&self) -> PairsIter<'_> {
+        PairsIter {
+            buf: &self.buf,
+            pos: 0,
+        }
+    }
+
+    /// (pair start, value start, pair end) of `field`.
+    fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            let (f, vstart) = get_str(&self.buf, pos);
+            let (_, end) = get_str(&self.buf, vstart);
+            if f == field {
+                return Some((pos, vstart, end));
+            }
+            pos = end;
+        }
+        None
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.find(field).map(|(_, v, _)| get_str(&self.buf, v).0)
+    }
+
+    /// Sets a field; true if it was new.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let mut enc = Vec::with_capacity(len_size(value.len()) + value.len());
+        put_len(&mut enc, value.len());
+        enc.extend_from_slice(value);
+        match self.find(field) {
+            Some((_, vstart, end)) => {
+                let old = end - vstart;
+                if enc.len() > old {
+                    self.buf.reserve_exact(enc.len() - old);
+                }
+                self.buf.splice(vstart..end, enc);
+                self.trim();
+                false
+            }
+            None => {
+                self.buf
+                    .reserve_exact(len_size(field.len()) + field.len() + enc.len());
+                put_len(&mut self.buf, field.len());
+                self.buf.extend_from_slice(field);
+                self.buf.extend_from_slice(&enc);
+                self.n += 1;
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self.find(field) {
+            Some((start, _, end)) => {
+                self.buf.drain(start..end);
+                self.n -= 1;
+                self.trim();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn trim(&mut self) {
+        if self.buf.capacity() > self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// The pair at position `i`.
+    pub fn at(&self, i: usize) -> (&[u8], &[u8]) {
+        self.iter().nth(i).expect("pair index in range")
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
 #[derive(Clone)]
 pub enum Hash {
+    /// The listpack encoding as unpacked pairs (what the RDB loader builds);
+    /// the first write packs it into `Packed`.
     Listpack(Vec<(SBytes, SBytes)>),
+    /// The listpack encoding, packed.
+    Packed(Pairs),
     Table(Dense<SBytes>),
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Listpack(Vec::new())
+        Hash::Packed(Pairs::default())
     }
 }
 
@@ -247,6 +402,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match self {
             Hash::Listpack(v) => v.len(),
+            Hash::Packed(p) => p.len(),
             Hash::Table(d) => d.len(),
         }
     }
@@ -258,13 +414,13 @@ impl Hash {
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Hash::Listpack(_) => "listpack",
+            Hash::Listpack(_) | Hash::Packed(_) => "listpack",
             Hash::Table(_) => "hashtable",
         }
     }
 
     pub fn is_listpack(&self) -> bool {
-        matches!(self, Hash::Listpack(_))
+        !matches!(self, Hash::Table(_))
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
@@ -276,6 +432,7 @@ impl Hash {
                         .map(|(f, x)| f.heap_size() + x.heap_size())
                         .sum::<usize>()
             }
+            Hash::Packed(p) => p.heap_size(),
             Hash::Table(d) => {
                 d.heap_size()
                     + d.entries()
@@ -288,13 +445,23 @@ impl Hash {
 
     /// Converts to the hashtable encoding (no-op if already there).
     pub fn convert(&mut self) {
-        if let Hash::Listpack(v) = self {
-            let v = std::mem::take(v);
-            let mut d = Dense::with_capacity(v.len());
-            for (f, x) in v {
-                d.insert_new(f, x);
+        if self.is_listpack() {
+            let mut d = Dense::with_capacity(self.len());
+            for (f, x) in self.iter() {
+                d.insert_new(SBytes::new(f), SBytes::new(x));
             }
             *self = Hash::Table(d);
+        }
+    }
+
+    /// Packs an unpacked listpack.
+    fn pack(&mut self) {
+        if let Hash::Listpack(v) = self {
+            let mut p = Pairs::default();
+            for (f, x) in v.iter() {
+                p.set(f, x);
+            }
+            *self = Hash::Packed(p);
         }
     }
 
@@ -304,6 +471,7 @@ impl Hash {
                 .iter()
                 .find(|(f, _)| f.as_slice() == field)
                 .map(|(_, x)| x.as_slice()),
+            Hash::Packed(p) => p.get(field),
             Hash::Table(d) => d.get(field).map(|x| x.as_slice()),
         }
     }
@@ -325,33 +493,27 @@ impl Hash {
         if self.is_listpack() && (field.len() > max_value || value.len() > max_value) {
             self.convert();
         }
+        self.pack();
         match self {
-            Hash::Listpack(v) => {
-                if let Some(p) = v.iter_mut().find(|(f, _)| f.as_slice() == field) {
-                    p.1 = SBytes::new(value);
-                    return false;
-                }
-                v.push((SBytes::new(field), SBytes::new(value)));
-                if v.len() > max_entries {
+            Hash::Packed(p) => {
+                let new = p.set(field, value);
+                if p.len() > max_entries {
                     self.convert();
                 }
-                true
+                new
             }
             Hash::Table(d) => d.insert(field, SBytes::new(value)).is_none(),
+            Hash::Listpack(_) => unreachable!(),
         }
     }
 
     /// Removes a field; returns true if it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        self.pack();
         match self {
-            Hash::Listpack(v) => match v.iter().position(|(f, _)| f.as_slice() == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            Hash::Packed(p) => p.remove(field),
             Hash::Table(d) => d.remove(field).is_some(),
+            Hash::Listpack(_) => unreachable!(),
         }
     }
 
@@ -359,6 +521,7 @@ impl Hash {
     pub fn at(&self, i: usize) -> (&[u8], &[u8]) {
         match self {
             Hash::Listpack(v) => (&v[i].0, &v[i].1),
+            Hash::Packed(p) => p.at(i),
             Hash::Table(d) => {
                 let (f, x) = d.at(i);
                 (f, x)
@@ -370,6 +533,7 @@ impl Hash {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
             Hash::Listpack(v) => Box::new(v.iter().map(|(f, x)| (f.as_slice(), x.as_slice()))),
+            Hash::Packed(p) => Box::new(p.iter()),
             Hash::Table(d) => Box::new(
                 d.entries()
                     .iter()
@@ -404,6 +568,33 @@ mod tests {
         }
         assert!(d.is_empty());
         assert!(d.slots.len() <= 16);
+    }
+
+    #[test]
+    fn packed_pairs() {
+        let mut h = Hash::new();
+        let long = vec![b'x'; 300];
+        assert!(h.set(b"a", b"1", 10, 1000));
+        assert!(h.set(b"b", &long, 10, 1000));
+        assert!(h.set(b"", b"", 10, 1000));
+        assert!(!h.set(b"a", b"22", 10, 1000));
+        assert_eq!(h.get(b"a"), Some(&b"22"[..]));
+        assert_eq!(h.get(b"b"), Some(&long[..]));
+        assert_eq!(h.get(b""), Some(&b""[..]));
+        assert!(!h.set(b"b", b"short", 10, 1000));
+        assert_eq!(
+            h.iter().map(|(f, _)| f.to_vec()).collect::<Vec<_>>(),
+            vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec()]
+        );
+        assert!(h.remove(b"b"));
+        assert!(!h.remove(b"b"));
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.at(1), (&b""[..], &b""[..]));
+        assert_eq!(h.encoding(), "listpack");
+        let mut u = Hash::Listpack(vec![(SBytes::new(b"f"), SBytes::new(b"v"))]);
+        assert!(u.set(b"g", b"w", 10, 1000));
+        assert_eq!(u.iter().count(), 2);
+        assert_eq!(u.get(b"f"), Some(&b"v"[..]));
     }
 
     #[test]

@@ -123,6 +123,7 @@ impl IntSet {
                 let mut b = Vec::with_capacity(8);
                 self.put(v, &mut b);
                 let at = p * self.width as usize;
+                self.data.reserve_exact(b.len());
                 self.data.splice(at..at, b);
                 true
             }
