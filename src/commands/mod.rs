@@ -4,10 +4,8 @@
 //! arity, authentication, transaction queueing, shard locking, execution,
 //! statistics.
 
-pub mod aof;
 pub mod bitops;
 pub mod connection;
-pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
@@ -34,16 +32,30 @@ pub use table::{Cmd, Scope};
 
 /// An error reply: the full text after the `-`.
 #[derive(Debug)]
-pub struct CmdErr(pub Cow<'static, str>);
+pub struct CmdErr(pub Cow<'static, str>, pub Option<Box<[u8]>>);
+
+impl CmdErr {
+    /// An error whose text carries client bytes verbatim (Redis echoes
+    /// them as they are, only newlines become spaces). `.0` keeps a lossy
+    /// copy for statistics and logs.
+    pub fn raw(bytes: Vec<u8>) -> CmdErr {
+        CmdErr(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()), Some(bytes.into_boxed_slice()))
+    }
+
+    /// The bytes to send after '-'.
+    pub fn bytes(&self) -> &[u8] {
+        self.1.as_deref().unwrap_or(self.0.as_bytes())
+    }
+}
 
 impl From<&'static str> for CmdErr {
     fn from(s: &'static str) -> CmdErr {
-        CmdErr(Cow::Borrowed(s))
+        CmdErr(Cow::Borrowed(s), None)
     }
 }
 impl From<String> for CmdErr {
     fn from(s: String) -> CmdErr {
-        CmdErr(Cow::Owned(s))
+        CmdErr(Cow::Owned(s), None)
     }
 }
 
@@ -270,9 +282,7 @@ fn families() -> Vec<&'static [Cmd]> {
         bitops::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
-        aof::COMMANDS,
         pubsub::COMMANDS,
-        dump::COMMANDS,
     ]
 }
 
@@ -337,14 +347,22 @@ impl CommandTable {
     /// the exact replies Redis gives for unknown commands and subcommands.
     pub fn resolve(&self, args: &[Bytes]) -> Result<&'static CmdRt, CmdErr> {
         let Some(c) = self.get(&args[0]) else {
-            let mut msg = format!("ERR unknown command '{}', with args beginning with: ", trunc128(&args[0]));
+            // As Redis formats it: each argument with %.*s (stops at NUL),
+            // while the argument list is under 128 bytes.
+            let mut list: Vec<u8> = Vec::new();
             for a in &args[1..] {
-                if msg.len() >= 128 + 60 {
+                if list.len() >= 128 {
                     break;
                 }
-                msg.push_str(&format!("'{}' ", trunc128(a)));
+                list.push(b'\'');
+                list.extend_from_slice(cstr_prefix(a, 128 - list.len() + 1));
+                list.extend_from_slice(b"' ");
             }
-            return Err(msg.into());
+            let mut msg = b"ERR unknown command '".to_vec();
+            msg.extend_from_slice(cstr_prefix(&args[0], 128));
+            msg.extend_from_slice(b"', with args beginning with: ");
+            msg.extend_from_slice(&list);
+            return Err(CmdErr::raw(msg));
         };
         if c.spec.subcommands.is_empty() {
             return Ok(c);
@@ -370,6 +388,12 @@ impl CommandTable {
         v.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
         v
     }
+}
+
+/// What C's `%.*s` prints of `b`: up to `max` bytes, stopping at a NUL.
+fn cstr_prefix(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+    &b[..end]
 }
 
 fn trunc128(b: &[u8]) -> String {

@@ -16,11 +16,22 @@ pub type Request = Vec<Bytes>;
 /// A protocol violation. Redis answers with `-ERR Protocol error: <msg>` and
 /// closes the connection once the reply is written.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub struct ParseError(pub String, pub Option<u8>);
 
 impl ParseError {
     fn new(s: &str) -> ParseError {
-        ParseError(s.to_string())
+        ParseError(s.to_string(), None)
+    }
+
+    /// The reply text after "-ERR Protocol error: ". The byte in
+    /// "expected '$', got 'X'" is sent raw, as Redis's %c prints it.
+    pub fn reply_bytes(&self) -> Vec<u8> {
+        let mut v = self.0.clone().into_bytes();
+        if let Some(b) = self.1 {
+            v.push(b);
+            v.push(b'\'');
+        }
+        v
     }
 }
 
@@ -146,11 +157,12 @@ impl Parser {
             None => return Ok(None),
             Some(l) => l,
         };
-        if buf[0] != b'$' {
-            return Err(ParseError(format!("expected '$', got '{}'", buf[0] as char)));
-        }
+        // Like Redis, wait for the byte after '\r' before judging the line.
         if line.len() + 1 >= buf.len() {
             return Ok(None);
+        }
+        if buf[0] != b'$' {
+            return Err(ParseError("expected '$', got '".into(), Some(buf[0])));
         }
         let consumed = line.len() + 2;
         let len = match crate::util::parse_i64(&line[1..]) {
@@ -301,11 +313,11 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"*1\r\n$abc\r\n").1, Some(ParseError("invalid bulk length".into())));
-        assert_eq!(parse_all(b"*x\r\n").1, Some(ParseError("invalid multibulk length".into())));
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n").1, Some(ParseError("expected '$', got 'f'".into())));
-        assert_eq!(parse_all(b"SET \"a\r\n").1, Some(ParseError("unbalanced quotes in request".into())));
-        assert_eq!(parse_all(&vec![b'a'; 70000]).1, Some(ParseError("too big inline request".into())));
+        assert_eq!(parse_all(b"*1\r\n$abc\r\n").1, Some(ParseError::new("invalid bulk length")));
+        assert_eq!(parse_all(b"*x\r\n").1, Some(ParseError::new("invalid multibulk length")));
+        assert_eq!(parse_all(b"*1\r\nfoo\r\n").1, Some(ParseError("expected '$', got '".into(), Some(b'f'))));
+        assert_eq!(parse_all(b"SET \"a\r\n").1, Some(ParseError::new("unbalanced quotes in request")));
+        assert_eq!(parse_all(&vec![b'a'; 70000]).1, Some(ParseError::new("too big inline request")));
         assert!(parse_all(b"*1\r\n$2147483648\r\n").1.is_some());
     }
 }

@@ -200,9 +200,10 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     Ok(Some(r)) => r,
                     Ok(None) => break,
                     Err(e) => {
-                        let msg = format!("ERR Protocol error: {}", e.0);
-                        srv.count_error(&msg);
-                        out.error(&msg);
+                        let mut msg = b"ERR Protocol error: ".to_vec();
+                        msg.extend_from_slice(&e.reply_bytes());
+                        srv.count_error("ERR");
+                        out.error_bytes(&msg);
                         log::verbose(&format!("Protocol error ({}) from client: id={} addr={}", e.0, h.id, h.addr));
                         cl.close_after_reply = true;
                         break;
@@ -285,8 +286,6 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
 /// read its replies may leave at most 1 kB unsent (Redis's output limit for
 /// such clients): past that its connection is closed.
 async fn flush<S: Stream>(srv: &Server, sock: &mut S, out: &mut Reply, unauthenticated: bool) -> bool {
-    // The AOF records of these replies' commands reach the file first.
-    crate::persistence::aof::flush_before_reply();
     if out.buf.is_empty() {
         return true;
     }

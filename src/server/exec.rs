@@ -38,14 +38,13 @@ fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<
         cl.multi_error = true;
     }
     srv.count_error(&e.0);
-    out.error(&e.0);
+    out.error_bytes(e.bytes());
 }
 
 pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, args: Vec<Bytes>, scratch: &mut Vec<usize>) -> Flow {
     let rt = match srv.cmds.resolve(&args) {
         Ok(rt) => rt,
         Err(e) => {
-            cl.h.clear_last_cmd();
             reject(srv, cl, out, e, None);
             return Flow::Continue;
         }
@@ -237,8 +236,6 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
     }
-    // Propagation (AOF) while the locks still order the writes.
-    super::propagate::after_command(srv, cl, lk, rt, args, dirty, &out.buf[mark..]);
     if !already {
         lk.release();
     }
@@ -256,7 +253,7 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if let Err(e) = res {
         rt.failed_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(&e.0);
-        out.error(&e.0);
+        out.error_bytes(e.bytes());
     }
     if dirty > 0 {
         srv.dirty.fetch_add(dirty, Ordering::Relaxed);
