@@ -4,8 +4,10 @@
 //! arity, authentication, transaction queueing, shard locking, execution,
 //! statistics.
 
+pub mod aof;
 pub mod bitops;
 pub mod connection;
+pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
@@ -282,7 +284,9 @@ fn families() -> Vec<&'static [Cmd]> {
         bitops::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
+        aof::COMMANDS,
         pubsub::COMMANDS,
+        dump::COMMANDS,
     ]
 }
 

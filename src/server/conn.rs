@@ -286,6 +286,8 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
 /// read its replies may leave at most 1 kB unsent (Redis's output limit for
 /// such clients): past that its connection is closed.
 async fn flush<S: Stream>(srv: &Server, sock: &mut S, out: &mut Reply, unauthenticated: bool) -> bool {
+    // The AOF records of these replies' commands reach the file first.
+    crate::persistence::aof::flush_before_reply();
     if out.buf.is_empty() {
         return true;
     }

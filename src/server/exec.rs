@@ -45,6 +45,7 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
     let rt = match srv.cmds.resolve(&args) {
         Ok(rt) => rt,
         Err(e) => {
+            cl.h.clear_last_cmd();
             reject(srv, cl, out, e, None);
             return Flow::Continue;
         }
@@ -236,6 +237,8 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
     }
+    // Propagation (AOF) while the locks still order the writes.
+    super::propagate::after_command(srv, cl, lk, rt, args, dirty, &out.buf[mark..]);
     if !already {
         lk.release();
     }
