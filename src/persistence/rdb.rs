@@ -194,7 +194,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn take(&mut self, n: usize) -> LoadResult<&'a [u8]> {
-        if self.pos + n > self.buf.len() {
+        if n > self.buf.len() - self.pos {
             return corrupt("unexpected end of file");
         }
         let s = &self.buf[self.pos..self.pos + n];
@@ -241,6 +241,11 @@ impl<'a> Reader<'a> {
                 let clen = self.len()? as usize;
                 let len = self.len()? as usize;
                 let c = self.take(clen)?;
+                // LZF expands at most ~88 times: a larger length is corrupt
+                // (and must not size an allocation).
+                if len > clen.saturating_mul(100) + 64 {
+                    return corrupt("LZF length out of range");
+                }
                 lzf::decompress(c, len).ok_or(LoadError("Invalid LZF compressed string".into()))
             }
             _ => corrupt("unknown string encoding"),
