@@ -340,8 +340,9 @@ pub fn load(buf: &[u8], mut f: impl FnMut(LoadedKey) -> LoadResult<()>, mut aux:
             OP_EOF => {
                 if ver >= 5 && r.pos + 8 <= buf.len() {
                     let stored = u64::from_le_bytes(buf[r.pos..r.pos + 8].try_into().unwrap());
-                    if stored != 0 && stored != crc64::update(0, &buf[..r.pos]) {
-                        return Err(LoadError("Wrong RDB checksum. Aborting now.".into()));
+                    let computed = crc64::update(0, &buf[..r.pos]);
+                    if stored != 0 && stored != computed {
+                        return Err(LoadError(format!("Wrong RDB checksum expected: ({:x}) got: ({:x}). Aborting now.\nInternal error in RDB reading offset {}: RDB CRC error", computed, stored, r.pos)));
                     }
                 }
                 return Ok(());
