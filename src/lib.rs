@@ -12,6 +12,7 @@ pub mod config;
 pub mod ldouble;
 pub mod persistence;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod store;
 pub mod util;

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -286,6 +287,7 @@ fn families() -> Vec<&'static [Cmd]> {
         persistence::COMMANDS,
         aof::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
         dump::COMMANDS,
     ]
 }

@@ -18,25 +18,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::container("slowlog", -2, SLOWLOG_SUBS).doc("server", "2.2.12", "Depends on subcommand.", "A container for slow log commands."),
     Cmd::container("memory", -2, MEMORY_SUBS).doc("server", "4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands."),
     Cmd::new("shutdown", -1, "admin noscript loading stale no_multi sentinel allow_busy", shutdown).doc("server", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
-    Cmd::container("function", -2, FUNCTION_SUBS).doc("scripting", "7.0.0", "Depends on subcommand.", "A container for function commands."),
 ];
-
-/// Placeholder until scripting lands: no library can exist yet, so FLUSH
-/// only validates its argument (the test suite calls it before every unit).
-static FUNCTION_SUBS: &[Cmd] = &[
-    Cmd::new("flush", -2, "write noscript", function_flush).doc("scripting", "7.0.0", "O(N) where N is the number of functions deleted", "Deletes all libraries and functions."),
-];
-
-fn function_flush(ctx: &mut Ctx) -> CmdResult {
-    match ctx.args.len() {
-        2 => {}
-        3 if eq_ic(&ctx.args[2], "async") || eq_ic(&ctx.args[2], "sync") => {}
-        3 => return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into()),
-        _ => return Err(SYNTAX.into()),
-    }
-    ctx.out.ok();
-    Ok(())
-}
 
 static CONFIG_SUBS: &[Cmd] = &[
     Cmd::new("get", -3, "admin noscript loading stale", config_get).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),

@@ -59,6 +59,10 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         reject(srv, cl, out, "NOAUTH Authentication required.".into(), Some(rt));
         return Flow::Continue;
     }
+    if let Some(e) = crate::scripting::busy_error(rt) {
+        reject(srv, cl, out, e, Some(rt));
+        return Flow::Continue;
+    }
     if rt.protected && !protected_allowed(srv, cl) {
         reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
         return Flow::Continue;

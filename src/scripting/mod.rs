@@ -1,0 +1,960 @@
+//! Lua scripting (EVAL and friends) and Redis 7 functions.
+//!
+//! Two Lua 5.1 interpreters live for the whole process, one for EVAL
+//! scripts and one for function libraries, each behind a mutex. A script
+//! runs while its command holds every shard lock ("global mode": Lua may
+//! touch keys it did not declare, as Redis allows outside cluster mode), so
+//! it is atomic with respect to every other command. `redis.call` runs
+//! commands through the same command table and `server::exec::call`, which
+//! sees the locks already held and does not lock again.
+//!
+//! The sandbox follows Redis 7.0: the script's global table is read-only
+//! (writes fail with "Attempt to modify a readonly table", reads of missing
+//! names with "Script attempted to access nonexistent global variable"),
+//! library tables are read-only proxies, and os/io/loadfile/dofile/print
+//! are absent.
+//!
+//! A script running longer than `busy-reply-threshold` makes other clients
+//! receive BUSY (`busy_error`, called by the dispatcher before locking);
+//! SCRIPT KILL / FUNCTION KILL set a flag that a Lua count hook turns into
+//! an error inside the script, unless the script already wrote.
+
+pub mod convert;
+pub mod functions;
+pub mod libs;
+
+use crate::commands::{CmdErr, CmdRt, Ctx};
+use crate::protocol::Reply;
+use crate::server::{Client, Server};
+use crate::store::Locked;
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Script flags (shebang `flags=` and function flags).
+pub const F_NO_WRITES: u32 = 1;
+pub const F_ALLOW_OOM: u32 = 2;
+pub const F_ALLOW_STALE: u32 = 4;
+pub const F_NO_CLUSTER: u32 = 8;
+pub const F_ALLOW_CROSS_SLOT: u32 = 16;
+/// EVAL without a shebang: Redis's compatibility mode.
+pub const F_EVAL_COMPAT: u32 = 32;
+
+pub const FLAG_NAMES: &[(&str, u32)] = &[
+    ("no-writes", F_NO_WRITES),
+    ("allow-oom", F_ALLOW_OOM),
+    ("allow-stale", F_ALLOW_STALE),
+    ("no-cluster", F_NO_CLUSTER),
+    ("allow-cross-slot-keys", F_ALLOW_CROSS_SLOT),
+];
+
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// An error raised by the scripting glue: its text is the full error
+/// reply (code first).
+#[derive(Debug)]
+pub struct ScriptErr(pub String);
+impl std::fmt::Display for ScriptErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ScriptErr {}
+
+pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(ScriptErr(msg.into()))
+}
+
+/// The state of the script in execution, shared with other clients (BUSY,
+/// SCRIPT KILL, FUNCTION STATS).
+pub struct RunState {
+    pub running: AtomicBool,
+    pub busy: AtomicBool,
+    pub kill: AtomicBool,
+    pub wrote: AtomicBool,
+    pub is_eval: AtomicBool,
+    pub start_ms: AtomicI64,
+    pub threshold_ms: AtomicI64,
+    /// Function name and command line (FUNCTION STATS).
+    pub info: Mutex<(String, Vec<Bytes>)>,
+}
+
+pub static RUN: RunState = RunState {
+    running: AtomicBool::new(false),
+    busy: AtomicBool::new(false),
+    kill: AtomicBool::new(false),
+    wrote: AtomicBool::new(false),
+    is_eval: AtomicBool::new(true),
+    start_ms: AtomicI64::new(0),
+    threshold_ms: AtomicI64::new(5000),
+    info: Mutex::new((String::new(), Vec::new())),
+};
+
+/// What `redis.call` needs while a script runs: the caller's client and
+/// its held locks. Reached through a thread-local pointer set for the
+/// duration of the run (the script runs synchronously on this thread).
+pub struct RunCtx {
+    pub srv: &'static Server,
+    pub cl: *mut Client,
+    pub lk: *mut Locked,
+    /// Protocol of replies seen by the script (redis.setresp).
+    pub resp: u8,
+    pub ro: bool,
+    pub allow_oom: bool,
+    pub wrote: bool,
+    pub scratch: Vec<usize>,
+}
+
+thread_local! {
+    static CUR: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+    /// Deadline of a FUNCTION LOAD run on this thread.
+    static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+fn cur<'a>() -> Option<&'a mut RunCtx> {
+    let p = CUR.with(|c| c.get());
+    if p.is_null() {
+        None
+    } else {
+        Some(unsafe { &mut *p })
+    }
+}
+
+/// Counts an error reply produced inside a script in errorstats.
+pub fn count_error(msg: &str) {
+    if let Some(c) = cur() {
+        c.srv.count_error(msg);
+    }
+}
+
+/// Runs `f` where it may block for long: on a multi-threaded runtime the
+/// worker hands its other tasks to a fresh thread first.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    let multi = tokio::runtime::Handle::try_current()
+        .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        .unwrap_or(false);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+/// Called by the dispatcher before a command locks anything. While a
+/// script runs, commands wait for it (as they would behind Redis's single
+/// thread); once it has run past busy-reply-threshold they get BUSY,
+/// except those flagged allow-busy.
+pub fn busy_error(rt: &CmdRt) -> Option<CmdErr> {
+    if !RUN.running.load(Ordering::Acquire) {
+        return None;
+    }
+    if rt.spec.has_flag("allow_busy") {
+        return None;
+    }
+    blocking(|| loop {
+        if !RUN.running.load(Ordering::Acquire) {
+            return None;
+        }
+        if RUN.busy.load(Ordering::Acquire) {
+            let msg = if RUN.is_eval.load(Ordering::Relaxed) {
+                BUSY_EVAL
+            } else {
+                BUSY_FUNCTION
+            };
+            return Some(CmdErr::from(msg));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    })
+}
+
+/// SCRIPT KILL / FUNCTION KILL.
+pub fn kill(is_eval: bool) -> Result<(), CmdErr> {
+    if !RUN.running.load(Ordering::Acquire) {
+        return Err("NOTBUSY No scripts in execution right now.".into());
+    }
+    if RUN.wrote.load(Ordering::Acquire) {
+        return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.".into());
+    }
+    let running_eval = RUN.is_eval.load(Ordering::Relaxed);
+    if is_eval && !running_eval {
+        return Err(BUSY_FUNCTION.into());
+    }
+    if !is_eval && running_eval {
+        return Err(BUSY_EVAL.into());
+    }
+    RUN.kill.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Lua source of the sandbox, run once per interpreter with the real
+/// global table as its environment. It returns the script environment,
+/// its metatable, the read-only global view, the function-load view, and
+/// a binder of (function, KEYS, ARGV).
+const BOOT: &str = r#"
+local rawcall, load_api = ...
+local R = _G
+local err, rawget, rawset, tostring_, type_ = error, rawget, rawset, tostring, type
+local setmetatable_, getmetatable_ = setmetatable, getmetatable
+local setfenv_, loadstring_, load_ = setfenv, loadstring, load
+local ro = setmetatable_({}, {__mode = 'k'})
+local function ro_err() err('Attempt to modify a readonly table', 2) end
+local function missing(t, k)
+  err("Script attempted to access nonexistent global variable '" .. tostring_(k) .. "'", 2)
+end
+local function proxy(t)
+  local p = setmetatable_({}, {__index = t, __newindex = ro_err, __metatable = false})
+  ro[p] = true
+  return p
+end
+for _, n in ipairs({'print', 'loadfile', 'dofile', 'setfenv', 'getfenv', 'newproxy', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
+  rawset(R, n, nil)
+end
+local smt = getmetatable_('')
+local string_p = proxy(rawget(R, 'string'))
+smt.__index = string_p
+smt.__metatable = proxy(smt)
+for _, n in ipairs({'table', 'math', 'coroutine', 'redis', 'cjson', 'cmsgpack', 'bit', 'struct'}) do
+  local t = rawget(R, n)
+  if t then rawset(R, n, proxy(t)) end
+end
+rawset(R, 'string', string_p)
+rawset(R, 'setmetatable', function(t, mt)
+  if ro[t] then ro_err() end
+  return setmetatable_(t, mt)
+end)
+rawset(R, 'rawset', function(t, k, v)
+  if ro[t] then ro_err() end
+  return rawset(t, k, v)
+end)
+setmetatable_(R, {__index = missing})
+local G2 = proxy(R)
+local ME = {__index = G2, __newindex = ro_err}
+ME.__metatable = proxy(ME)
+local E = setmetatable_({}, ME)
+ro[E] = true
+rawset(R, '_G', E)
+rawset(R, 'loadstring', function(s, name)
+  if type_(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
+  local f, e = loadstring_(s, name)
+  if f then setfenv_(f, E) end
+  return f, e
+end)
+rawset(R, 'load', function(fn, name)
+  local f, e = load_(function()
+    local s = fn()
+    if type_(s) == 'string' and s:byte(1) == 27 then err('binary chunks are not allowed') end
+    return s
+  end, name)
+  if f then setfenv_(f, E) end
+  return f, e
+end)
+local LOADG = nil
+if load_api then
+  setmetatable_(load_api, {__index = missing})
+  local L = setmetatable_({redis = proxy(load_api)}, {__index = missing})
+  LOADG = proxy(L)
+end
+local function bind(f, k, a) return function() return f(k, a) end end
+return E, ME, G2, LOADG, bind
+"#;
+
+/// One Lua interpreter with its sandbox.
+pub struct Vm {
+    pub lua: Lua,
+    /// The real global table (holds KEYS/ARGV for EVAL).
+    pub globals: Table,
+    /// The read-only environment scripts run in.
+    pub env: Table,
+    env_meta: Table,
+    runtime_view: Table,
+    load_view: Option<Table>,
+    bind: Function,
+    xpcall: Function,
+    handler: Function,
+}
+
+fn err_text(e: &mlua::Error) -> (String, bool) {
+    match e {
+        mlua::Error::ExternalError(x) => match x.downcast_ref::<ScriptErr>() {
+            Some(s) => (s.0.clone(), true),
+            None => (x.to_string(), false),
+        },
+        mlua::Error::CallbackError { cause, .. } => err_text(cause),
+        mlua::Error::RuntimeError(s) => (s.clone(), false),
+        mlua::Error::SyntaxError { message, .. } => (message.clone(), false),
+        mlua::Error::MemoryError(s) => (s.clone(), false),
+        other => (other.to_string(), false),
+    }
+}
+
+impl Vm {
+    pub fn new(for_functions: bool) -> Vm {
+        Vm::build(for_functions).expect("Lua interpreter setup")
+    }
+
+    fn build(for_functions: bool) -> mlua::Result<Vm> {
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::new(),
+            )
+        };
+        let g = lua.globals();
+        libs::install(&lua, &g)?;
+        let redis = redis_api(&lua)?;
+        g.raw_set("redis", redis)?;
+        let load_api = if for_functions {
+            Some(functions::load_api(&lua)?)
+        } else {
+            None
+        };
+        let rawcall = lua.create_function(|lua, args: MultiValue| script_call(lua, args))?;
+        lua.set_named_registry_value("magpie_rawcall", rawcall.clone())?;
+        // redis.call/pcall are C functions (not Lua wrappers) so that
+        // `return redis.call(...)` keeps the script's frame for error lines.
+        let redis_t: Table = g.raw_get("redis")?;
+        redis_t.raw_set("call", unsafe { lua.create_c_function(c_call)? })?;
+        redis_t.raw_set("pcall", unsafe { lua.create_c_function(c_pcall)? })?;
+        let xpcall: Function = g.raw_get("xpcall")?;
+        let boot = lua.load(BOOT).set_name("=magpie").into_function()?;
+        let (env, env_meta, runtime_view, load_view, bind): (
+            Table,
+            Table,
+            Table,
+            Option<Table>,
+            Function,
+        ) = boot.call((rawcall, load_api))?;
+        let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(100_000),
+            |_lua, _dbg| hook(),
+        );
+        Ok(Vm {
+            lua,
+            globals: g,
+            env,
+            env_meta,
+            runtime_view,
+            load_view,
+            bind,
+            xpcall,
+            handler,
+        })
+    }
+
+    /// Compiles `code` as a chunk named `name` running in the sandbox.
+    pub fn compile(&self, code: &[u8], name: &str) -> Result<Function, String> {
+        self.lua
+            .load(code)
+            .set_name(name)
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| err_text(&e).0)
+    }
+
+    /// Switches the environment's global view to the function-load API
+    /// (`true`) or back to the runtime globals.
+    pub fn set_loading(&self, on: bool) {
+        let v = if on {
+            self.load_view.clone().unwrap()
+        } else {
+            self.runtime_view.clone()
+        };
+        let _ = self.env_meta.raw_set("__index", v);
+    }
+
+    /// Runs `f` (no arguments) under the error handler. Ok holds the first
+    /// returned value; Err the error table.
+    pub fn pcall(&self, f: &Function) -> Result<Value, Table> {
+        let r: mlua::Result<MultiValue> = self.xpcall.call((f.clone(), self.handler.clone()));
+        match r {
+            Ok(mv) => {
+                let mut it = mv.into_iter();
+                let ok = matches!(it.next(), Some(Value::Boolean(true)));
+                let v = it.next().unwrap_or(Value::Nil);
+                if ok {
+                    Ok(v)
+                } else {
+                    match v {
+                        Value::Table(t) => Err(t),
+                        other => {
+                            let t = self.lua.create_table().unwrap();
+                            let s = match other {
+                                Value::String(s) => s.to_string_lossy(),
+                                Value::Error(e) => err_text(&e).0,
+                                _ => "execution failure".to_string(),
+                            };
+                            let _ = t.raw_set("err", format!("ERR Error running script, {}", s));
+                            Err(t)
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let t = self.lua.create_table().unwrap();
+                let (msg, full) = err_text(&e);
+                let _ = t.raw_set("err", if full { msg } else { format!("ERR {}", msg) });
+                Err(t)
+            }
+        }
+    }
+
+    pub fn bind(&self, f: &Function, keys: Table, argv: Table) -> mlua::Result<Function> {
+        self.bind.call((f.clone(), keys, argv))
+    }
+
+    pub fn strings(&self, items: &[Bytes]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, a) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(a)?)?;
+        }
+        Ok(t)
+    }
+}
+
+unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_rawcall".as_ptr());
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, 2);
+    if raise && ffi::lua_toboolean(l, -2) == 0 {
+        ffi::lua_error(l);
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn c_call(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    c_call_generic(l, true)
+}
+
+unsafe extern "C-unwind" fn c_pcall(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    c_call_generic(l, false)
+}
+
+/// The `redis` table shared by scripts and functions at run time.
+fn redis_api(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "sha1hex",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(lua_err("ERR wrong number of arguments"));
+            }
+            let s = match &args[0] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(i) => i.to_string().into_bytes(),
+                Value::Number(n) => crate::util::fmt_g17(*n).into_bytes(),
+                _ => Vec::new(),
+            };
+            Ok(sha1_hex(&s))
+        })?,
+    )?;
+    t.raw_set(
+        "error_reply",
+        lua.create_function(|lua, args: MultiValue| {
+            let mut s = match (args.len(), args.front()) {
+                (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
+                _ => return Err(lua_err("ERR wrong number or type of arguments")),
+            };
+            if s.first() != Some(&b'-') {
+                s.insert(0, b'-');
+            }
+            let t = lua.create_table()?;
+            t.raw_set("err", lua.create_string(error_text(&s))?)?;
+            Ok(t)
+        })?,
+    )?;
+    t.raw_set(
+        "status_reply",
+        lua.create_function(|lua, args: MultiValue| {
+            let s = match (args.len(), args.front()) {
+                (1, Some(Value::String(s))) => s.clone(),
+                _ => return Err(lua_err("ERR wrong number or type of arguments")),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    t.raw_set(
+        "log",
+        lua.create_function(|lua, args: MultiValue| redis_log(lua, args))?,
+    )?;
+    t.raw_set(
+        "setresp",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(lua_err("ERR redis.setresp() requires one argument."));
+            }
+            let v = match &args[0] {
+                Value::Integer(i) => *i,
+                Value::Number(n) => *n as i64,
+                _ => 0,
+            };
+            if v != 2 && v != 3 {
+                return Err(lua_err("ERR RESP version must be 2 or 3."));
+            }
+            if let Some(c) = cur() {
+                c.resp = v as u8;
+            }
+            Ok(())
+        })?,
+    )?;
+    t.raw_set(
+        "set_repl",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(lua_err("ERR redis.set_repl() requires one argument."));
+            }
+            let v = match &args[0] {
+                Value::Integer(i) => *i,
+                Value::Number(n) => *n as i64,
+                _ => -1,
+            };
+            if !(0..=3).contains(&v) {
+                return Err(lua_err("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."));
+            }
+            Ok(())
+        })?,
+    )?;
+    t.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    t.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|_, args: MultiValue| {
+            let Some(c) = cur() else { return Ok(false) };
+            let argv = lua_args(&args).map_err(lua_err)?;
+            if argv.is_empty() {
+                return Err(lua_err(
+                    "ERR Please specify at least one argument for this redis lib call",
+                ));
+            }
+            match c.srv.cmds.resolve(&argv) {
+                Ok(_) => Ok(true),
+                Err(_) => Err(lua_err(
+                    "ERR Invalid command passed to redis.acl_check_cmd()",
+                )),
+            }
+        })?,
+    )?;
+    for (k, v) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        t.raw_set(k, v)?;
+    }
+    add_common(lua, &t)?;
+    Ok(t)
+}
+
+/// Constants and redis.log, present both at run time and at function load.
+pub fn add_common(lua: &Lua, t: &Table) -> mlua::Result<()> {
+    for (k, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        t.raw_set(k, v)?;
+    }
+    t.raw_set("REDIS_VERSION", crate::server::REDIS_VERSION)?;
+    let num = crate::server::REDIS_VERSION
+        .split('.')
+        .fold(0i64, |acc, p| acc * 256 + p.parse::<i64>().unwrap_or(0));
+    t.raw_set("REDIS_VERSION_NUM", num)?;
+    t.raw_set(
+        "log",
+        lua.create_function(|lua, args: MultiValue| redis_log(lua, args))?,
+    )?;
+    Ok(())
+}
+
+fn redis_log(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return Err(lua_err("ERR redis.log() requires two arguments or more."));
+    }
+    let level = match &args[0] {
+        Value::Integer(i) => *i,
+        Value::Number(n) => *n as i64,
+        _ => return Err(lua_err("ERR First argument must be a number (log level).")),
+    };
+    if !(0..=3).contains(&level) {
+        return Err(lua_err("ERR Invalid debug level."));
+    }
+    let mut msg = String::new();
+    for (i, v) in args.iter().skip(1).enumerate() {
+        if i > 0 {
+            msg.push(' ');
+        }
+        if let Ok(Some(s)) = lua.coerce_string(v.clone()) {
+            msg.push_str(&s.to_string_lossy());
+        }
+    }
+    crate::server::log::log(level as u8, &msg);
+    Ok(())
+}
+
+/// Redis's error-code rule for redis.error_reply and errors raised from C:
+/// "-CODE msg" keeps CODE; text without '-' gets "ERR".
+fn error_text(s: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(s).into_owned();
+    let (code, msg) = if let Some(rest) = s.strip_prefix('-') {
+        match rest.find(' ') {
+            Some(i) => (rest[..i].to_string(), rest[i + 1..].to_string()),
+            None => ("ERR".to_string(), rest.to_string()),
+        }
+    } else {
+        ("ERR".to_string(), s)
+    };
+    let msg = msg.trim_end_matches(['\r', '\n']);
+    format!("{} {}", code, msg).into_bytes()
+}
+
+pub fn sha1_hex(b: &[u8]) -> String {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(b);
+    h.digest().to_string()
+}
+
+/// Converts redis.call arguments: strings, and numbers in Lua's own
+/// formatting.
+fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        match v {
+            Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => out.push(Bytes::from(i.to_string())),
+            Value::Number(n) => out.push(Bytes::from(fmt_lua_number(*n))),
+            _ => {
+                return Err(
+                    "ERR Lua redis lib command arguments must be strings or integers".into(),
+                )
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Lua 5.1's number to string conversion ("%.14g").
+pub fn fmt_lua_number(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if n == n.trunc() && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    let mut buf = [0u8; 64];
+    let fmt = b"%.14g\0";
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            fmt.as_ptr() as *const libc::c_char,
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..len.max(0) as usize]).into_owned()
+}
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok((false, Value::Table(t)))
+}
+
+/// redis.call / redis.pcall: runs a command and returns (ok, reply).
+fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let Some(c) = cur() else {
+        return err_table(
+            lua,
+            "ERR redis.call/pcall can only be called inside a script invocation",
+        );
+    };
+    if args.is_empty() {
+        return err_table(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let argv = match lua_args(&args) {
+        Ok(a) => a,
+        Err(e) => return err_table(lua, &e),
+    };
+    let srv = c.srv;
+    let rt = match srv.cmds.resolve(&argv) {
+        Ok(rt) => rt,
+        Err(e) => {
+            let msg = if e.0.starts_with("ERR wrong number of arguments") {
+                "ERR Wrong number of args calling Redis command from script"
+            } else {
+                "ERR Unknown Redis command called from script"
+            };
+            return err_table(lua, msg);
+        }
+    };
+    let reject = |msg: &str| -> mlua::Result<(bool, Value)> {
+        rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        srv.count_error(msg);
+        err_table(lua, msg)
+    };
+    if !crate::commands::arity_ok(rt.spec, argv.len()) {
+        return reject("ERR Wrong number of args calling Redis command from script");
+    }
+    if rt.spec.has_flag("noscript") {
+        return reject("ERR This Redis command is not allowed from script");
+    }
+    let name = rt.spec.name;
+    if (name == "xread" || name == "xreadgroup")
+        && argv.iter().any(|a| a.eq_ignore_ascii_case(b"block"))
+    {
+        return reject(&format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            name
+        ));
+    }
+    if rt.write {
+        if c.ro {
+            return reject("ERR Write commands are not allowed from read-only scripts.");
+        }
+    }
+    if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
+        return reject("OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    if rt.write {
+        c.wrote = true;
+        RUN.wrote.store(true, Ordering::Release);
+    }
+    let cl = unsafe { &mut *c.cl };
+    let lk = unsafe { &mut *c.lk };
+    let mut out = Reply::new(c.resp);
+    let mut scratch = std::mem::take(&mut c.scratch);
+    crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
+    if let Some(c) = cur() {
+        c.scratch = scratch;
+    }
+    let mut pos = 0;
+    let is_err = out.buf.first() == Some(&b'-');
+    let v = convert::resp_to_lua(lua, &out.buf, &mut pos)?;
+    Ok((!is_err, v))
+}
+
+pub fn over_maxmemory(srv: &Server) -> bool {
+    let max = srv.hot.maxmemory.load(Ordering::Relaxed);
+    max != 0 && srv.used_memory.load(Ordering::Relaxed) > max
+}
+
+/// The message handler of the protected call: turns any error into a
+/// table {err=..., source=..., line=...} naming the script line at fault.
+fn error_handler(lua: &Lua, v: Value) -> mlua::Result<Value> {
+    let t = match v {
+        Value::Table(t) => t,
+        Value::Error(e) => {
+            let t = lua.create_table()?;
+            let (msg, full) = err_text(&e);
+            t.raw_set("err", if full { msg } else { format!("ERR {}", msg) })?;
+            t
+        }
+        other => {
+            let t = lua.create_table()?;
+            let s = match &other {
+                Value::Nil => "nil".to_string(),
+                Value::Boolean(b) => b.to_string(),
+                _ => lua
+                    .coerce_string(other.clone())
+                    .ok()
+                    .flatten()
+                    .map(|s| s.to_string_lossy())
+                    .unwrap_or_else(|| "?".into()),
+            };
+            t.raw_set("err", format!("ERR {}", s))?;
+            t
+        }
+    };
+    for level in 1..24 {
+        let Some(d) = lua.inspect_stack(level) else {
+            break;
+        };
+        let src = d.source();
+        if src.what == "C" {
+            continue;
+        }
+        let name = src.source.as_deref().unwrap_or("").to_string();
+        if name.starts_with("=magpie") {
+            continue;
+        }
+        t.raw_set("source", name)?;
+        t.raw_set("line", d.curr_line())?;
+        break;
+    }
+    Ok(Value::Table(t))
+}
+
+/// The count hook: FUNCTION LOAD timeout, busy detection and SCRIPT KILL.
+fn hook() -> mlua::Result<VmState> {
+    if let Some(d) = LOAD_DEADLINE.with(|c| c.get()) {
+        if Instant::now() > d {
+            return Err(lua_err("ERR FUNCTION LOAD timeout"));
+        }
+        return Ok(VmState::Continue);
+    }
+    if !RUN.running.load(Ordering::Relaxed) {
+        return Ok(VmState::Continue);
+    }
+    let elapsed = crate::util::now_ms() - RUN.start_ms.load(Ordering::Relaxed);
+    if elapsed >= RUN.threshold_ms.load(Ordering::Relaxed) && !RUN.busy.load(Ordering::Relaxed) {
+        RUN.busy.store(true, Ordering::Release);
+        crate::server::log::warning(&format!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command.",
+            elapsed,
+            if RUN.is_eval.load(Ordering::Relaxed) { "SCRIPT KILL" } else { "FUNCTION KILL" }
+        ));
+    }
+    if RUN.kill.load(Ordering::Acquire) {
+        return Err(lua_err(if RUN.is_eval.load(Ordering::Relaxed) {
+            "ERR Script killed by user with SCRIPT KILL..."
+        } else {
+            "ERR Script killed by user with FUNCTION KILL..."
+        }));
+    }
+    Ok(VmState::Continue)
+}
+
+pub fn set_load_deadline(d: Option<Instant>) {
+    LOAD_DEADLINE.with(|c| c.set(d));
+}
+
+/// Everything a script run needs to know about its invocation.
+pub struct Invocation<'a> {
+    pub vm: &'a Vm,
+    pub func: Function,
+    pub flags: u32,
+    /// EVAL_RO / FCALL_RO.
+    pub ro_cmd: bool,
+    pub is_eval: bool,
+    /// "f_<sha>" or the function name, for error messages.
+    pub name: String,
+}
+
+/// Runs a compiled script for the current command and writes its reply.
+pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
+    let srv = ctx.srv;
+    let compat = inv.flags & F_EVAL_COMPAT != 0;
+    if !compat {
+        if inv.ro_cmd && inv.flags & F_NO_WRITES == 0 {
+            return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+        }
+        if inv.flags & (F_ALLOW_OOM | F_NO_WRITES) == 0 && over_maxmemory(srv) {
+            return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
+        }
+    }
+    let mut rc = RunCtx {
+        srv,
+        cl: ctx.cl as *mut Client,
+        lk: ctx.lk as *mut Locked,
+        resp: 2,
+        ro: inv.ro_cmd || inv.flags & F_NO_WRITES != 0,
+        allow_oom: inv.flags & F_ALLOW_OOM != 0,
+        wrote: false,
+        scratch: Vec::new(),
+    };
+    let saved_db = ctx.cl.db;
+    let saved_mode =
+        std::mem::replace(&mut ctx.cl.reply_mode, crate::server::client::ReplyMode::On);
+    let saved_in_exec = std::mem::replace(&mut ctx.cl.in_exec, true);
+    let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
+    RUN.kill.store(false, Ordering::Relaxed);
+    RUN.busy.store(false, Ordering::Relaxed);
+    RUN.wrote.store(false, Ordering::Relaxed);
+    RUN.is_eval.store(inv.is_eval, Ordering::Relaxed);
+    RUN.threshold_ms.store(
+        srv.cfg.read().get_i64("busy-reply-threshold"),
+        Ordering::Relaxed,
+    );
+    RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+    *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
+    RUN.running.store(true, Ordering::Release);
+    let res = blocking(|| inv.vm.pcall(&inv.func));
+    RUN.running.store(false, Ordering::Release);
+    RUN.busy.store(false, Ordering::Release);
+    RUN.kill.store(false, Ordering::Relaxed);
+    CUR.with(|c| c.set(prev));
+    ctx.cl.db = saved_db;
+    ctx.cl.reply_mode = saved_mode;
+    ctx.cl.in_exec = saved_in_exec;
+    if rc.wrote {
+        ctx.dirty += 0;
+    }
+    let _ = std::mem::take(&mut rc.scratch);
+    match res {
+        Ok(v) => {
+            // The reply conversion may count nested error tables.
+            let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
+            let r = convert::lua_to_reply(&v, ctx.out, rc.resp);
+            CUR.with(|c| c.set(prev));
+            match r {
+                convert::Ret::Ok => Ok(()),
+                convert::Ret::Err(e) => Err(e.into()),
+            }
+        }
+        Err(t) => {
+            let msg: String = match t.raw_get::<Value>("err") {
+                Ok(Value::String(s)) => s.to_string_lossy(),
+                _ => "ERR unknown error".into(),
+            };
+            let msg = msg.strip_prefix('-').map(|s| s.to_string()).unwrap_or(msg);
+            let line: Option<i64> = t.raw_get("line").ok();
+            let source: Option<String> = t.raw_get("source").ok();
+            let full = match (line, source) {
+                (Some(l), Some(s)) => format!("{} script: {}, on {}:{}.", msg, inv.name, s, l),
+                _ => msg,
+            };
+            Err(full.into())
+        }
+    }
+}
+
+/// Parses numkeys (argument 2) of EVAL/FCALL. `fcall` picks FCALL's
+/// wording for a non-integer.
+pub fn parse_numkeys(args: &[Bytes], fcall: bool) -> Result<usize, CmdErr> {
+    let n = match crate::util::parse_i64(&args[2]) {
+        Some(n) => n,
+        None => {
+            return Err(if fcall {
+                "ERR Bad number of keys provided".into()
+            } else {
+                crate::commands::NOT_INT.into()
+            });
+        }
+    };
+    if n > (args.len() - 3) as i64 {
+        return Err("ERR Number of keys can't be greater than number of args".into());
+    }
+    if n < 0 {
+        return Err("ERR Number of keys can't be negative".into());
+    }
+    Ok(n as usize)
+}
