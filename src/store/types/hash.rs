@@ -18,8 +18,15 @@ const EMPTY: u32 = u32::MAX;
 /// An insertion-indexed hash map keyed by byte strings: entries live in a
 /// dense `Vec` (removal swaps the last entry into the hole), located through
 /// a linear-probing table of entry indexes.
+///
+/// The table lives behind one `Box`, so a hash or set value stays small.
 #[derive(Clone)]
 pub struct Dense<V> {
+    t: Box<DenseTable<V>>,
+}
+
+#[derive(Clone)]
+struct DenseTable<V> {
     ents: Vec<(SBytes, V)>,
     slots: Vec<u32>,
 }
@@ -27,8 +34,10 @@ pub struct Dense<V> {
 impl<V> Default for Dense<V> {
     fn default() -> Self {
         Dense {
-            ents: Vec::new(),
-            slots: Vec::new(),
+            t: Box::new(DenseTable {
+                ents: Vec::new(),
+                slots: Vec::new(),
+            }),
         }
     }
 }
@@ -36,8 +45,10 @@ impl<V> Default for Dense<V> {
 impl<V> Dense<V> {
     pub fn with_capacity(n: usize) -> Dense<V> {
         let mut d = Dense {
-            ents: Vec::with_capacity(n),
-            slots: Vec::new(),
+            t: Box::new(DenseTable {
+                ents: Vec::with_capacity(n),
+                slots: Vec::new(),
+            }),
         };
         d.resize_slots(Self::slots_for(n));
         d
@@ -53,16 +64,16 @@ impl<V> Dense<V> {
     }
 
     pub fn len(&self) -> usize {
-        self.ents.len()
+        self.t.ents.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ents.is_empty()
+        self.t.ents.is_empty()
     }
 
     #[inline]
     fn mask(&self) -> usize {
-        self.slots.len() - 1
+        self.t.slots.len() - 1
     }
 
     /// Slot holding `k` (Ok) or the empty slot where it would go (Err).
@@ -70,11 +81,11 @@ impl<V> Dense<V> {
         let m = self.mask();
         let mut s = hash_key(k) as usize & m;
         loop {
-            let i = self.slots[s];
+            let i = self.t.slots[s];
             if i == EMPTY {
                 return Err(s);
             }
-            if self.ents[i as usize].0.as_slice() == k {
+            if self.t.ents[i as usize].0.as_slice() == k {
                 return Ok(s);
             }
             s = (s + 1) & m;
@@ -83,10 +94,10 @@ impl<V> Dense<V> {
 
     /// Position of `k` among the entries.
     pub fn index_of(&self, k: &[u8]) -> Option<usize> {
-        if self.ents.is_empty() {
+        if self.t.ents.is_empty() {
             return None;
         }
-        self.probe(k).ok().map(|s| self.slots[s] as usize)
+        self.probe(k).ok().map(|s| self.t.slots[s] as usize)
     }
 
     pub fn contains(&self, k: &[u8]) -> bool {
@@ -94,43 +105,43 @@ impl<V> Dense<V> {
     }
 
     pub fn get(&self, k: &[u8]) -> Option<&V> {
-        self.index_of(k).map(|i| &self.ents[i].1)
+        self.index_of(k).map(|i| &self.t.ents[i].1)
     }
 
     pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
         let i = self.index_of(k)?;
-        Some(&mut self.ents[i].1)
+        Some(&mut self.t.ents[i].1)
     }
 
     fn resize_slots(&mut self, n: usize) {
-        self.slots = vec![EMPTY; n];
+        self.t.slots = vec![EMPTY; n];
         let m = n - 1;
-        for (i, (k, _)) in self.ents.iter().enumerate() {
+        for (i, (k, _)) in self.t.ents.iter().enumerate() {
             let mut s = hash_key(k) as usize & m;
-            while self.slots[s] != EMPTY {
+            while self.t.slots[s] != EMPTY {
                 s = (s + 1) & m;
             }
-            self.slots[s] = i as u32;
+            self.t.slots[s] = i as u32;
         }
     }
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, k: SBytes, v: V) {
-        if (self.ents.len() + 1) * 4 > self.slots.len() * 3 {
-            self.resize_slots(Self::slots_for(self.ents.len() + 1).max(self.slots.len() * 2));
+        if (self.t.ents.len() + 1) * 4 > self.t.slots.len() * 3 {
+            self.resize_slots(Self::slots_for(self.t.ents.len() + 1).max(self.t.slots.len() * 2));
         }
         let s = match self.probe(&k) {
             Ok(_) => unreachable!("insert_new of a present key"),
             Err(s) => s,
         };
-        self.slots[s] = self.ents.len() as u32;
-        self.ents.push((k, v));
+        self.t.slots[s] = self.t.ents.len() as u32;
+        self.t.ents.push((k, v));
     }
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
         if let Some(i) = self.index_of(k) {
-            return Some(std::mem::replace(&mut self.ents[i].1, v));
+            return Some(std::mem::replace(&mut self.t.ents[i].1, v));
         }
         self.insert_new(SBytes::new(k), v);
         None
@@ -139,61 +150,61 @@ impl<V> Dense<V> {
     /// Removes the entry at slot `s` from the index (backward-shift delete).
     fn unslot(&mut self, mut s: usize) {
         let m = self.mask();
-        self.slots[s] = EMPTY;
+        self.t.slots[s] = EMPTY;
         let mut j = s;
         loop {
             j = (j + 1) & m;
-            let i = self.slots[j];
+            let i = self.t.slots[j];
             if i == EMPTY {
                 break;
             }
-            let ideal = hash_key(&self.ents[i as usize].0) as usize & m;
+            let ideal = hash_key(&self.t.ents[i as usize].0) as usize & m;
             // Move it back if its ideal slot is not cyclically within (s, j].
             if (j.wrapping_sub(ideal) & m) >= (j.wrapping_sub(s) & m) {
-                self.slots[s] = i;
-                self.slots[j] = EMPTY;
+                self.t.slots[s] = i;
+                self.t.slots[j] = EMPTY;
                 s = j;
             }
         }
     }
 
     pub fn remove(&mut self, k: &[u8]) -> Option<(SBytes, V)> {
-        if self.ents.is_empty() {
+        if self.t.ents.is_empty() {
             return None;
         }
         let s = self.probe(k).ok()?;
-        let i = self.slots[s] as usize;
+        let i = self.t.slots[s] as usize;
         Some(self.remove_slot(s, i))
     }
 
     /// Removes the entry at position `i`.
     pub fn remove_at(&mut self, i: usize) -> (SBytes, V) {
-        let s = self.probe(&self.ents[i].0).ok().unwrap();
+        let s = self.probe(&self.t.ents[i].0).ok().unwrap();
         self.remove_slot(s, i)
     }
 
     fn remove_slot(&mut self, s: usize, i: usize) -> (SBytes, V) {
         self.unslot(s);
-        let last = self.ents.len() - 1;
+        let last = self.t.ents.len() - 1;
         if i != last {
             // The last entry moves into position i: repoint its slot.
-            let ls = self.probe(&self.ents[last].0).ok().unwrap();
-            self.slots[ls] = i as u32;
+            let ls = self.probe(&self.t.ents[last].0).ok().unwrap();
+            self.t.slots[ls] = i as u32;
         }
-        let out = self.ents.swap_remove(i);
-        if self.slots.len() > 8 && self.ents.len() * 8 < self.slots.len() {
-            self.resize_slots(Self::slots_for(self.ents.len()));
-            self.ents.shrink_to(self.ents.len() * 2);
+        let out = self.t.ents.swap_remove(i);
+        if self.t.slots.len() > 8 && self.t.ents.len() * 8 < self.t.slots.len() {
+            self.resize_slots(Self::slots_for(self.t.ents.len()));
+            self.t.ents.shrink_to(self.t.ents.len() * 2);
         }
         out
     }
 
     pub fn at(&self, i: usize) -> &(SBytes, V) {
-        &self.ents[i]
+        &self.t.ents[i]
     }
 
     pub fn entries(&self) -> &[(SBytes, V)] {
-        &self.ents
+        &self.t.ents
     }
 
     /// One step of a SCAN over the entries. Positions are visited from the
@@ -204,14 +215,14 @@ impl<V> Dense<V> {
     /// whole scan is returned at least once.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&SBytes, &V)) -> u64 {
         let mut pos = if cursor == 0 {
-            self.ents.len()
+            self.t.ents.len()
         } else {
-            (cursor as usize).min(self.ents.len())
+            (cursor as usize).min(self.t.ents.len())
         };
         let mut n = 0;
         while pos > 0 && n < count {
             pos -= 1;
-            let (k, v) = &self.ents[pos];
+            let (k, v) = &self.t.ents[pos];
             f(k, v);
             n += 1;
         }
@@ -220,9 +231,14 @@ impl<V> Dense<V> {
 
     /// Bytes allocated outside the struct (approximate).
     pub fn heap_size(&self) -> usize {
-        self.ents.capacity() * std::mem::size_of::<(SBytes, V)>()
-            + self.slots.capacity() * 4
-            + self.ents.iter().map(|(k, _)| k.heap_size()).sum::<usize>()
+        self.t.ents.capacity() * std::mem::size_of::<(SBytes, V)>()
+            + self.t.slots.capacity() * 4
+            + self
+                .t
+                .ents
+                .iter()
+                .map(|(k, _)| k.heap_size())
+                .sum::<usize>()
     }
 }
 
@@ -567,7 +583,21 @@ mod tests {
             assert!(d.remove(format!("k{i}").as_bytes()).is_some());
         }
         assert!(d.is_empty());
-        assert!(d.slots.len() <= 16);
+        assert!(d.t.slots.len() <= 16);
+    }
+
+    #[test]
+    fn values_stay_small() {
+        assert!(
+            std::mem::size_of::<Hash>() <= 32,
+            "{}",
+            std::mem::size_of::<Hash>()
+        );
+        assert!(
+            std::mem::size_of::<super::super::Set>() <= 32,
+            "{}",
+            std::mem::size_of::<super::super::Set>()
+        );
     }
 
     #[test]
