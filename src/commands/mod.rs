@@ -254,6 +254,8 @@ pub struct CmdRt {
     pub skip_slowlog: bool,
     pub skip_monitor: bool,
     pub may_replicate: bool,
+    /// Exactly one key, at argument 1 (locks one shard without sorting).
+    pub single_key: bool,
 }
 
 impl CmdRt {
@@ -316,6 +318,7 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         skip_slowlog: spec.has_flag("skip_slowlog"),
         skip_monitor: spec.has_flag("skip_monitor") || spec.has_flag("admin"),
         may_replicate: spec.has_flag("may_replicate"),
+        single_key: spec.getkeys.is_none() && spec.scope == Scope::Keys && spec.keys == (1, 1, 1),
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };

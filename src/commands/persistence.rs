@@ -99,6 +99,15 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
         2 if eq_ic(&ctx.args[1], "schedule") => true,
         _ => return Err(super::SYNTAX.into()),
     };
+    // The AOF rewrite uses the same snapshot cut: one at a time.
+    if crate::persistence::aof::snapshot_busy() {
+        if schedule {
+            ctx.srv.save_state.lock().scheduled = true;
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    }
     if ctx.srv.save_state.lock().in_progress {
         if schedule {
             ctx.srv.save_state.lock().scheduled = true;
@@ -118,7 +127,7 @@ pub fn cron(srv: &'static Server) {
         let st = srv.save_state.lock();
         (st.in_progress, st.scheduled, st.last_ok, st.last_try_ms)
     };
-    if in_progress {
+    if in_progress || crate::persistence::aof::snapshot_busy() {
         return;
     }
     let bg = |srv: &'static Server| {

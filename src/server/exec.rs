@@ -220,7 +220,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     let already = lk.is_held();
     if !already {
         scratch.clear();
-        if shards_for(srv, rt, args, scratch) {
+        if rt.single_key && args.len() >= 2 {
+            // The common case (GET, SET, INCR...): one key, one shard.
+            lk.acquire_one(srv.ks.shard_of(&args[1]));
+        } else if shards_for(srv, rt, args, scratch) {
             lk.acquire_all();
         } else if !scratch.is_empty() {
             lk.acquire(scratch);

@@ -403,6 +403,14 @@ impl Locked {
         self.all = idxs.len() == self.ks.nshards();
     }
 
+    /// Locks a single shard.
+    #[inline]
+    pub fn acquire_one(&mut self, idx: usize) {
+        debug_assert!(self.guards.is_empty());
+        self.guards.push((idx, self.ks.lock(idx)));
+        self.all = self.ks.nshards() == 1;
+    }
+
     pub fn acquire_all(&mut self) {
         debug_assert!(self.guards.is_empty());
         for i in 0..self.ks.nshards() {
