@@ -346,6 +346,10 @@ SORT z BY nosort DESC
 SORT z BY nosort LIMIT 1 1
 SORT z BY nosort DESC LIMIT 1 5
 SORT z BY nosort LIMIT 5 1
+OBJECT ENCODING z
+ZADD z2 1 x
+SORT_RO z2 BY nosort
+OBJECT ENCODING z2
 SORT l BY nosort
 SORT l BY nosort DESC
 SORT l BY nosort LIMIT 1 3

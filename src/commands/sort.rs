@@ -170,10 +170,15 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let acc = ctx.access();
     let kind = match lookup_read(ctx.lk, acc, &args[1]) {
         None => None,
-        Some(e) => match &e.val {
+        Some(e) => match &mut e.val {
             Value::List(_) => Some(Kind::List),
             Value::Set(_) => Some(Kind::Set),
-            Value::ZSet(_) => Some(Kind::ZSet),
+            Value::ZSet(z) => {
+                // Redis converts a sorted set to its skiplist encoding
+                // before sorting it (even for SORT_RO and BY nosort).
+                z.to_big();
+                Some(Kind::ZSet)
+            }
             _ => return Err(WRONGTYPE.into()),
         },
     };
