@@ -857,7 +857,8 @@ mod tests {
             rev.push(id.ms);
             true
         });
-        assert_eq!(rev, vec![4, 2, 1]);
+        // 5-0 is inside the inclusive range; 3-3 was deleted.
+        assert_eq!(rev, vec![5, 4, 2, 1]);
         assert_eq!(s.trim(TrimTo::MaxLen(10), false, 0), 239);
         assert_eq!(s.len(), 10);
         assert_eq!(s.first_id, StreamId::new(241, 1));
