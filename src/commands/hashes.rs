@@ -18,7 +18,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("hlen", 2, "readonly fast", hlen).keys(1, 1, 1, "RO").acl("@hash").doc("hash", "2.0.0", "O(1)", "Returns the number of fields in a hash."),
     Cmd::new("hstrlen", 3, "readonly fast", hstrlen).keys(1, 1, 1, "RO").acl("@hash").doc("hash", "3.2.0", "O(1)", "Returns the length of the value of a field."),
     Cmd::new("hexists", 3, "readonly fast", hexists).keys(1, 1, 1, "RO").acl("@hash").doc("hash", "2.0.0", "O(1)", "Determines whether a field exists in a hash."),
-    Cmd::new("hkeys", 2, "readonly", hkeys).keys(1, 1, 1, "RO").acl("@hash").doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash."),
+    Cmd::new("hkeys", 2, "readonly", hkeys).keys(1, 1, 1, "RO ACCESS").acl("@hash").doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields in a hash."),
     Cmd::new("hvals", 2, "readonly", hvals).keys(1, 1, 1, "RO ACCESS").acl("@hash").doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all values in a hash."),
     Cmd::new("hgetall", 2, "readonly", hgetall).keys(1, 1, 1, "RO ACCESS").acl("@hash").doc("hash", "2.0.0", "O(N) where N is the size of the hash.", "Returns all fields and values in a hash."),
     Cmd::new("hincrby", 4, "write denyoom fast", hincrby).keys(1, 1, 1, "RW ACCESS UPDATE").acl("@hash").doc("hash", "2.0.0", "O(1)", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("sort", -2, "write denyoom", sort).keys(1, 1, 1, "RO ACCESS;OW UPDATE").getkeys(sort_keys).all_shards().acl("@set @sortedset @list").doc("generic", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
-    Cmd::new("sort_ro", -2, "readonly movablekeys", sort_ro).keys(1, 1, 1, "RO ACCESS").all_shards().acl("@set @sortedset @list").doc("generic", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Returns the sorted elements of a list, a set, or a sorted set."),
+    Cmd::new("sort", -2, "write denyoom", sort).keys(1, 1, 1, "RO ACCESS;OW UPDATE").getkeys(sort_keys).all_shards().acl("@set @sortedset @list @dangerous").doc("generic", "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
+    Cmd::new("sort_ro", -2, "readonly movablekeys", sort_ro).keys(1, 1, 1, "RO ACCESS").all_shards().acl("@set @sortedset @list @dangerous").doc("generic", "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", "Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
 /// Key positions of SORT: the sorted key and the last STORE destination.
