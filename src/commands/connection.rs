@@ -36,6 +36,10 @@ static CLIENT_SUBS: &[Cmd] = &[
     Cmd::new("no-touch", 3, "noscript loading stale", client_no_touch).acl("@connection").doc("connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
     Cmd::new("setinfo", 4, "noscript loading stale", client_setinfo).acl("@connection").doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection."),
     Cmd::new("unblock", -3, "admin noscript loading stale", client_unblock).acl("@connection").doc("connection", "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection."),
+    Cmd::new("tracking", -3, "noscript loading stale", crate::server::tracking::client_tracking).acl("@connection").doc("connection", "6.0.0", "O(1). Some options may introduce additional complexity.", "Controls server-assisted client-side caching for the connection."),
+    Cmd::new("caching", 3, "noscript loading stale", crate::server::tracking::client_caching).acl("@connection").doc("connection", "6.0.0", "O(1)", "Instructs the server whether to track the keys in the next request."),
+    Cmd::new("getredir", 2, "noscript loading stale", crate::server::tracking::client_getredir).acl("@connection").doc("connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected."),
+    Cmd::new("trackinginfo", 2, "noscript loading stale", crate::server::tracking::client_trackinginfo).acl("@connection").doc("connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection."),
     Cmd::new("help", 2, "loading stale", client_help).acl("@connection").doc("connection", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
 ];
 
@@ -81,6 +85,7 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
     stop_monitor(ctx);
     crate::commands::pubsub::unsubscribe_all(ctx.srv, ctx.cl);
     unwatch_all(ctx.srv, ctx.cl);
+    crate::server::tracking::disable(ctx.srv, &ctx.cl.h);
     ctx.cl.h.resp.store(2, Ordering::Relaxed);
     ctx.out.proto = 2;
     *ctx.cl.h.name.lock() = None;

@@ -2,6 +2,7 @@
 //! iteration, databases.
 
 use super::{lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX};
+use crate::config::NOTIFY_GENERIC;
 use crate::store::Entry;
 use crate::util::{eq_ic, glob_match, parse_i64};
 
@@ -49,11 +50,14 @@ static OBJECT_SUBS: &[Cmd] = &[
 fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     let now = ctx.now;
-    for k in &ctx.args[1..] {
+    for i in 1..ctx.args.len() {
+        let k = &ctx.args[i];
         let (db, st) = ctx.lk.db(ctx.cl.db, k);
         if db.lookup(k, now, st).is_some() {
             db.remove(k);
             n += 1;
+            let k = ctx.args[i].clone();
+            ctx.notify(NOTIFY_GENERIC, "del", &k);
         }
     }
     ctx.dirty += n as u64;
@@ -300,6 +304,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     e.key = crate::store::SBytes::new(&dst);
     ctx.lk.db(dbi, &dst).0.insert_entry(e);
     ctx.signal_ready(&dst, 1);
+    ctx.notify(NOTIFY_GENERIC, "rename_from", &src);
+    ctx.notify(NOTIFY_GENERIC, "rename_to", &dst);
     ctx.dirty += 1;
     if nx {
         ctx.out.int(1);
@@ -366,6 +372,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     db.insert_entry(copy);
     ctx.lk.shard(&dst).signal_ready(dstdb, &dst, 1);
+    ctx.notify_db(dstdb, NOTIFY_GENERIC, "copy_to", &dst);
     ctx.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -391,6 +398,8 @@ fn move_(ctx: &mut Ctx) -> CmdResult {
     let e = sh.dbs[dbi].remove(&key).unwrap();
     sh.dbs[dst].insert_entry(e);
     sh.signal_ready(dst, &key, 1);
+    ctx.notify_db(dbi, NOTIFY_GENERIC, "move_from", &key);
+    ctx.notify_db(dst, NOTIFY_GENERIC, "move_to", &key);
     ctx.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -455,8 +464,10 @@ fn expire_generic(ctx: &mut Ctx, secs: bool, absolute: bool) -> CmdResult {
     }
     if when <= now {
         db.remove(&key);
+        ctx.notify(NOTIFY_GENERIC, "del", &key);
     } else {
         db.set_expire(&key, when);
+        ctx.notify(NOTIFY_GENERIC, "expire", &key);
     }
     ctx.dirty += 1;
     ctx.out.int(1);
@@ -519,6 +530,8 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     if had {
         db.set_expire(k, 0);
         ctx.dirty += 1;
+        let k = ctx.args[1].clone();
+        ctx.notify(NOTIFY_GENERIC, "persist", &k);
     }
     ctx.out.int(had as i64);
     Ok(())
@@ -527,7 +540,7 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
 /// Looks a key up for OBJECT without touching its access clock (the
 /// lookup still counts as a keyspace hit or miss, as in Redis).
 fn object_entry<'c>(ctx: &'c mut Ctx) -> Option<&'c mut Entry> {
-    let a = Access { touch: false, ..ctx.access() };
+    let a = Access { touch: false, notify: false, ..ctx.access() };
     lookup_read(ctx.lk, a, &ctx.args[2])
 }
 

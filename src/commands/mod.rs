@@ -166,7 +166,15 @@ impl<'a> Ctx<'a> {
 
     /// Raises a keyspace event (delivered once the command completes).
     pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
-        self.events.push(Event { class, name, db: self.cl.db, key: Bytes::copy_from_slice(key) });
+        let db = self.cl.db;
+        self.notify_db(db, class, name, key);
+    }
+
+    /// Raises a keyspace event in database `db` (MOVE, COPY ... DB). Events
+    /// the store raised first (`expired`, `new`, `keymiss`) go before it.
+    pub fn notify_db(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        crate::store::events::drain_into(&mut self.events);
+        self.events.push(Event { class, name, db, key: Bytes::copy_from_slice(key) });
     }
 
     /// Data arrived on `key`: wake up to `n` clients blocked on it.
@@ -194,7 +202,7 @@ impl<'a> Ctx<'a> {
 
     /// What a read lookup needs to know about this command.
     pub fn access(&self) -> Access {
-        Access { db: self.cl.db, now: self.now, lru: self.lru_now(), touch: !self.cl.no_touch }
+        Access { db: self.cl.db, now: self.now, lru: self.lru_now(), touch: !self.cl.no_touch, notify: true }
     }
 
     /// The LRU clock value to store in entries accessed now.
@@ -211,6 +219,8 @@ pub struct Access {
     pub now: i64,
     pub lru: u32,
     pub touch: bool,
+    /// A miss raises the `keymiss` event (false for OBJECT, as in Redis).
+    pub notify: bool,
 }
 
 /// Looks a key up for reading: expires it if due, counts hits and misses,
@@ -220,6 +230,9 @@ pub fn lookup_read<'c>(lk: &'c mut Locked, a: Access, key: &[u8]) -> Option<&'c 
     match db.lookup(key, a.now, st) {
         None => {
             st.keyspace_misses += 1;
+            if a.notify {
+                crate::store::events::record(crate::store::events::KEYMISS, a.db, key);
+            }
             None
         }
         Some(e) => {

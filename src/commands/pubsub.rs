@@ -28,7 +28,16 @@ static PUBSUB_SUBS: &[Cmd] = &[
 ];
 
 fn me(ctx: &mut Ctx) -> Arc<Subscriber> {
-    ctx.cl.subs.me.get_or_insert_with(|| Arc::new(Subscriber { h: ctx.cl.h.clone(), tx: ctx.cl.push_tx.clone() })).clone()
+    ctx.cl
+        .subs
+        .me
+        .get_or_insert_with(|| {
+            Arc::new(Subscriber {
+                h: ctx.cl.h.clone(),
+                tx: ctx.cl.push_tx.clone(),
+            })
+        })
+        .clone()
 }
 
 fn list_of<'c>(ctx: &'c mut Ctx, kind: Kind) -> &'c mut Vec<Bytes> {
@@ -53,6 +62,16 @@ fn sync_counts(ctx: &Ctx) {
     c[2].store(ctx.cl.subs.shard.len(), Ordering::Relaxed);
 }
 
+/// Subscription replies are pushes: CLIENT REPLY OFF/SKIP does not
+/// silence them (outside a transaction they follow the reply).
+fn emit(ctx: &mut Ctx, frame: &[u8]) {
+    if ctx.cl.reply_mode != crate::server::client::ReplyMode::On && !ctx.cl.in_exec {
+        crate::server::tracking::push_after_reply(frame);
+    } else {
+        ctx.out.raw(frame);
+    }
+}
+
 fn sub_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
     let me = me(ctx);
     let names: Vec<Bytes> = ctx.args[1..].to_vec();
@@ -62,18 +81,22 @@ fn sub_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
         }
         let c = count_for(ctx, kind);
         let f = confirmation(ctx.out.proto, word, Some(&n), c);
-        ctx.out.raw(&f);
+        emit(ctx, &f);
     }
     sync_counts(ctx);
     Ok(())
 }
 
 fn unsub_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
-    let names: Vec<Bytes> = if ctx.args.len() > 1 { ctx.args[1..].to_vec() } else { list_of(ctx, kind).clone() };
+    let names: Vec<Bytes> = if ctx.args.len() > 1 {
+        ctx.args[1..].to_vec()
+    } else {
+        list_of(ctx, kind).clone()
+    };
     if names.is_empty() {
         let c = count_for(ctx, kind);
         let f = confirmation(ctx.out.proto, word, None, c);
-        ctx.out.raw(&f);
+        emit(ctx, &f);
         return Ok(());
     }
     let id = ctx.cl.h.id;
@@ -83,7 +106,7 @@ fn unsub_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
         }
         let c = count_for(ctx, kind);
         let f = confirmation(ctx.out.proto, word, Some(&n), c);
-        ctx.out.raw(&f);
+        emit(ctx, &f);
     }
     sync_counts(ctx);
     Ok(())
@@ -126,20 +149,30 @@ fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn publish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.srv.pubsub.publish(false, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
+    let n = ctx
+        .srv
+        .pubsub
+        .publish(false, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.srv.pubsub.publish(true, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
+    let n = ctx
+        .srv
+        .pubsub
+        .publish(true, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn channels_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
     if ctx.args.len() > 3 {
-        return Err(format!("ERR wrong number of arguments for '{}' command", ctx.cmd.full_name).into());
+        return Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            ctx.cmd.full_name
+        )
+        .into());
     }
     let pat = ctx.args.get(2).map(|p| p.to_vec());
     let list = ctx.srv.pubsub.channels(shard, pat.as_deref());

@@ -1,6 +1,7 @@
 //! String commands: GET/SET and friends, counters, ranges, LCS.
 
 use super::{lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, OVERFLOW, SYNTAX, WRONGTYPE};
+use crate::config::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::store::Locked;
 use crate::store::{SBytes, Value};
 use crate::util::{eq_ic, parse_i64};
@@ -139,6 +140,10 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     }
     db.set(&key, Value::str(&ctx.args[2]), ex.at, ex.keep_ttl, lru);
     ctx.touched(&key);
+    ctx.notify(NOTIFY_STRING, "set", &key);
+    if ex.at.is_some() {
+        ctx.notify(NOTIFY_GENERIC, "expire", &key);
+    }
     if !getf {
         ctx.out.ok();
     }
@@ -156,17 +161,23 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
     }
     db.set(key, Value::str(&ctx.args[2]), None, false, lru);
     ctx.dirty += 1;
+    let key = ctx.args[1].clone();
+    ctx.notify(NOTIFY_STRING, "set", &key);
     ctx.out.int(1);
     Ok(())
 }
 
 fn setex_generic(ctx: &mut Ctx, secs: bool) -> CmdResult {
     let at = expire_ms(ctx, &ctx.args[2], secs, false)?;
-    let key = &ctx.args[1];
+    let key = ctx.args[1].clone();
     let lru = ctx.lru_now();
-    let (db, _) = ctx.lk.db(ctx.cl.db, key);
-    db.set(key, Value::str(&ctx.args[3]), Some(at), false, lru);
+    let now = ctx.now;
+    let (db, st) = ctx.lk.db(ctx.cl.db, &key);
+    db.lookup(&key, now, st);
+    db.set(&key, Value::str(&ctx.args[3]), Some(at), false, lru);
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "set", &key);
+    ctx.notify(NOTIFY_GENERIC, "expire", &key);
     ctx.out.ok();
     Ok(())
 }
@@ -186,6 +197,7 @@ fn getset(ctx: &mut Ctx) -> CmdResult {
     let (db, _) = ctx.lk.db(ctx.cl.db, &key);
     db.set(&key, Value::str(&ctx.args[2]), None, false, lru);
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "set", &key);
     match old {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -201,6 +213,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
             let (db, _) = ctx.lk.db(ctx.cl.db, &key);
             db.remove(&key);
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", &key);
             ctx.out.bulk(&v);
         }
         None => ctx.out.null(),
@@ -220,14 +233,17 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
     if let Some(at) = ex.at {
         if at <= now {
             db.remove(&key);
+            ctx.notify(NOTIFY_GENERIC, "del", &key);
         } else {
             db.set_expire(&key, at);
+            ctx.notify(NOTIFY_GENERIC, "expire", &key);
         }
         ctx.dirty += 1;
     } else if ex.persist {
         if db.dict.get(&key).is_some_and(|e| e.expire != 0) {
             db.set_expire(&key, 0);
             ctx.dirty += 1;
+            ctx.notify(NOTIFY_GENERIC, "persist", &key);
         }
     }
     ctx.out.bulk(&v);
@@ -272,6 +288,8 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         db.lookup(key, now, st);
         db.set(key, Value::str(&ctx.args[i + 1]), None, false, lru);
         ctx.dirty += 1;
+        let key = ctx.args[i].clone();
+        ctx.notify(NOTIFY_STRING, "set", &key);
     }
     if nx {
         ctx.out.int(1);
@@ -327,6 +345,7 @@ fn append(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "append", &key);
     ctx.out.int(newlen as i64);
     Ok(())
 }
@@ -413,6 +432,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "setrange", &key);
     ctx.out.int(newlen as i64);
     Ok(())
 }
@@ -437,6 +457,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
         }
     };
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrby", &key);
     ctx.out.int(nv);
     Ok(())
 }
@@ -477,6 +498,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     })?;
     db.set(&key, Value::str(&sum), None, true, lru);
     ctx.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrbyfloat", &key);
     ctx.out.bulk(&sum);
     Ok(())
 }

@@ -40,6 +40,11 @@ pub struct ClientHandle {
     pub soft_limit_since: AtomicI64,
     /// Subscriptions: channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
     pub sub_counts: [AtomicUsize; 3],
+    /// CLIENT TRACKING state (`tracking::T_*` bits) and REDIRECT id (0 = none).
+    pub track: AtomicU8,
+    pub track_redir: std::sync::atomic::AtomicU64,
+    /// The connection's push channel (invalidation messages from other clients).
+    pub push: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Bytes>>,
 }
 
 pub const F_MONITOR: u32 = 1;
@@ -73,6 +78,9 @@ impl ClientHandle {
             unblock: AtomicU8::new(0),
             soft_limit_since: AtomicI64::new(0),
             sub_counts: Default::default(),
+            track: AtomicU8::new(0),
+            track_redir: Default::default(),
+            push: Default::default(),
         }
     }
 
@@ -126,12 +134,28 @@ impl ClientHandle {
         if f & F_MONITOR != 0 {
             flags.push('O');
         }
-        if f & F_BLOCKED != 0 {
-            flags.push('b');
+        if self.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+            flags.push('P');
         }
         let multi = self.multi.load(Ordering::Relaxed);
         if multi >= 0 {
             flags.push('x');
+        }
+        if f & F_BLOCKED != 0 {
+            flags.push('b');
+        }
+        let track = self.track.load(Ordering::Relaxed);
+        if track & super::tracking::T_ON != 0 {
+            flags.push('t');
+        }
+        if track & super::tracking::T_BROKEN != 0 {
+            flags.push('R');
+        }
+        if track & super::tracking::T_BCAST != 0 {
+            flags.push('B');
+        }
+        if self.addr.starts_with('/') {
+            flags.push('U');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
@@ -139,19 +163,13 @@ impl ClientHandle {
         if f & F_NO_TOUCH != 0 {
             flags.push('T');
         }
-        if self.addr.starts_with('/') {
-            flags.push('U');
-        }
-        if self.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
-            flags.push('P');
-        }
         if flags.is_empty() {
             flags.push('N');
         }
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -171,6 +189,7 @@ impl ClientHandle {
             qbuf + omem + 20000,
             self.last_cmd_name(),
             self.authenticated_user.lock(),
+            if track & super::tracking::T_ON != 0 { self.track_redir.load(Ordering::Relaxed) as i64 } else { -1 },
             self.resp.load(Ordering::Relaxed)
         )
     }

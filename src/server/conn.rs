@@ -122,6 +122,7 @@ pub fn check_timeouts(srv: &Server) {
 
 async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandle>) {
     let (push_tx, mut push_rx) = tokio::sync::mpsc::unbounded_channel();
+    let _ = h.push.set(push_tx.clone());
     let mut cl = Client {
         h: h.clone(),
         db: 0,
@@ -279,6 +280,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
     }
     crate::commands::pubsub::unsubscribe_all(srv, &mut cl);
     crate::commands::connection::unwatch_all(srv, &mut cl);
+    super::tracking::disable(srv, &h);
     let _ = sock.shutdown().await;
 }
 

@@ -42,6 +42,9 @@ fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<
 }
 
 pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, args: Vec<Bytes>, scratch: &mut Vec<usize>) -> Flow {
+    if super::tracking::active() {
+        super::tracking::enforce_limit(srv, cl.h.id, Some(&mut out.buf));
+    }
     let rt = match srv.cmds.resolve(&args) {
         Ok(rt) => rt,
         Err(e) => {
@@ -158,7 +161,7 @@ fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
 
 /// Publishes keyspace notifications (`__keyspace@<db>__:<key>` and
 /// `__keyevent@<db>__:<event>`) for the events whose class is enabled.
-fn notify_keyspace(srv: &Server, events: &[crate::commands::Event]) {
+pub fn notify_keyspace(srv: &Server, events: &[crate::commands::Event]) {
     use crate::config::{NOTIFY_KEYEVENT, NOTIFY_KEYSPACE};
     let flags = srv.hot.notify_flags.load(Ordering::Relaxed);
     if flags == 0 || !srv.pubsub.has_subscribers() {
@@ -233,7 +236,13 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     let start = Instant::now();
     let now = srv.clock.wall_ms(start);
     let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0, block: None, events: Vec::new() };
+    if !already && super::tracking::active() {
+        super::tracking::set_outer(rt, args);
+    }
+    let nested = crate::store::events::begin();
     let res = (rt.spec.run)(&mut ctx);
+    crate::store::events::drain_into(&mut ctx.events);
+    crate::store::events::end(nested);
     let dirty = ctx.dirty;
     let block = ctx.block.take();
     // XREAD/XREADGROUP clients blocked on a key that another command deleted, overwrote or renamed re-evaluate (Redis 7.0).
@@ -244,6 +253,10 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
     }
+    // Client-side caching: invalidations and remembered keys, under the locks.
+    if super::tracking::active() {
+        super::tracking::after_command(srv, &cl.h, rt, args, dirty, &events, already);
+    }
     // Propagation (AOF) while the locks still order the writes.
     super::propagate::after_command(srv, cl, lk, rt, args, dirty, &out.buf[mark..]);
     if !already {
@@ -253,6 +266,9 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
         notify_keyspace(srv, &events);
     }
     if block.is_some() && res.is_ok() {
+        if !already {
+            super::tracking::write_after_reply(&mut out.buf);
+        }
         return block;
     }
     let elapsed = start.elapsed();
@@ -285,6 +301,15 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     }
     if srv.monitor_count.load(Ordering::Relaxed) != 0 && !rt.skip_monitor {
         feed_monitors(srv, cl, args, now);
+    }
+    if !already {
+        // Pushes for this client (invalidations, subscription replies
+        // under CLIENT REPLY OFF) follow its reply.
+        if super::tracking::active() {
+            super::tracking::broadcast(srv, cl.h.id);
+            super::tracking::command_done(&cl.h, cl.multi.is_some(), rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name));
+        }
+        super::tracking::write_after_reply(&mut out.buf);
     }
     None
 }

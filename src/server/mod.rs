@@ -8,6 +8,7 @@ pub mod latency;
 pub mod log;
 pub mod propagate;
 pub mod pubsub;
+pub mod tracking;
 
 use crate::commands::CommandTable;
 use crate::config::Config;
@@ -247,6 +248,7 @@ impl Server {
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         drop(c);
         crate::persistence::aof::config_changed(self);
+        tracking::config_changed(self);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
         while sl.len() > max {
@@ -562,6 +564,7 @@ async fn cron(srv: &'static Server) {
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
             active_expire_cycle(srv, effort);
         }
+        tracking::cron(srv);
         if last_shrink.elapsed().as_millis() >= 100 {
             last_shrink = Instant::now();
             for i in 0..srv.ks.nshards() {
@@ -601,7 +604,10 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
                 }
             }
         }
+        let expired = tracking::take_expired(&g.stats);
         propagate::expired_in_cron(&mut g.stats);
+        drop(g);
+        tracking::expired_in_cron(srv, expired);
         if Instant::now() > deadline {
             break;
         }

@@ -7,6 +7,7 @@
 //! keys sharing a hash tag share a shard. See docs/architecture.md.
 
 pub mod dict;
+pub mod events;
 pub mod types;
 pub mod sbytes;
 pub mod value;
@@ -100,6 +101,7 @@ impl Db {
                 self.volatile -= 1;
                 stats.expired_keys += 1;
                 stats.pending_expired.push((self.index, SBytes::new(key)));
+                events::record(events::EXPIRED, self.index, key);
                 return None;
             }
         }
@@ -150,6 +152,7 @@ impl Db {
         if expire != 0 {
             self.volatile += 1;
         }
+        events::record(events::NEW, self.index, key);
         self.dict.insert_new(Entry { key: SBytes::new(key), val, expire, lru, ver });
     }
 
@@ -158,6 +161,9 @@ impl Db {
         e.ver = self.ver;
         if e.expire != 0 {
             self.volatile += 1;
+        }
+        if events::wanted(events::NEW) {
+            events::record(events::NEW, self.index, e.key.as_slice());
         }
         self.dict.insert_new(e);
     }
