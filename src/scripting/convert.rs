@@ -236,25 +236,40 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         return Ok(());
     }
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(|r| r.ok()).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            write_value(k, out, resp, depth + 1)?;
-            write_value(v, out, resp, depth + 1)?;
-        }
-        return Ok(());
+        let mut n = 0usize;
+        let _ = m.for_each::<Value, Value>(|_, _| {
+            n += 1;
+            Ok(())
+        });
+        out.map(n);
+        let mut err = None;
+        let _ = m.for_each::<Value, Value>(|k, v| {
+            if err.is_none() {
+                if let Err(e) = write_value(&k, out, resp, depth + 1).and_then(|_| write_value(&v, out, resp, depth + 1)) {
+                    err = Some(e);
+                }
+            }
+            Ok(())
+        });
+        return err.map_or(Ok(()), Err);
     }
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
-        let keys: Vec<Value> = m
-            .pairs::<Value, Value>()
-            .filter_map(|r| r.ok())
-            .map(|(k, _)| k)
-            .collect();
-        out.set(keys.len());
-        for k in &keys {
-            write_value(k, out, resp, depth + 1)?;
-        }
-        return Ok(());
+        let mut n = 0usize;
+        let _ = m.for_each::<Value, Value>(|_, _| {
+            n += 1;
+            Ok(())
+        });
+        out.set(n);
+        let mut err = None;
+        let _ = m.for_each::<Value, Value>(|k, _| {
+            if err.is_none() {
+                if let Err(e) = write_value(&k, out, resp, depth + 1) {
+                    err = Some(e);
+                }
+            }
+            Ok(())
+        });
+        return err.map_or(Ok(()), Err);
     }
     if let Ok(Value::Table(vs)) = t.raw_get::<Value>("verbatim_string") {
         if let (Ok(Value::String(f)), Ok(Value::String(s))) =
@@ -275,18 +290,14 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         }
     }
     // An array: elements 1.. up to the first nil.
-    let mut items = Vec::new();
-    let mut i = 1i64;
-    loop {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
-        }
-        i += 1;
+    let mut n = 0i64;
+    while !matches!(t.raw_get::<Value>(n + 1), Ok(Value::Nil) | Err(_)) {
+        n += 1;
     }
-    out.array(items.len());
-    for v in &items {
-        write_value(v, out, resp, depth + 1)?;
+    out.array(n as usize);
+    for i in 1..=n {
+        let v = t.raw_get::<Value>(i).unwrap_or(Value::Nil);
+        write_value(&v, out, resp, depth + 1)?;
     }
     Ok(())
 }

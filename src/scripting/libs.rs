@@ -217,34 +217,28 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: i64, cfg: &JsonCfg) -> mlua:
                     depth
                 )));
             }
-            let pairs: Vec<(Value, Value)> = t
-                .clone()
-                .pairs::<Value, Value>()
-                .collect::<mlua::Result<_>>()?;
             // Array detection as lua-cjson: all keys positive integers.
             let mut max = 0i64;
+            let mut count = 0i64;
             let mut is_array = true;
-            for (k, _) in &pairs {
-                match num_of_key(k) {
+            t.for_each::<Value, Value>(|k, _| {
+                count += 1;
+                match num_of_key(&k) {
                     Some(i) if i >= 1 => max = max.max(i),
-                    _ => {
-                        is_array = false;
-                        break;
-                    }
+                    _ => is_array = false,
                 }
-            }
-            if is_array && !pairs.is_empty() {
-                let items = pairs.len() as i64;
+                Ok(())
+            })?;
+            if is_array && count > 0 {
+                let items = count;
                 if cfg.sparse_ratio > 0 && max > items * cfg.sparse_ratio && max > cfg.sparse_safe {
                     if !cfg.sparse_convert {
-                        return Err(mlua::Error::RuntimeError(
-                            "Cannot serialise table: excessively sparse array".into(),
-                        ));
+                        return Err(mlua::Error::RuntimeError("Cannot serialise table: excessively sparse array".into()));
                     }
                     is_array = false;
                 }
             }
-            if is_array && !pairs.is_empty() {
+            if is_array && count > 0 {
                 out.push(b'[');
                 for i in 1..=max {
                     if i > 1 {
@@ -256,28 +250,21 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: i64, cfg: &JsonCfg) -> mlua:
                 out.push(b']');
             } else {
                 out.push(b'{');
-                for (n, (k, v)) in pairs.iter().enumerate() {
+                let mut n = 0;
+                t.for_each::<Value, Value>(|k, v| {
                     if n > 0 {
                         out.push(b',');
                     }
-                    match k {
+                    n += 1;
+                    match &k {
                         Value::String(s) => json_escape(out, &s.as_bytes()),
-                        Value::Integer(i) => {
-                            json_escape(out, fmt_prec(*i as f64, cfg.precision).as_bytes())
-                        }
-                        Value::Number(x) => {
-                            json_escape(out, fmt_prec(*x, cfg.precision).as_bytes())
-                        }
-                        other => {
-                            return Err(mlua::Error::RuntimeError(format!(
-                                "Cannot serialise {}: table key must be a number or string",
-                                other.type_name()
-                            )))
-                        }
+                        Value::Integer(i) => json_escape(out, fmt_prec(*i as f64, cfg.precision).as_bytes()),
+                        Value::Number(x) => json_escape(out, fmt_prec(*x, cfg.precision).as_bytes()),
+                        other => return Err(mlua::Error::RuntimeError(format!("Cannot serialise {}: table key must be a number or string", other.type_name()))),
                     }
                     out.push(b':');
-                    json_encode(v, out, depth, cfg)?;
-                }
+                    json_encode(&v, out, depth, cfg)
+                })?;
                 out.push(b'}');
             }
         }
@@ -671,23 +658,19 @@ fn mp_encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
             out.extend_from_slice(&b);
         }
         Value::Table(t) if level < MP_MAX_NESTING => {
-            let pairs: Vec<(Value, Value)> = t
-                .clone()
-                .pairs::<Value, Value>()
-                .collect::<mlua::Result<_>>()?;
             let mut max = 0i64;
+            let mut count = 0usize;
             let mut array = true;
-            for (k, _) in &pairs {
-                match num_of_key(k) {
+            t.for_each::<Value, Value>(|k, _| {
+                count += 1;
+                match num_of_key(&k) {
                     Some(i) if i >= 1 => max = max.max(i),
-                    _ => {
-                        array = false;
-                        break;
-                    }
+                    _ => array = false,
                 }
-            }
-            if array && max as usize == pairs.len() {
-                let n = pairs.len();
+                Ok(())
+            })?;
+            if array && max as usize == count {
+                let n = count;
                 if n < 16 {
                     out.push(0x90 | n as u8);
                 } else if n <= 0xffff {
@@ -702,7 +685,7 @@ fn mp_encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
                     mp_encode(&v, out, level + 1)?;
                 }
             } else {
-                let n = pairs.len();
+                let n = count;
                 if n < 16 {
                     out.push(0x80 | n as u8);
                 } else if n <= 0xffff {
@@ -712,10 +695,10 @@ fn mp_encode(v: &Value, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
                     out.push(0xdf);
                     out.extend_from_slice(&(n as u32).to_be_bytes());
                 }
-                for (k, v) in &pairs {
-                    mp_encode(k, out, level + 1)?;
-                    mp_encode(v, out, level + 1)?;
-                }
+                t.for_each::<Value, Value>(|k, v| {
+                    mp_encode(&k, out, level + 1)?;
+                    mp_encode(&v, out, level + 1)
+                })?;
             }
         }
         _ => out.push(0xc0),

@@ -215,6 +215,18 @@ end
 for _, n in ipairs({'print', 'loadfile', 'dofile', 'setfenv', 'getfenv', 'newproxy', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
   rawset(R, n, nil)
 end
+local unpack_ = unpack
+rawset(R, 'unpack', function(t, i, j)
+  local a, b = i or 1, j
+  if b == nil and type_(t) == 'table' then b = #t end
+  if type_(a) == 'number' and type_(b) == 'number' then
+    if a > b then return end
+    if b - a >= 7999 then err('too many results to unpack', 2) end
+  end
+  if j ~= nil then return unpack_(t, i, j) end
+  if i ~= nil then return unpack_(t, i) end
+  return unpack_(t)
+end)
 local smt = getmetatable_('')
 local string_p = proxy(rawget(R, 'string'))
 smt.__index = string_p
@@ -897,7 +909,15 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
     *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
     RUN.running.store(true, Ordering::Release);
-    let res = blocking(|| inv.vm.pcall(&inv.func));
+    let res = blocking(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inv.vm.pcall(&inv.func))));
+    let res = match res {
+        Ok(r) => r,
+        Err(_) => {
+            let t = inv.vm.lua.create_table().map_err(|e| CmdErr::from(e.to_string()))?;
+            let _ = t.raw_set("err", "ERR Error running script: internal error");
+            Err(t)
+        }
+    };
     RUN.running.store(false, Ordering::Release);
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
