@@ -90,7 +90,7 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         out.simple("QUEUED");
         return Flow::Continue;
     }
-    if is_paused_for(srv, cl, rt) {
+    if is_paused_for(srv, cl, rt, &args) {
         return Flow::WaitPause(args);
     }
     match call(srv, cl, out, lk, rt, &args, scratch) {
@@ -194,7 +194,7 @@ fn protected_allowed(srv: &Server, cl: &Client) -> bool {
 }
 
 /// True when a CLIENT PAUSE in force holds this command back.
-fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
+fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt, args: &[Bytes]) -> bool {
     if srv.pause_until.load(Ordering::Relaxed) == 0 {
         return false;
     }
@@ -208,7 +208,7 @@ fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
     // PAUSE WRITE holds back writes and commands that may write (EVAL, PUBLISH...),
     // and an EXEC whose transaction holds one.
     if rt.write || rt.may_replicate {
-        return true;
+        return !crate::commands::scripting::declared_no_writes(args);
     }
     match &cl.multi {
         Some(q) if rt.spec.name == "exec" => q.iter().any(|a| srv.cmds.resolve(a).is_ok_and(|r| r.write || r.may_replicate)),
