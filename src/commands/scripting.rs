@@ -767,21 +767,3 @@ pub fn declared_no_writes(args: &[Bytes]) -> bool {
         _ => false,
     }
 }
-
-/// True when the script an EVAL / EVALSHA / FCALL request would run
-/// declares `no-writes`: CLIENT PAUSE WRITE lets such scripts through, as
-/// Redis derives a script command's flags from the script's own flags.
-pub fn declared_no_writes(args: &[Bytes]) -> bool {
-    use crate::scripting::F_NO_WRITES;
-    let Some(body) = args.get(1) else { return false };
-    let name = args[0].to_ascii_lowercase();
-    match &name[..] {
-        b"eval" => shebang_flags(body).is_ok_and(|(f, _)| f & F_NO_WRITES != 0),
-        b"evalsha" => {
-            let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
-            EVAL.lock().as_ref().and_then(|e| e.scripts.get(&sha)).is_some_and(|s| s.flags & F_NO_WRITES != 0)
-        }
-        b"fcall" => crate::scripting::functions::FN.lock().as_ref().and_then(|e| e.find(body)).is_some_and(|m| m.flags & F_NO_WRITES != 0),
-        _ => false,
-    }
-}
