@@ -169,8 +169,8 @@ fn spublish(ctx: &mut Ctx) -> CmdResult {
 fn channels_generic(ctx: &mut Ctx, shard: bool) -> CmdResult {
     if ctx.args.len() > 3 {
         return Err(format!(
-            "ERR wrong number of arguments for '{}' command",
-            ctx.cmd.full_name
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&ctx.args[1])
         )
         .into());
     }

@@ -728,6 +728,8 @@ pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
         .get(&h.id)
         .cloned()
         .unwrap_or_default();
+    let mut prefixes = prefixes;
+    prefixes.sort();
     ctx.out.map(3);
     ctx.out.bulk(b"flags");
     ctx.out.set(flags.len());
