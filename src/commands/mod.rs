@@ -174,6 +174,13 @@ impl<'a> Ctx<'a> {
     /// the store raised first (`expired`, `new`, `keymiss`) go before it.
     pub fn notify_db(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
         crate::store::events::drain_into(&mut self.events);
+        // Nobody listens (no enabled class, no client tracking): skip the
+        // allocation — this runs on every write.
+        let flags = self.srv.hot.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
+        let delivered = flags & class != 0 && flags & (crate::config::NOTIFY_KEYSPACE | crate::config::NOTIFY_KEYEVENT) != 0;
+        if !delivered && !crate::server::tracking::active() {
+            return;
+        }
         self.events.push(Event { class, name, db, key: Bytes::copy_from_slice(key) });
     }
 
