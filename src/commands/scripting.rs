@@ -661,6 +661,11 @@ fn function_restore(ctx: &mut Ctx) -> CmdResult {
     for c in &codes {
         let replace = policy == Policy::Replace;
         if let Err(e) = fresh.load(c, replace) {
+            // RESTORE names a conflicting library without quotes.
+            let e = match e.strip_prefix("ERR Library '").and_then(|r| r.strip_suffix("' already exists")) {
+                Some(n) => format!("ERR Library {} already exists", n),
+                None => e,
+            };
             return Err(e.into());
         }
     }

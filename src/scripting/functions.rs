@@ -85,7 +85,6 @@ impl FnEngine {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            let msg = msg.strip_prefix("ERR ").unwrap_or(&msg).to_string();
             return Err(format!("ERR Error registering functions: {}", msg));
         }
         if funcs.is_empty() {
@@ -199,11 +198,8 @@ pub fn parse_metadata(code: &[u8]) -> Result<(String, &[u8]), String> {
     }
     let end = code.iter().position(|&c| c == b'\n').unwrap_or(code.len());
     let line = String::from_utf8_lossy(&code[2..end]).into_owned();
-    let body = if end < code.len() {
-        &code[end + 1..]
-    } else {
-        &code[end..]
-    };
+    // The body keeps the shebang's newline so line numbers match the code.
+    let body = &code[end..];
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = if line.starts_with(' ') {
         ""

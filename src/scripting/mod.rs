@@ -204,6 +204,7 @@ local setmetatable_, getmetatable_ = setmetatable, getmetatable
 local setfenv_, loadstring_, load_ = setfenv, loadstring, load
 local ro = setmetatable_({}, {__mode = 'k'})
 local function ro_err() err('Attempt to modify a readonly table', 2) end
+local function ro_err0() err('Attempt to modify a readonly table', 0) end
 local function missing(t, k)
   err("Script attempted to access nonexistent global variable '" .. tostring_(k) .. "'", 2)
 end
@@ -237,11 +238,11 @@ for _, n in ipairs({'table', 'math', 'coroutine', 'redis', 'cjson', 'cmsgpack', 
 end
 rawset(R, 'string', string_p)
 rawset(R, 'setmetatable', function(t, mt)
-  if ro[t] then ro_err() end
+  if ro[t] then ro_err0() end
   return setmetatable_(t, mt)
 end)
 rawset(R, 'rawset', function(t, k, v)
-  if ro[t] then ro_err() end
+  if ro[t] then ro_err0() end
   return rawset(t, k, v)
 end)
 setmetatable_(R, {__index = missing})
@@ -653,7 +654,7 @@ fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
         match v {
             Value::String(s) => out.push(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Integer(i) => out.push(Bytes::from(i.to_string())),
-            Value::Number(n) => out.push(Bytes::from(fmt_lua_number(*n))),
+            Value::Number(n) => out.push(Bytes::from(crate::util::fmt_g17(*n))),
             _ => {
                 return Err(
                     "ERR Lua redis lib command arguments must be strings or integers".into(),

@@ -1,0 +1,273 @@
+//! Scripting and functions: differential scripts against redis-server
+//! (EVAL conversions both ways in RESP2 and RESP3, errors, sandbox,
+//! SCRIPT and FUNCTION commands), atomicity across shards with concurrent
+//! clients, BUSY and SCRIPT KILL.
+
+mod common;
+
+use common::{run_diff, run_diff_resp3, Server};
+use std::time::{Duration, Instant};
+
+const CONVERSIONS: &str = r#"
+eval "return 'hello'" 0
+eval "return 100.5" 0
+eval "return -3.9" 0
+eval "return true" 0
+eval "return false" 0
+eval "return nil" 0
+eval "return {1,2,3,'ciao',{1,2}}" 0
+eval "return {1,2,nil,4}" 0
+eval "return {ok='fine'}" 0
+!err eval "return {err='My Error'}" 0
+!err eval "return redis.error_reply('MY_CODE custom msg')" 0
+!err eval "return redis.error_reply('')" 0
+eval "return redis.status_reply('STATUS')" 0
+eval "return {KEYS[1],KEYS[2],ARGV[1],ARGV[2]}" 2 a{t} b{t} c d
+set mykey myval
+eval "return redis.call('get',KEYS[1])" 1 mykey
+eval "local f = redis.pcall('get',KEYS[1]) return {type(f),f}" 1 mykey
+eval "local f = redis.pcall('get','nokey') return {type(f), f == false}" 0
+eval "local f = redis.pcall('incr',KEYS[1]) return {type(f), f['err']}" 1 mykey
+eval "local f = redis.pcall('set','x','1') return {type(f), f['ok']}" 0
+eval "local f = redis.call('incr','x') return {type(f), f}" 0
+rpush l a b c
+eval "return redis.call('lrange','l',0,-1)" 0
+hset h f v
+eval "redis.setresp(3) return redis.call('hgetall','h')" 0
+eval "redis.setresp(2) return redis.call('hgetall','h')" 0
+eval "redis.setresp(3) return redis.call('ping')" 0
+eval "redis.setresp(3) local r = redis.call('get','nokey') return r == nil" 0
+eval "return {double=3.5}" 0
+eval "return {map={a=1}}" 0
+eval "return {set={a=true}}" 0
+eval "return {big_number='12345678901234567890'}" 0
+eval "return redis.call('set','n',1.5)" 0
+eval "return redis.call('get','n')" 0
+eval "return redis.call('set','n',12039611435714932082)" 0
+eval "return redis.call('get','n')" 0
+eval "return redis.sha1hex('Pizza & Mandolino')" 0
+eval "return cjson.encode({1,2,{a='b/c'}})" 0
+eval "return table.concat(cjson.decode('[0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10]'), ' ')" 0
+eval "local e = cmsgpack.pack(0.1) local h = '' for i=1,#e do h = h .. string.format('%02x', string.byte(e,i)) end return h" 0
+eval "local e = cmsgpack.pack(-1099511627776) local h = '' for i=1,#e do h = h .. string.format('%02x', string.byte(e,i)) end return h" 0
+eval "return cmsgpack.unpack(cmsgpack.pack({1,2,3,'x'}))" 0
+eval "return {bit.band(0xff, 0x0f), bit.bor(1,2,4), bit.bxor(1,3), bit.lshift(1,4), bit.tohex(65535, -2147483648), bit.tobit(4294967297)}" 0
+eval "return struct.unpack('>I2', struct.pack('>I2', 513))" 0
+"#;
+
+#[test]
+fn eval_conversions_resp2() {
+    run_diff(CONVERSIONS);
+}
+
+#[test]
+fn eval_conversions_resp3() {
+    run_diff_resp3(CONVERSIONS);
+}
+
+#[test]
+fn eval_errors_and_sandbox() {
+    run_diff(
+        r##"
+!err eval "return a" 0
+!err eval "a = 10" 0
+!err eval "error('boom')" 0
+!err eval "x = " 0
+!err eval "return redis.call()" 0
+!err eval "return redis.call('nosuchcommand')" 0
+!err eval "return redis.call('get','a','b','c')" 0
+set foo bar
+!err eval "return redis.call('lpush',KEYS[1],'v')" 1 foo
+!err eval "return redis.call('blpop','x',0)" 0
+!err eval "return 1" -1
+!err eval "return 1" 5 a
+!err eval "return 1" x
+!err evalsha ffd632c7d33e571e9f24556ebed26c3479a87130 0
+!err eval "setmetatable(_G, {})" 0
+!err eval "local g = getmetatable(_G) g.__index = {}" 0
+!err eval "redis.call = function() return 1 end" 0
+!err eval "cjson.encode = function() return 1 end" 0
+!err eval "bit.lshift = function() return 1 end" 0
+!err eval "loadfile('x')" 0
+!err eval "dofile('x')" 0
+!err eval "print('x')" 0
+!err eval "return {unpack({1,2,3}, -2, 2147483647)}" 0
+!err eval "return loadstring(string.dump(function() return 1 end))()" 0
+!err eval_ro "return redis.call('del','foo')" 1 foo
+!err eval "return redis.call('ping', {})" 0
+!err eval "#!lua flags=no-writes\nreturn redis.call('set','a','1')" 0
+!err eval "#!nolua\nreturn 1" 0
+!err eval "#!lua xyz=1\nreturn 1" 0
+!err eval "#!lua flags=bad-flag\nreturn 1" 0
+eval "#!lua flags=no-writes\nreturn redis.call('get','foo')" 0
+eval "local s, r = pcall(function() return foo end) return tostring(s) .. ' ' .. r" 0
+"##,
+    );
+}
+
+#[test]
+fn script_commands() {
+    run_diff(
+        r#"
+script load "return 'loaded'"
+evalsha b534286061d4b9e4026607613b95c06c06015ae8 0
+evalsha B534286061D4B9E4026607613B95C06C06015AE8 0
+eval "return 1+1" 0
+script exists a27e7e8a43702b7046d4f6a7ccf5b60cef6b9bd9 a27e7e8a43702b7046d4f6a7ccf5b60cef6b9bda
+script flush
+script exists a27e7e8a43702b7046d4f6a7ccf5b60cef6b9bd9
+!err evalsha b534286061d4b9e4026607613b95c06c06015ae8 0
+!err script flush bad
+script flush async
+!err script kill
+!err script load "return ("
+"#,
+    );
+}
+
+#[test]
+fn function_commands() {
+    run_diff(
+        r##"
+function load "#!lua name=mylib\nredis.register_function('f1', function(KEYS, ARGV) return {KEYS[1], ARGV[1]} end)\nredis.register_function{function_name='f2', callback=function() return redis.call('set','x','1') end, flags={'no-writes'}, description='d'}"
+fcall f1 1 k a
+fcall F1 1 k a
+!err fcall f2 0
+!err fcall_ro f1 0
+!err fcall nosuch 0
+!err fcall f1 x
+!err fcall f1 5 a
+!err fcall f1 -1 a
+!err function load "#!lua name=mylib\nredis.register_function('f3', function() return 1 end)"
+!err function load "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"
+!err function load "#!lua name=lib2\nreturn 1"
+!err function load "#!bad name=lib2\nreturn 1"
+!err function load "#!lua\nreturn 1"
+!err function load "#!lua name=a name=b\nreturn 1"
+!err function load "#!lua name=lib2 foo=bar\nreturn 1"
+!err function load "#!lua name=lib2\nreturn math.random()"
+!err function load "#!lua name=lib2\na = 1"
+!err function load "#!lua name=lib2\nredis.register_function('f9', 'x')"
+!err function load "#!lua name=lib2\nlocal a = 1 while 1 do a = a + 1 end"
+function load replace "#!lua name=mylib\nredis.register_function('f1', function(KEYS, ARGV) return 'v2' end)"
+fcall f1 0
+function list
+function list withcode
+function list libraryname my*
+function list libraryname nomatch
+!err function list libraryname
+!err function list bad
+function stats
+!err function delete nolib
+function delete mylib
+function list
+!err function kill
+!err function flush bad
+function flush
+"##,
+    );
+}
+
+/// FUNCTION DUMP / RESTORE round trip, and restoring a payload made by
+/// redis-server (LZF-compressed strings).
+#[test]
+fn function_dump_restore() {
+    let m = Server::magpie(&[]);
+    let r = Server::redis(&[]);
+    let code = "#!lua name=dlib\nredis.register_function('df', function() return 'dumped function body here' end)";
+    for s in [&m, &r] {
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", code.as_bytes()]), b"$4\r\ndlib\r\n".to_vec());
+    }
+    let mut rc = r.conn();
+    let payload = rc.cmd(&[b"FUNCTION", b"DUMP"]);
+    let body = bulk_body(&payload);
+    let mut mc = m.conn();
+    let mine = bulk_body(&mc.cmd(&[b"FUNCTION", b"DUMP"]));
+    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body]).starts_with(b"-ERR Library dlib already exists"));
+    assert_eq!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body, b"REPLACE"]), b"+OK\r\n".to_vec());
+    assert_eq!(mc.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n".to_vec());
+    assert_eq!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body]), b"+OK\r\n".to_vec());
+    assert_eq!(mc.cmd(&[b"FCALL", b"df", b"0"]), b"$25\r\ndumped function body here\r\n".to_vec());
+    // Our own payload restores into redis-server too.
+    assert_eq!(rc.cmd(&[b"FUNCTION", b"RESTORE", &mine, b"FLUSH"]), b"+OK\r\n".to_vec());
+    assert_eq!(rc.cmd(&[b"FCALL", b"df", b"0"]), b"$25\r\ndumped function body here\r\n".to_vec());
+    let mut bad = mine.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 0xff;
+    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &bad]).starts_with(b"-ERR payload version or checksum are wrong"));
+    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &mine, b"BAD"]).starts_with(b"-ERR Wrong restore policy"));
+}
+
+fn bulk_body(reply: &[u8]) -> Vec<u8> {
+    let nl = reply.iter().position(|&c| c == b'\n').unwrap();
+    let n: usize = std::str::from_utf8(&reply[1..nl - 1]).unwrap().parse().unwrap();
+    reply[nl + 1..nl + 1 + n].to_vec()
+}
+
+/// A script runs atomically across shards: writers update two keys in
+/// different shards inside one EVAL while readers check they are equal.
+#[test]
+fn atomic_across_shards() {
+    let m = Server::magpie(&[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let writers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = m.conn();
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    let r = c.cmd(&[b"EVAL", b"redis.call('incr', KEYS[1]) redis.call('incr', KEYS[2]) return 1", b"2", b"ka", b"kb"]);
+                    assert_eq!(r, b":1\r\n".to_vec());
+                }
+            })
+        })
+        .collect();
+    let mut c = m.conn();
+    let mut checks = 0;
+    while Instant::now() < deadline && checks < 2000 {
+        // Undeclared keys: the script reads keys it did not declare.
+        let r = c.cmd(&[b"EVAL", b"local a = redis.call('get','ka') local b = redis.call('get','kb') if a == b then return 1 else return 0 end", b"0"]);
+        assert_eq!(r, b":1\r\n".to_vec(), "script saw a partial update");
+        let r = c.cmd(&[b"MGET", b"ka", b"kb"]);
+        let s = String::from_utf8_lossy(&r).to_string();
+        let parts: Vec<&str> = s.split("\r\n").collect();
+        if parts.len() >= 5 && parts[1] != "$-1" {
+            assert_eq!(parts[2], parts[4], "MGET saw a partial update: {}", s);
+        }
+        checks += 1;
+        if writers.iter().all(|w| w.is_finished()) {
+            break;
+        }
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(c.cmd(&[b"GET", b"ka"]), b"$3\r\n900\r\n".to_vec());
+    assert_eq!(c.cmd(&[b"GET", b"kb"]), b"$3\r\n900\r\n".to_vec());
+}
+
+/// Past busy-reply-threshold other clients get BUSY; SCRIPT KILL stops a
+/// read-only script; a script that wrote is UNKILLABLE.
+#[test]
+fn busy_and_kill() {
+    for s in [Server::magpie(&[]), Server::redis(&[])] {
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]), b"+OK\r\n".to_vec());
+        let mut runner = s.conn();
+        runner.send_cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(c.cmd(&[b"PING"]).starts_with(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"));
+        assert!(c.cmd(&[b"FUNCTION", b"KILL"]).starts_with(b"-BUSY"));
+        assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n".to_vec());
+        let r = runner.read_reply();
+        assert!(r.starts_with(b"-ERR Script killed by user with SCRIPT KILL..."), "{}", String::from_utf8_lossy(&r));
+        assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n".to_vec());
+        assert!(c.cmd(&[b"SCRIPT", b"KILL"]).starts_with(b"-NOTBUSY"));
+        // A script that wrote cannot be killed; let it end by itself.
+        runner.send_cmd(&[b"EVAL", b"redis.call('set','x','1') local i = 0 while i < 30000000 do i = i + 1 end return 1", b"0"]);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(c.cmd(&[b"SCRIPT", b"KILL"]).starts_with(b"-UNKILLABLE"));
+        assert_eq!(runner.read_reply(), b":1\r\n".to_vec());
+        assert_eq!(c.cmd(&[b"GET", b"x"]), b"$1\r\n1\r\n".to_vec());
+    }
+}
