@@ -568,7 +568,9 @@ async fn cron(srv: &'static Server) {
         if last_shrink.elapsed().as_millis() >= 100 {
             last_shrink = Instant::now();
             for i in 0..srv.ks.nshards() {
-                let mut g = srv.ks.lock(i);
+                // Never block a runtime worker on a shard a long command
+                // (a script, KEYS, DEBUG SLEEP) holds: skip it this round.
+                let Some(mut g) = srv.ks.try_lock(i) else { continue };
                 for db in g.dbs.iter_mut() {
                     db.dict.maybe_shrink();
                     db.dict.rehash(100);
@@ -595,7 +597,7 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
     for k in 0..n {
         let i = (start + k) % n;
         NEXT.store(i, Ordering::Relaxed);
-        let mut g = srv.ks.lock(i);
+        let Some(mut g) = srv.ks.try_lock(i) else { continue };
         for db in 0..g.dbs.len() {
             loop {
                 let (examined, expired) = g.active_expire(db, now, per_call * 4);

@@ -379,6 +379,11 @@ impl Keyspace {
         crate::util::key_slot(key) as usize & (self.shards.len() - 1)
     }
 
+    /// The shard's lock if it is free right now (the cron never waits).
+    pub fn try_lock(&'static self, idx: usize) -> Option<ShardGuard> {
+        self.shards[idx].try_lock()
+    }
+
     pub fn lock(&'static self, idx: usize) -> ShardGuard {
         self.shards[idx].lock()
     }
