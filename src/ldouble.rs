@@ -6,7 +6,14 @@
 use std::os::raw::{c_char, c_int};
 
 extern "C" {
-    fn magpie_ld_incr(a: *const c_char, alen: usize, b: *const c_char, blen: usize, out: *mut c_char, outlen: usize) -> c_int;
+    fn magpie_ld_incr(
+        a: *const c_char,
+        alen: usize,
+        b: *const c_char,
+        blen: usize,
+        out: *mut c_char,
+        outlen: usize,
+    ) -> c_int;
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -24,7 +31,16 @@ pub fn incr(cur: &[u8], by: &[u8]) -> Result<Vec<u8>, IncrError> {
     let mut out = vec![0u8; 5200];
     // SAFETY: pointers and lengths describe live buffers; the C side writes
     // at most `out.len()` bytes and returns the length written.
-    let n = unsafe { magpie_ld_incr(cur.as_ptr() as _, cur.len(), by.as_ptr() as _, by.len(), out.as_mut_ptr() as _, out.len()) };
+    let n = unsafe {
+        magpie_ld_incr(
+            cur.as_ptr() as _,
+            cur.len(),
+            by.as_ptr() as _,
+            by.len(),
+            out.as_mut_ptr() as _,
+            out.len(),
+        )
+    };
     match n {
         -1 => Err(IncrError::BadValue),
         -3 => Err(IncrError::BadIncrement),

@@ -76,15 +76,27 @@ fn main() {
         None => log::warning("Warning: no config file specified, using the default config. In order to specify a config file use ./magpie-server /path/to/redis.conf"),
     }
     let port = cfg.get_i64("port");
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let srv: &'static Server = Box::leak(Box::new(Server::new(cfg)));
     log::notice(&format!("Running mode=standalone, port={}.", port));
-    log::notice(&format!("PID: {}  (Magpie {} on {} threads)", std::process::id(), env!("CARGO_PKG_VERSION"), threads));
+    log::notice(&format!(
+        "PID: {}  (Magpie {} on {} threads)",
+        std::process::id(),
+        env!("CARGO_PKG_VERSION"),
+        threads
+    ));
     // With one CPU a single-threaded scheduler avoids work-stealing overhead.
     let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     }
     .expect("tokio runtime");
     let code = rt.block_on(srv.run());

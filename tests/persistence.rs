@@ -14,21 +14,72 @@ fn fill(c: &mut redis::Connection) -> Vec<(Vec<u8>, Vec<u8>, bool)> {
     let mut keys = Vec::new();
     let mut add = |c: &mut redis::Connection, k: Vec<u8>, v: Vec<u8>, ttl: bool| {
         if ttl {
-            let _: () = redis::cmd("SET").arg(&k).arg(&v).arg("PX").arg(600_000).query(c).unwrap();
+            let _: () = redis::cmd("SET")
+                .arg(&k)
+                .arg(&v)
+                .arg("PX")
+                .arg(600_000)
+                .query(c)
+                .unwrap();
         } else {
             let _: () = c.set(&k, &v).unwrap();
         }
         keys.push((k, v, ttl));
     };
-    add(c, b"bin\x00\r\nkey".to_vec(), b"va\x00l\r\nue".to_vec(), false);
-    for (i, n) in ["0", "-1", "127", "-128", "255", "32767", "-32768", "65535", "2147483647", "-2147483648", "4294967296", "-9223372036854775808", "007", "1.5"].iter().enumerate() {
-        add(c, format!("int:{}", i).into_bytes(), n.as_bytes().to_vec(), i % 3 == 0);
+    add(
+        c,
+        b"bin\x00\r\nkey".to_vec(),
+        b"va\x00l\r\nue".to_vec(),
+        false,
+    );
+    for (i, n) in [
+        "0",
+        "-1",
+        "127",
+        "-128",
+        "255",
+        "32767",
+        "-32768",
+        "65535",
+        "2147483647",
+        "-2147483648",
+        "4294967296",
+        "-9223372036854775808",
+        "007",
+        "1.5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            c,
+            format!("int:{}", i).into_bytes(),
+            n.as_bytes().to_vec(),
+            i % 3 == 0,
+        );
     }
-    add(c, b"long:compressible".to_vec(), "abcdefgh".repeat(500).into_bytes(), false);
-    add(c, b"long:random".to_vec(), (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), true);
+    add(
+        c,
+        b"long:compressible".to_vec(),
+        "abcdefgh".repeat(500).into_bytes(),
+        false,
+    );
+    add(
+        c,
+        b"long:random".to_vec(),
+        (0..3000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect(),
+        true,
+    );
     add(c, b"empty".to_vec(), Vec::new(), false);
     for i in 0..2000 {
-        add(c, format!("key:{:06}", i).into_bytes(), format!("value-{}", i).into_bytes(), i % 7 == 0);
+        add(
+            c,
+            format!("key:{:06}", i).into_bytes(),
+            format!("value-{}", i).into_bytes(),
+            i % 7 == 0,
+        );
     }
     keys
 }
@@ -41,9 +92,19 @@ fn check(c: &mut redis::Connection, keys: &[(Vec<u8>, Vec<u8>, bool)]) {
         assert_eq!(&got, v, "value of {}", String::from_utf8_lossy(k));
         let pttl: i64 = c.pttl(k).unwrap();
         if *ttl {
-            assert!(pttl > 500_000 && pttl <= 600_000, "ttl of {} is {}", String::from_utf8_lossy(k), pttl);
+            assert!(
+                pttl > 500_000 && pttl <= 600_000,
+                "ttl of {} is {}",
+                String::from_utf8_lossy(k),
+                pttl
+            );
         } else {
-            assert_eq!(pttl, -1, "{} must be persistent", String::from_utf8_lossy(k));
+            assert_eq!(
+                pttl,
+                -1,
+                "{} must be persistent",
+                String::from_utf8_lossy(k)
+            );
         }
     }
 }
@@ -94,10 +155,21 @@ fn magpie_dump_reloads_in_magpie_and_passes_redis_check_rdb() {
         fill(&mut c);
         let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     }
-    if let Some(check) = ["/usr/bin/redis-check-rdb", "/usr/local/bin/redis-check-rdb"].iter().find(|p| std::path::Path::new(p).exists()) {
-        let out = std::process::Command::new(check).arg(dir.path().join("dump.rdb")).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && text.contains("RDB looks OK"), "redis-check-rdb: {}", text);
+    if let Some(check) = ["/usr/bin/redis-check-rdb", "/usr/local/bin/redis-check-rdb"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+    {
+        let out = std::process::Command::new(check)
+            .arg(dir.path().join("dump.rdb"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && text.contains("RDB looks OK"),
+            "redis-check-rdb: {}",
+            text
+        );
     }
 }
 
@@ -145,9 +217,18 @@ fn bgsave_is_point_in_time_under_writes() {
     let s = start_in(common::Kind::Magpie, &dir);
     let mut c = s.redis_conn();
     let n: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
-    assert_eq!(n, N, "snapshot must hold exactly the keys present at BGSAVE");
-    let vals: Vec<String> = redis::cmd("MGET").arg((0..N).map(|i| format!("k:{}", i)).collect::<Vec<_>>()).query(&mut c).unwrap();
-    assert!(vals.iter().all(|v| v == "before"), "every value as of the cut");
+    assert_eq!(
+        n, N,
+        "snapshot must hold exactly the keys present at BGSAVE"
+    );
+    let vals: Vec<String> = redis::cmd("MGET")
+        .arg((0..N).map(|i| format!("k:{}", i)).collect::<Vec<_>>())
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        vals.iter().all(|v| v == "before"),
+        "every value as of the cut"
+    );
     // And real Redis reads the same file.
     drop(s);
     let r = start_in(common::Kind::Redis, &dir);
@@ -160,11 +241,26 @@ fn expect_refused(content: &[u8], needle: &str) {
     let dir = TempDir::new("corrupt");
     std::fs::write(dir.path().join("dump.rdb"), content).unwrap();
     let out = std::process::Command::new(common::magpie_bin())
-        .args(["--port", &common::free_port().to_string(), "--bind", "127.0.0.1", "--dir", dir.path().to_str().unwrap(), "--dbfilename", "dump.rdb"])
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--dbfilename",
+            "dump.rdb",
+        ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "must exit 1 on a bad dump; output:\n{}", text);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "must exit 1 on a bad dump; output:\n{}",
+        text
+    );
     assert!(!text.contains("panicked"), "no panic: {}", text);
     assert!(text.contains(needle), "expected '{}' in:\n{}", needle, text);
 }

@@ -42,16 +42,27 @@ fn fan_out_in_order_to_channel_and_pattern_subscribers() {
     let mut psubs: Vec<RawConn> = (0..2).map(|_| s.conn()).collect();
     for c in psubs.iter_mut() {
         let r = c.cmd(&[b"PSUBSCRIBE", b"ne*"]);
-        assert_eq!(r, b"*3\r\n$10\r\npsubscribe\r\n$3\r\nne*\r\n:1\r\n".to_vec());
+        assert_eq!(
+            r,
+            b"*3\r\n$10\r\npsubscribe\r\n$3\r\nne*\r\n:1\r\n".to_vec()
+        );
     }
     // A subscribed RESP2 client may not run other commands.
     let r = subs[0].cmd(&[b"GET", b"x"]);
-    assert!(r.starts_with(b"-ERR Can't execute 'get'"), "{}", String::from_utf8_lossy(&r));
+    assert!(
+        r.starts_with(b"-ERR Can't execute 'get'"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
     let mut p = s.conn();
     const N: usize = 10_000;
     let mut batch = Vec::new();
     for i in 0..N {
-        batch.extend(common::encode_cmd(&[b"PUBLISH", b"news", format!("m{}", i).as_bytes()]));
+        batch.extend(common::encode_cmd(&[
+            b"PUBLISH",
+            b"news",
+            format!("m{}", i).as_bytes(),
+        ]));
     }
     p.send_raw(&batch);
     for _ in 0..N {
@@ -68,7 +79,10 @@ fn fan_out_in_order_to_channel_and_pattern_subscribers() {
         }
     }
     let r = p.cmd(&[b"PUBSUB", b"NUMSUB", b"news", b"other"]);
-    assert_eq!(r, b"*4\r\n$4\r\nnews\r\n:3\r\n$5\r\nother\r\n:0\r\n".to_vec());
+    assert_eq!(
+        r,
+        b"*4\r\n$4\r\nnews\r\n:3\r\n$5\r\nother\r\n:0\r\n".to_vec()
+    );
     assert_eq!(p.cmd(&[b"PUBSUB", b"NUMPAT"]), b":1\r\n".to_vec());
 }
 
@@ -77,11 +91,17 @@ fn resp3_subscriber_gets_push_frames_and_keeps_working() {
     let s = Server::magpie(&[]);
     let mut c = s.conn();
     c.cmd(&[b"HELLO", b"3"]);
-    assert_eq!(c.cmd(&[b"SUBSCRIBE", b"ch"]), b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n".to_vec());
+    assert_eq!(
+        c.cmd(&[b"SUBSCRIBE", b"ch"]),
+        b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n".to_vec()
+    );
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n".to_vec());
     let mut p = s.conn();
     assert_eq!(p.cmd(&[b"PUBLISH", b"ch", b"hi"]), b":1\r\n".to_vec());
-    assert_eq!(c.read_reply(), b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n".to_vec());
+    assert_eq!(
+        c.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n".to_vec()
+    );
 }
 
 #[test]
@@ -113,8 +133,16 @@ fn stalled_subscriber_is_disconnected_others_keep_up() {
         }
         assert!(start.elapsed() < Duration::from_secs(20));
     }
-    assert!(disconnected, "the stalled subscriber must be disconnected (after {} messages)", received);
-    assert!(received >= 16, "disconnected only past the hard limit: {}", received);
+    assert!(
+        disconnected,
+        "the stalled subscriber must be disconnected (after {} messages)",
+        received
+    );
+    assert!(
+        received >= 16,
+        "disconnected only past the hard limit: {}",
+        received
+    );
 }
 
 /// Many clients increment one counter through WATCH/GET/MULTI/SET/EXEC;
@@ -133,7 +161,16 @@ fn watch_check_and_set_loses_no_update() {
                 while ok < ROUNDS {
                     c.cmd(&[b"WATCH", b"counter"]);
                     let v = c.cmd(&[b"GET", b"counter"]);
-                    let n: i64 = if v.starts_with(b"$-1") { 0 } else { String::from_utf8_lossy(&v).lines().nth(1).unwrap().parse().unwrap() };
+                    let n: i64 = if v.starts_with(b"$-1") {
+                        0
+                    } else {
+                        String::from_utf8_lossy(&v)
+                            .lines()
+                            .nth(1)
+                            .unwrap()
+                            .parse()
+                            .unwrap()
+                    };
                     c.cmd(&[b"MULTI"]);
                     c.cmd(&[b"SET", b"counter", (n + 1).to_string().as_bytes()]);
                     let r = c.cmd(&[b"EXEC"]);

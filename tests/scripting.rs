@@ -177,31 +177,58 @@ fn function_dump_restore() {
     let code = "#!lua name=dlib\nredis.register_function('df', function() return 'dumped function body here' end)";
     for s in [&m, &r] {
         let mut c = s.conn();
-        assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", code.as_bytes()]), b"$4\r\ndlib\r\n".to_vec());
+        assert_eq!(
+            c.cmd(&[b"FUNCTION", b"LOAD", code.as_bytes()]),
+            b"$4\r\ndlib\r\n".to_vec()
+        );
     }
     let mut rc = r.conn();
     let payload = rc.cmd(&[b"FUNCTION", b"DUMP"]);
     let body = bulk_body(&payload);
     let mut mc = m.conn();
     let mine = bulk_body(&mc.cmd(&[b"FUNCTION", b"DUMP"]));
-    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body]).starts_with(b"-ERR Library dlib already exists"));
-    assert_eq!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body, b"REPLACE"]), b"+OK\r\n".to_vec());
+    assert!(mc
+        .cmd(&[b"FUNCTION", b"RESTORE", &body])
+        .starts_with(b"-ERR Library dlib already exists"));
+    assert_eq!(
+        mc.cmd(&[b"FUNCTION", b"RESTORE", &body, b"REPLACE"]),
+        b"+OK\r\n".to_vec()
+    );
     assert_eq!(mc.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n".to_vec());
-    assert_eq!(mc.cmd(&[b"FUNCTION", b"RESTORE", &body]), b"+OK\r\n".to_vec());
-    assert_eq!(mc.cmd(&[b"FCALL", b"df", b"0"]), b"$25\r\ndumped function body here\r\n".to_vec());
+    assert_eq!(
+        mc.cmd(&[b"FUNCTION", b"RESTORE", &body]),
+        b"+OK\r\n".to_vec()
+    );
+    assert_eq!(
+        mc.cmd(&[b"FCALL", b"df", b"0"]),
+        b"$25\r\ndumped function body here\r\n".to_vec()
+    );
     // Our own payload restores into redis-server too.
-    assert_eq!(rc.cmd(&[b"FUNCTION", b"RESTORE", &mine, b"FLUSH"]), b"+OK\r\n".to_vec());
-    assert_eq!(rc.cmd(&[b"FCALL", b"df", b"0"]), b"$25\r\ndumped function body here\r\n".to_vec());
+    assert_eq!(
+        rc.cmd(&[b"FUNCTION", b"RESTORE", &mine, b"FLUSH"]),
+        b"+OK\r\n".to_vec()
+    );
+    assert_eq!(
+        rc.cmd(&[b"FCALL", b"df", b"0"]),
+        b"$25\r\ndumped function body here\r\n".to_vec()
+    );
     let mut bad = mine.clone();
     let n = bad.len();
     bad[n - 1] ^= 0xff;
-    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &bad]).starts_with(b"-ERR payload version or checksum are wrong"));
-    assert!(mc.cmd(&[b"FUNCTION", b"RESTORE", &mine, b"BAD"]).starts_with(b"-ERR Wrong restore policy"));
+    assert!(mc
+        .cmd(&[b"FUNCTION", b"RESTORE", &bad])
+        .starts_with(b"-ERR payload version or checksum are wrong"));
+    assert!(mc
+        .cmd(&[b"FUNCTION", b"RESTORE", &mine, b"BAD"])
+        .starts_with(b"-ERR Wrong restore policy"));
 }
 
 fn bulk_body(reply: &[u8]) -> Vec<u8> {
     let nl = reply.iter().position(|&c| c == b'\n').unwrap();
-    let n: usize = std::str::from_utf8(&reply[1..nl - 1]).unwrap().parse().unwrap();
+    let n: usize = std::str::from_utf8(&reply[1..nl - 1])
+        .unwrap()
+        .parse()
+        .unwrap();
     reply[nl + 1..nl + 1 + n].to_vec()
 }
 
@@ -216,7 +243,13 @@ fn atomic_across_shards() {
             let mut c = m.conn();
             std::thread::spawn(move || {
                 for _ in 0..300 {
-                    let r = c.cmd(&[b"EVAL", b"redis.call('incr', KEYS[1]) redis.call('incr', KEYS[2]) return 1", b"2", b"ka", b"kb"]);
+                    let r = c.cmd(&[
+                        b"EVAL",
+                        b"redis.call('incr', KEYS[1]) redis.call('incr', KEYS[2]) return 1",
+                        b"2",
+                        b"ka",
+                        b"kb",
+                    ]);
                     assert_eq!(r, b":1\r\n".to_vec());
                 }
             })
@@ -252,22 +285,39 @@ fn atomic_across_shards() {
 fn busy_and_kill() {
     for s in [Server::magpie(&[]), Server::redis(&[])] {
         let mut c = s.conn();
-        assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]), b"+OK\r\n".to_vec());
+        assert_eq!(
+            c.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]),
+            b"+OK\r\n".to_vec()
+        );
         let mut runner = s.conn();
         runner.send_cmd(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]);
         std::thread::sleep(Duration::from_millis(300));
-        assert!(c.cmd(&[b"PING"]).starts_with(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"));
+        assert!(c
+            .cmd(&[b"PING"])
+            .starts_with(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL"));
         assert!(c.cmd(&[b"FUNCTION", b"KILL"]).starts_with(b"-BUSY"));
         assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n".to_vec());
         let r = runner.read_reply();
-        assert!(r.starts_with(b"-ERR Script killed by user with SCRIPT KILL..."), "{}", String::from_utf8_lossy(&r));
+        assert!(
+            r.starts_with(b"-ERR Script killed by user with SCRIPT KILL..."),
+            "{}",
+            String::from_utf8_lossy(&r)
+        );
         assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n".to_vec());
         assert!(c.cmd(&[b"SCRIPT", b"KILL"]).starts_with(b"-NOTBUSY"));
         // A script that wrote cannot be killed; let it end by itself.
-        runner.send_cmd(&[b"EVAL", b"redis.call('set','x','1') local i = 0 while i < 200000000 do i = i + 1 end return 1", b"0"]);
+        runner.send_cmd(&[
+            b"EVAL",
+            b"redis.call('set','x','1') local i = 0 while i < 200000000 do i = i + 1 end return 1",
+            b"0",
+        ]);
         std::thread::sleep(Duration::from_millis(300));
         let k = c.cmd(&[b"SCRIPT", b"KILL"]);
-        assert!(k.starts_with(b"-UNKILLABLE"), "{}", String::from_utf8_lossy(&k));
+        assert!(
+            k.starts_with(b"-UNKILLABLE"),
+            "{}",
+            String::from_utf8_lossy(&k)
+        );
         assert_eq!(runner.read_reply(), b":1\r\n".to_vec());
         assert_eq!(c.cmd(&[b"GET", b"x"]), b"$1\r\n1\r\n".to_vec());
     }

@@ -8,39 +8,291 @@ use crate::util::{eq_ic, parse_i64};
 use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("ping", -1, "fast sentinel", ping).acl("@connection").doc("connection", "1.0.0", "O(1)", "Returns the server's liveliness response."),
-    Cmd::new("echo", 2, "fast", echo).acl("@connection").doc("connection", "1.0.0", "O(1)", "Returns the given string."),
-    Cmd::new("quit", -1, "allow_busy noscript loading stale fast no_auth", quit).acl("@connection").doc("connection", "1.0.0", "O(1)", "Closes the connection."),
-    Cmd::new("reset", 1, "noscript loading stale fast no_auth allow_busy", reset).acl("@connection").doc("connection", "6.2.0", "O(1)", "Resets the connection."),
-    Cmd::new("auth", -2, "noscript loading stale fast no_auth sentinel allow_busy", auth).acl("@connection").doc("connection", "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
-    Cmd::new("hello", -1, "noscript loading stale fast no_auth sentinel allow_busy", hello).acl("@connection").doc("connection", "6.0.0", "O(1)", "Handshakes with the Redis server."),
-    Cmd::container("client", -2, CLIENT_SUBS).doc("connection", "2.4.0", "Depends on subcommand.", "A container for client connection commands."),
-    Cmd::new("multi", 1, "noscript loading stale fast no_multi allow_busy", multi).acl("@transaction").doc("transactions", "1.2.0", "O(1)", "Starts a transaction."),
-    Cmd::new("exec", 1, "noscript loading stale skip_slowlog", exec_cmd).acl("@transaction").doc("transactions", "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction."),
-    Cmd::new("watch", -2, "noscript loading stale fast allow_busy", watch).keys(1, -1, 1, "RO").acl("@transaction").doc("transactions", "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
-    Cmd::new("unwatch", 1, "noscript loading stale fast allow_busy", unwatch).acl("@transaction").doc("transactions", "2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
-    Cmd::new("discard", 1, "noscript loading stale fast allow_busy", discard).acl("@transaction").doc("transactions", "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
+    Cmd::new("ping", -1, "fast sentinel", ping)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "1.0.0",
+            "O(1)",
+            "Returns the server's liveliness response.",
+        ),
+    Cmd::new("echo", 2, "fast", echo).acl("@connection").doc(
+        "connection",
+        "1.0.0",
+        "O(1)",
+        "Returns the given string.",
+    ),
+    Cmd::new(
+        "quit",
+        -1,
+        "allow_busy noscript loading stale fast no_auth",
+        quit,
+    )
+    .acl("@connection")
+    .doc("connection", "1.0.0", "O(1)", "Closes the connection."),
+    Cmd::new(
+        "reset",
+        1,
+        "noscript loading stale fast no_auth allow_busy",
+        reset,
+    )
+    .acl("@connection")
+    .doc("connection", "6.2.0", "O(1)", "Resets the connection."),
+    Cmd::new(
+        "auth",
+        -2,
+        "noscript loading stale fast no_auth sentinel allow_busy",
+        auth,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "1.0.0",
+        "O(N) where N is the number of passwords defined for the user",
+        "Authenticates the connection.",
+    ),
+    Cmd::new(
+        "hello",
+        -1,
+        "noscript loading stale fast no_auth sentinel allow_busy",
+        hello,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "6.0.0",
+        "O(1)",
+        "Handshakes with the Redis server.",
+    ),
+    Cmd::container("client", -2, CLIENT_SUBS).doc(
+        "connection",
+        "2.4.0",
+        "Depends on subcommand.",
+        "A container for client connection commands.",
+    ),
+    Cmd::new(
+        "multi",
+        1,
+        "noscript loading stale fast no_multi allow_busy",
+        multi,
+    )
+    .acl("@transaction")
+    .doc("transactions", "1.2.0", "O(1)", "Starts a transaction."),
+    Cmd::new("exec", 1, "noscript loading stale skip_slowlog", exec_cmd)
+        .acl("@transaction")
+        .doc(
+            "transactions",
+            "1.2.0",
+            "Depends on commands in the transaction",
+            "Executes all commands in a transaction.",
+        ),
+    Cmd::new("watch", -2, "noscript loading stale fast allow_busy", watch)
+        .keys(1, -1, 1, "RO")
+        .acl("@transaction")
+        .doc(
+            "transactions",
+            "2.2.0",
+            "O(1) for every key.",
+            "Monitors changes to keys to determine the execution of a transaction.",
+        ),
+    Cmd::new(
+        "unwatch",
+        1,
+        "noscript loading stale fast allow_busy",
+        unwatch,
+    )
+    .acl("@transaction")
+    .doc(
+        "transactions",
+        "2.2.0",
+        "O(1)",
+        "Forgets about watched keys of a transaction.",
+    ),
+    Cmd::new(
+        "discard",
+        1,
+        "noscript loading stale fast allow_busy",
+        discard,
+    )
+    .acl("@transaction")
+    .doc(
+        "transactions",
+        "2.0.0",
+        "O(N), when N is the number of queued commands",
+        "Discards a transaction.",
+    ),
 ];
 
 static CLIENT_SUBS: &[Cmd] = &[
-    Cmd::new("id", 2, "noscript loading stale", client_id).acl("@connection").doc("connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection."),
-    Cmd::new("setname", 3, "noscript loading stale", client_setname).acl("@connection").doc("connection", "2.6.9", "O(1)", "Sets the connection name."),
-    Cmd::new("getname", 2, "noscript loading stale", client_getname).acl("@connection").doc("connection", "2.6.9", "O(1)", "Returns the name of the connection."),
-    Cmd::new("list", -2, "admin noscript loading stale", client_list).acl("@connection").doc("connection", "2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
-    Cmd::new("info", 2, "noscript loading stale", client_info).acl("@connection").doc("connection", "6.2.0", "O(1)", "Returns information about the connection."),
-    Cmd::new("kill", -3, "admin noscript loading stale", client_kill).acl("@connection").doc("connection", "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections."),
-    Cmd::new("pause", -3, "admin noscript loading stale", client_pause).acl("@connection").doc("connection", "3.0.0", "O(1)", "Suspends commands processing."),
-    Cmd::new("unpause", 2, "admin noscript loading stale", client_unpause).acl("@connection").doc("connection", "6.2.0", "O(N) Where N is the number of paused clients", "Resumes processing commands from paused clients."),
-    Cmd::new("reply", 3, "noscript loading stale", client_reply).acl("@connection").doc("connection", "3.2.0", "O(1)", "Instructs the server whether to reply to commands."),
-    Cmd::new("no-evict", 3, "admin noscript loading stale", client_no_evict).acl("@connection").doc("connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection."),
-    Cmd::new("no-touch", 3, "noscript loading stale", client_no_touch).acl("@connection").doc("connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-    Cmd::new("setinfo", 4, "noscript loading stale", client_setinfo).acl("@connection").doc("connection", "7.2.0", "O(1)", "Sets information specific to the client or connection."),
-    Cmd::new("unblock", -3, "admin noscript loading stale", client_unblock).acl("@connection").doc("connection", "5.0.0", "O(log N) where N is the number of client connections", "Unblocks a client blocked by a blocking command from a different connection."),
-    Cmd::new("tracking", -3, "noscript loading stale", crate::server::tracking::client_tracking).acl("@connection").doc("connection", "6.0.0", "O(1). Some options may introduce additional complexity.", "Controls server-assisted client-side caching for the connection."),
-    Cmd::new("caching", 3, "noscript loading stale", crate::server::tracking::client_caching).acl("@connection").doc("connection", "6.0.0", "O(1)", "Instructs the server whether to track the keys in the next request."),
-    Cmd::new("getredir", 2, "noscript loading stale", crate::server::tracking::client_getredir).acl("@connection").doc("connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected."),
-    Cmd::new("trackinginfo", 2, "noscript loading stale", crate::server::tracking::client_trackinginfo).acl("@connection").doc("connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection."),
-    Cmd::new("help", 2, "loading stale", client_help).acl("@connection").doc("connection", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("id", 2, "noscript loading stale", client_id)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "5.0.0",
+            "O(1)",
+            "Returns the unique client ID of the connection.",
+        ),
+    Cmd::new("setname", 3, "noscript loading stale", client_setname)
+        .acl("@connection")
+        .doc("connection", "2.6.9", "O(1)", "Sets the connection name."),
+    Cmd::new("getname", 2, "noscript loading stale", client_getname)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "2.6.9",
+            "O(1)",
+            "Returns the name of the connection.",
+        ),
+    Cmd::new("list", -2, "admin noscript loading stale", client_list)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Lists open connections.",
+        ),
+    Cmd::new("info", 2, "noscript loading stale", client_info)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "6.2.0",
+            "O(1)",
+            "Returns information about the connection.",
+        ),
+    Cmd::new("kill", -3, "admin noscript loading stale", client_kill)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Terminates open connections.",
+        ),
+    Cmd::new("pause", -3, "admin noscript loading stale", client_pause)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "3.0.0",
+            "O(1)",
+            "Suspends commands processing.",
+        ),
+    Cmd::new("unpause", 2, "admin noscript loading stale", client_unpause)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "6.2.0",
+            "O(N) Where N is the number of paused clients",
+            "Resumes processing commands from paused clients.",
+        ),
+    Cmd::new("reply", 3, "noscript loading stale", client_reply)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "3.2.0",
+            "O(1)",
+            "Instructs the server whether to reply to commands.",
+        ),
+    Cmd::new(
+        "no-evict",
+        3,
+        "admin noscript loading stale",
+        client_no_evict,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "7.0.0",
+        "O(1)",
+        "Sets the client eviction mode of the connection.",
+    ),
+    Cmd::new("no-touch", 3, "noscript loading stale", client_no_touch)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "7.2.0",
+            "O(1)",
+            "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        ),
+    Cmd::new("setinfo", 4, "noscript loading stale", client_setinfo)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "7.2.0",
+            "O(1)",
+            "Sets information specific to the client or connection.",
+        ),
+    Cmd::new(
+        "unblock",
+        -3,
+        "admin noscript loading stale",
+        client_unblock,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "5.0.0",
+        "O(log N) where N is the number of client connections",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+    ),
+    Cmd::new(
+        "tracking",
+        -3,
+        "noscript loading stale",
+        crate::server::tracking::client_tracking,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "6.0.0",
+        "O(1). Some options may introduce additional complexity.",
+        "Controls server-assisted client-side caching for the connection.",
+    ),
+    Cmd::new(
+        "caching",
+        3,
+        "noscript loading stale",
+        crate::server::tracking::client_caching,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "6.0.0",
+        "O(1)",
+        "Instructs the server whether to track the keys in the next request.",
+    ),
+    Cmd::new(
+        "getredir",
+        2,
+        "noscript loading stale",
+        crate::server::tracking::client_getredir,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "6.0.0",
+        "O(1)",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+    ),
+    Cmd::new(
+        "trackinginfo",
+        2,
+        "noscript loading stale",
+        crate::server::tracking::client_trackinginfo,
+    )
+    .acl("@connection")
+    .doc(
+        "connection",
+        "6.2.0",
+        "O(1)",
+        "Returns information about server-assisted client-side caching for the connection.",
+    ),
+    Cmd::new("help", 2, "loading stale", client_help)
+        .acl("@connection")
+        .doc(
+            "connection",
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
@@ -136,7 +388,9 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut proto = ctx.out.proto;
     let mut i = 1;
     if ctx.args.len() > 1 {
-        let v = parse_i64(&ctx.args[1]).ok_or(CmdErr::from("ERR Protocol version is not an integer or out of range"))?;
+        let v = parse_i64(&ctx.args[1]).ok_or(CmdErr::from(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
         if !(2..=3).contains(&v) {
             return Err("NOPROTO unsupported protocol version".into());
         }
@@ -158,7 +412,11 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             setname = Some(ctx.args[i + 1].clone());
             i += 2;
         } else {
-            return Err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&ctx.args[i])).into());
+            return Err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&ctx.args[i])
+            )
+            .into());
         }
     }
     if !ctx.cl.authenticated {
@@ -190,7 +448,9 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 
 fn valid_name(n: &[u8]) -> CmdResult {
     if n.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+        return Err(
+            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+        );
     }
     Ok(())
 }
@@ -219,14 +479,22 @@ fn client_getname(ctx: &mut Ctx) -> CmdResult {
 fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
     let v = ctx.args[3].clone();
     if v.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(format!("ERR {} cannot contain spaces, newlines or special characters.", String::from_utf8_lossy(&ctx.args[2])).into());
+        return Err(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(&ctx.args[2])
+        )
+        .into());
     }
     let slot = if eq_ic(&ctx.args[2], "lib-name") {
         &ctx.cl.h.lib_name
     } else if eq_ic(&ctx.args[2], "lib-ver") {
         &ctx.cl.h.lib_ver
     } else {
-        return Err(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&ctx.args[2])).into());
+        return Err(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(&ctx.args[2])
+        )
+        .into());
     };
     *slot.lock() = if v.is_empty() { None } else { Some(v) };
     ctx.out.ok();
@@ -239,8 +507,15 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
     while i < ctx.args.len() {
         if eq_ic(&ctx.args[i], "type") && i + 1 < ctx.args.len() {
             let t = ctx.args[i + 1].to_ascii_lowercase();
-            if !matches!(&t[..], b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
-                return Err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&ctx.args[i + 1])).into());
+            if !matches!(
+                &t[..],
+                b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+            ) {
+                return Err(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(&ctx.args[i + 1])
+                )
+                .into());
             }
             if &t[..] != b"normal" {
                 ids = Some(Vec::new());
@@ -286,7 +561,13 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     if a.len() == 3 {
         // Old form: CLIENT KILL addr:port
         let target = String::from_utf8_lossy(&a[2]).into_owned();
-        let found = ctx.srv.clients.lock().values().find(|h| h.addr == target).cloned();
+        let found = ctx
+            .srv
+            .clients
+            .lock()
+            .values()
+            .find(|h| h.addr == target)
+            .cloned();
         match found {
             Some(h) => {
                 if h.id == me {
@@ -300,7 +581,8 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             None => return Err("ERR No such client".into()),
         }
     }
-    let (mut id, mut addr, mut laddr, mut user, mut typ, mut skipme) = (None, None, None, None, None, true);
+    let (mut id, mut addr, mut laddr, mut user, mut typ, mut skipme) =
+        (None, None, None, None, None, true);
     let mut i = 2;
     while i < a.len() {
         if i + 1 >= a.len() {
@@ -308,7 +590,12 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         }
         let v = String::from_utf8_lossy(&a[i + 1]).into_owned();
         if eq_ic(&a[i], "id") {
-            id = Some(parse_i64(&a[i + 1]).filter(|x| *x > 0).ok_or(CmdErr::from("ERR client-id should be greater than 0"))? as u64);
+            id = Some(
+                parse_i64(&a[i + 1])
+                    .filter(|x| *x > 0)
+                    .ok_or(CmdErr::from("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if eq_ic(&a[i], "addr") {
             addr = Some(v);
         } else if eq_ic(&a[i], "laddr") {
@@ -321,7 +608,10 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             user = Some(v);
         } else if eq_ic(&a[i], "type") {
             let t = v.to_ascii_lowercase();
-            if !matches!(t.as_str(), "normal" | "master" | "replica" | "slave" | "pubsub") {
+            if !matches!(
+                t.as_str(),
+                "normal" | "master" | "replica" | "slave" | "pubsub"
+            ) {
                 return Err(format!("ERR Unknown client type '{}'", v).into());
             }
             typ = Some(t);
@@ -342,7 +632,9 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         if id.is_some_and(|x| x != h.id)
             || addr.as_ref().is_some_and(|x| *x != h.addr)
             || laddr.as_ref().is_some_and(|x| *x != h.laddr)
-            || user.as_ref().is_some_and(|x| x != *h.authenticated_user.lock())
+            || user
+                .as_ref()
+                .is_some_and(|x| x != *h.authenticated_user.lock())
             || typ.as_ref().is_some_and(|t| t != "normal")
         {
             continue;
@@ -362,7 +654,9 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_pause(ctx: &mut Ctx) -> CmdResult {
-    let ms = parse_i64(&ctx.args[2]).ok_or(CmdErr::from("ERR timeout is not an integer or out of range"))?;
+    let ms = parse_i64(&ctx.args[2]).ok_or(CmdErr::from(
+        "ERR timeout is not an integer or out of range",
+    ))?;
     if ms < 0 {
         return Err("ERR timeout is negative".into());
     }
@@ -513,7 +807,10 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
             continue;
         }
         let sh = ctx.lk.shard(k);
-        let expired = sh.dbs[db].dict.get(k).is_some_and(|e| e.expire != 0 && e.expire <= now);
+        let expired = sh.dbs[db]
+            .dict
+            .get(k)
+            .is_some_and(|e| e.expire != 0 && e.expire <= now);
         let v = sh.watched.entry((db, k.to_vec())).or_default();
         v.push((ctx.cl.h.id, ctx.cl.watch_dirty.clone()));
         ctx.cl.watched.push((db, k.clone(), expired));
@@ -589,7 +886,13 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     }
     let now = ctx.now;
     let stale = ctx.cl.watch_dirty.load(Ordering::SeqCst)
-        || ctx.cl.watched.iter().any(|(db, k, was_expired)| !was_expired && ctx.lk.shard(k).dbs[*db].dict.get(k).is_some_and(|e| e.expire != 0 && e.expire <= now));
+        || ctx.cl.watched.iter().any(|(db, k, was_expired)| {
+            !was_expired
+                && ctx.lk.shard(k).dbs[*db]
+                    .dict
+                    .get(k)
+                    .is_some_and(|e| e.expire != 0 && e.expire <= now)
+        });
     if stale {
         ctx.lk.release();
         unwatch_all(srv, ctx.cl);
@@ -608,4 +911,3 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     unwatch_all(srv, ctx.cl);
     Ok(())
 }
-

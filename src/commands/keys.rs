@@ -40,11 +40,50 @@ pub static COMMANDS: &[Cmd] = &[
 ];
 
 static OBJECT_SUBS: &[Cmd] = &[
-    Cmd::new("encoding", 3, "readonly", object_encoding).keys(2, 2, 1, "RO").acl("@keyspace").doc("generic", "2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
-    Cmd::new("freq", 3, "readonly", object_freq).keys(2, 2, 1, "RO").acl("@keyspace").doc("generic", "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
-    Cmd::new("idletime", 3, "readonly", object_idletime).keys(2, 2, 1, "RO").acl("@keyspace").doc("generic", "2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
-    Cmd::new("refcount", 3, "readonly", object_refcount).keys(2, 2, 1, "RO").acl("@keyspace").doc("generic", "2.2.3", "O(1)", "Returns the reference count of a value of a key."),
-    Cmd::new("help", 2, "loading stale", object_help).acl("@keyspace").doc("generic", "6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("encoding", 3, "readonly", object_encoding)
+        .keys(2, 2, 1, "RO")
+        .acl("@keyspace")
+        .doc(
+            "generic",
+            "2.2.3",
+            "O(1)",
+            "Returns the internal encoding of a Redis object.",
+        ),
+    Cmd::new("freq", 3, "readonly", object_freq)
+        .keys(2, 2, 1, "RO")
+        .acl("@keyspace")
+        .doc(
+            "generic",
+            "4.0.0",
+            "O(1)",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        ),
+    Cmd::new("idletime", 3, "readonly", object_idletime)
+        .keys(2, 2, 1, "RO")
+        .acl("@keyspace")
+        .doc(
+            "generic",
+            "2.2.3",
+            "O(1)",
+            "Returns the time since the last access to a Redis object.",
+        ),
+    Cmd::new("refcount", 3, "readonly", object_refcount)
+        .keys(2, 2, 1, "RO")
+        .acl("@keyspace")
+        .doc(
+            "generic",
+            "2.2.3",
+            "O(1)",
+            "Returns the reference count of a value of a key.",
+        ),
+    Cmd::new("help", 2, "loading stale", object_help)
+        .acl("@keyspace")
+        .doc(
+            "generic",
+            "6.2.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 fn del(ctx: &mut Ctx) -> CmdResult {
@@ -67,7 +106,10 @@ fn del(ctx: &mut Ctx) -> CmdResult {
 
 fn exists(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
-    let a = Access { touch: false, ..ctx.access() };
+    let a = Access {
+        touch: false,
+        ..ctx.access()
+    };
     for k in &ctx.args[1..] {
         if lookup_read(ctx.lk, a, k).is_some() {
             n += 1;
@@ -90,8 +132,13 @@ fn touch(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx) -> CmdResult {
-    let a = Access { touch: false, ..ctx.access() };
-    let t = lookup_read(ctx.lk, a, &ctx.args[1]).map(|e| e.val.type_name()).unwrap_or("none");
+    let a = Access {
+        touch: false,
+        ..ctx.access()
+    };
+    let t = lookup_read(ctx.lk, a, &ctx.args[1])
+        .map(|e| e.val.type_name())
+        .unwrap_or("none");
     ctx.out.simple(t);
     Ok(())
 }
@@ -139,7 +186,10 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
         i += 2;
     }
     let (found, next) = scan_keyspace(ctx, cursor, count as usize, |e| {
-        pat.as_ref().is_none_or(|p| glob_match(p, &e.key, false)) && typ.as_ref().is_none_or(|t| e.val.type_name().as_bytes() == &t[..])
+        pat.as_ref().is_none_or(|p| glob_match(p, &e.key, false))
+            && typ
+                .as_ref()
+                .is_none_or(|t| e.val.type_name().as_bytes() == &t[..])
     });
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
@@ -172,7 +222,12 @@ pub fn parse_cursor(b: &[u8]) -> Option<u64> {
 /// Walks the current database across shards. The cursor packs the shard
 /// index in its low bits and that shard's dict cursor above them, so each
 /// shard keeps Redis's SCAN guarantees.
-fn scan_keyspace(ctx: &mut Ctx, cursor: u64, count: usize, keep: impl Fn(&Entry) -> bool) -> (Vec<Vec<u8>>, u64) {
+fn scan_keyspace(
+    ctx: &mut Ctx,
+    cursor: u64,
+    count: usize,
+    keep: impl Fn(&Entry) -> bool,
+) -> (Vec<Vec<u8>>, u64) {
     let bits = ctx.srv.ks.shard_bits();
     let nshards = ctx.srv.ks.nshards() as u64;
     let mut shard = cursor & (nshards - 1);
@@ -239,7 +294,10 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
         }
         let sh = ctx.lk.shard_at(si);
         let mut rng = sh.rng;
-        let pick = sh.dbs[dbi].dict.random(&mut rng).map(|e| (e.key.to_vec(), e.expire != 0 && e.expire <= now));
+        let pick = sh.dbs[dbi]
+            .dict
+            .random(&mut rng)
+            .map(|e| (e.key.to_vec(), e.expire != 0 && e.expire <= now));
         sh.rng = rng;
         match pick {
             Some((k, false)) => {
@@ -324,7 +382,9 @@ fn renamenx(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn parse_db(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdErr> {
-    let v = parse_i64(arg).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64).ok_or(CmdErr::from(NOT_INT))?;
+    let v = parse_i64(arg)
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or(CmdErr::from(NOT_INT))?;
     if v < 0 || v as usize >= ctx.srv.ks.ndb {
         return Err(DB_RANGE.into());
     }
@@ -359,7 +419,13 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            Some(e) => Entry { key: crate::store::SBytes::new(&dst), val: e.val.clone(), expire: e.expire, lru: e.lru, ver: 0 },
+            Some(e) => Entry {
+                key: crate::store::SBytes::new(&dst),
+                val: e.val.clone(),
+                expire: e.expire,
+                lru: e.lru,
+                ver: 0,
+            },
         }
     };
     let (db, st) = ctx.lk.db(dstdb, &dst);
@@ -427,7 +493,12 @@ fn expire_generic(ctx: &mut Ctx, secs: bool, absolute: bool) -> CmdResult {
         return Err("ERR GT and LT options at the same time are not compatible".into());
     }
     let v = parse_i64(&ctx.args[2]).ok_or(CmdErr::from(NOT_INT))?;
-    let bad = || CmdErr::from(format!("ERR invalid expire time in '{}' command", ctx.cmd.full_name));
+    let bad = || {
+        CmdErr::from(format!(
+            "ERR invalid expire time in '{}' command",
+            ctx.cmd.full_name
+        ))
+    };
     let mut when = if secs {
         if v > i64::MAX / 1000 || v < i64::MIN / 1000 {
             return Err(bad());
@@ -490,13 +561,20 @@ fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 /// Shared body of TTL, PTTL, EXPIRETIME, PEXPIRETIME.
 fn ttl_generic(ctx: &mut Ctx, ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.now;
-    let a = Access { touch: false, ..ctx.access() };
+    let a = Access {
+        touch: false,
+        ..ctx.access()
+    };
     let k = &ctx.args[1];
     let r = match lookup_read(ctx.lk, a, k) {
         None => -2,
         Some(e) if e.expire == 0 => -1,
         Some(e) => {
-            let v = if absolute { e.expire } else { (e.expire - now).max(0) };
+            let v = if absolute {
+                e.expire
+            } else {
+                (e.expire - now).max(0)
+            };
             // Redis rounds to the nearest second, for EXPIRETIME as well.
             if ms {
                 v
@@ -540,12 +618,20 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
 /// Looks a key up for OBJECT without touching its access clock (the
 /// lookup still counts as a keyspace hit or miss, as in Redis).
 fn object_entry<'c>(ctx: &'c mut Ctx) -> Option<&'c mut Entry> {
-    let a = Access { touch: false, notify: false, ..ctx.access() };
+    let a = Access {
+        touch: false,
+        notify: false,
+        ..ctx.access()
+    };
     lookup_read(ctx.lk, a, &ctx.args[2])
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.srv.cfg.read().get_str("maxmemory-policy").contains("lfu")
+    ctx.srv
+        .cfg
+        .read()
+        .get_str("maxmemory-policy")
+        .contains("lfu")
 }
 
 fn object_encoding(ctx: &mut Ctx) -> CmdResult {
@@ -581,7 +667,13 @@ fn object_idletime(ctx: &mut Ctx) -> CmdResult {
 
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     // Redis shares the integers 0..9999: they report INT_MAX references.
-    let shared = |e: &Entry| e.val.encoding() == "int" && e.val.as_str().and_then(parse_i64).is_some_and(|v| (0..10000).contains(&v));
+    let shared = |e: &Entry| {
+        e.val.encoding() == "int"
+            && e.val
+                .as_str()
+                .and_then(parse_i64)
+                .is_some_and(|v| (0..10000).contains(&v))
+    };
     match object_entry(ctx).map(|e| if shared(e) { i32::MAX as i64 } else { 1 }) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
@@ -612,7 +704,9 @@ fn object_help(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
-    let v = parse_i64(&ctx.args[1]).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64).ok_or(CmdErr::from(NOT_INT))?;
+    let v = parse_i64(&ctx.args[1])
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or(CmdErr::from(NOT_INT))?;
     if v < 0 || v as usize >= ctx.srv.ks.ndb {
         return Err(DB_RANGE.into());
     }
@@ -622,8 +716,12 @@ fn select(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = parse_i64(&ctx.args[1]).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64).ok_or(CmdErr::from("ERR invalid first DB index"))?;
-    let b = parse_i64(&ctx.args[2]).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64).ok_or(CmdErr::from("ERR invalid second DB index"))?;
+    let a = parse_i64(&ctx.args[1])
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or(CmdErr::from("ERR invalid first DB index"))?;
+    let b = parse_i64(&ctx.args[2])
+        .filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64)
+        .ok_or(CmdErr::from("ERR invalid second DB index"))?;
     let n = ctx.srv.ks.ndb as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(DB_RANGE.into());
@@ -632,7 +730,14 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
         for sh in ctx.lk.shards() {
             sh.dbs.swap(a as usize, b as usize);
             // Clients blocked on keys that now exist get a chance to be served.
-            let ready: Vec<(usize, Vec<u8>)> = sh.waiters.keys().filter(|(d, k)| (*d == a as usize || *d == b as usize) && sh.dbs[*d].dict.get(k).is_some()).cloned().collect();
+            let ready: Vec<(usize, Vec<u8>)> = sh
+                .waiters
+                .keys()
+                .filter(|(d, k)| {
+                    (*d == a as usize || *d == b as usize) && sh.dbs[*d].dict.get(k).is_some()
+                })
+                .cloned()
+                .collect();
             for (d, k) in ready {
                 sh.signal_ready(d, &k, 1);
             }

@@ -42,7 +42,10 @@ impl CmdErr {
     /// them as they are, only newlines become spaces). `.0` keeps a lossy
     /// copy for statistics and logs.
     pub fn raw(bytes: Vec<u8>) -> CmdErr {
-        CmdErr(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()), Some(bytes.into_boxed_slice()))
+        CmdErr(
+            Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+            Some(bytes.into_boxed_slice()),
+        )
     }
 
     /// The bytes to send after '-'.
@@ -129,7 +132,9 @@ impl TimeoutReply {
 /// `ms` is set) into an absolute deadline; 0 means wait forever.
 pub fn parse_timeout(arg: &[u8], now: i64, ms: bool) -> Result<Option<i64>, CmdErr> {
     let v = if ms {
-        crate::util::parse_i64(arg).ok_or(CmdErr::from("ERR timeout is not an integer or out of range"))? as f64
+        crate::util::parse_i64(arg).ok_or(CmdErr::from(
+            "ERR timeout is not an integer or out of range",
+        ))? as f64
     } else {
         match crate::util::parse_f64(arg) {
             Some(v) if v.is_finite() => v * 1000.0,
@@ -176,12 +181,22 @@ impl<'a> Ctx<'a> {
         crate::store::events::drain_into(&mut self.events);
         // Nobody listens (no enabled class, no client tracking): skip the
         // allocation — this runs on every write.
-        let flags = self.srv.hot.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
-        let delivered = flags & class != 0 && flags & (crate::config::NOTIFY_KEYSPACE | crate::config::NOTIFY_KEYEVENT) != 0;
+        let flags = self
+            .srv
+            .hot
+            .notify_flags
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let delivered = flags & class != 0
+            && flags & (crate::config::NOTIFY_KEYSPACE | crate::config::NOTIFY_KEYEVENT) != 0;
         if !delivered && !crate::server::tracking::active() {
             return;
         }
-        self.events.push(Event { class, name, db, key: Bytes::copy_from_slice(key) });
+        self.events.push(Event {
+            class,
+            name,
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
     }
 
     /// Data arrived on `key`: wake up to `n` clients blocked on it.
@@ -193,7 +208,12 @@ impl<'a> Ctx<'a> {
     /// Blocks the client on `keys` (all of them locked by this command)
     /// until one is signalled or the deadline passes. Inside MULTI/EXEC a
     /// blocking command cannot wait: it gets its timeout reply at once.
-    pub fn block_on(&mut self, keys: Vec<Bytes>, deadline: Option<i64>, on_timeout: TimeoutReply) -> CmdResult {
+    pub fn block_on(
+        &mut self,
+        keys: Vec<Bytes>,
+        deadline: Option<i64>,
+        on_timeout: TimeoutReply,
+    ) -> CmdResult {
         if self.cl.in_exec {
             on_timeout.write(self.out);
             return Ok(());
@@ -203,13 +223,24 @@ impl<'a> Ctx<'a> {
             let w = self.cl.h.waiter.clone();
             self.lk.shard(k).add_waiter(db, k, w);
         }
-        self.block = Some(BlockReq { keys, db, deadline, on_timeout });
+        self.block = Some(BlockReq {
+            keys,
+            db,
+            deadline,
+            on_timeout,
+        });
         Ok(())
     }
 
     /// What a read lookup needs to know about this command.
     pub fn access(&self) -> Access {
-        Access { db: self.cl.db, now: self.now, lru: self.lru_now(), touch: !self.cl.no_touch, notify: true }
+        Access {
+            db: self.cl.db,
+            now: self.now,
+            lru: self.lru_now(),
+            touch: !self.cl.no_touch,
+            notify: true,
+        }
     }
 
     /// The LRU clock value to store in entries accessed now.
@@ -232,7 +263,11 @@ pub struct Access {
 
 /// Looks a key up for reading: expires it if due, counts hits and misses,
 /// refreshes its access clock.
-pub fn lookup_read<'c>(lk: &'c mut Locked, a: Access, key: &[u8]) -> Option<&'c mut crate::store::Entry> {
+pub fn lookup_read<'c>(
+    lk: &'c mut Locked,
+    a: Access,
+    key: &[u8],
+) -> Option<&'c mut crate::store::Entry> {
     let (db, st) = lk.db(a.db, key);
     match db.lookup(key, a.now, st) {
         None => {
@@ -342,8 +377,11 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };
-    let subs: HashMap<Vec<u8>, &'static CmdRt> =
-        spec.subcommands.iter().map(|s| (s.name.as_bytes().to_vec(), leak_rt(s, Some(parent_ref)))).collect();
+    let subs: HashMap<Vec<u8>, &'static CmdRt> = spec
+        .subcommands
+        .iter()
+        .map(|s| (s.name.as_bytes().to_vec(), leak_rt(s, Some(parent_ref))))
+        .collect();
     rt.subs = subs;
     rt
 }
@@ -397,7 +435,11 @@ impl CommandTable {
             return Ok(c);
         }
         if args.len() == 1 {
-            return Err(format!("ERR wrong number of arguments for '{}' command", c.spec.name).into());
+            return Err(format!(
+                "ERR wrong number of arguments for '{}' command",
+                c.spec.name
+            )
+            .into());
         }
         let sub = args[1].to_ascii_lowercase();
         match c.subs.get(&sub) {
@@ -428,7 +470,9 @@ fn cstr_prefix(b: &[u8], max: usize) -> &[u8] {
 fn trunc128(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned();
     // Redis sanitizes control characters in this message.
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// True if the arity of `args` fits the command.
@@ -442,7 +486,11 @@ pub fn arity_ok(spec: &Cmd, argc: usize) -> bool {
 }
 
 pub fn arity_error(rt: &CmdRt) -> CmdErr {
-    format!("ERR wrong number of arguments for '{}' command", rt.full_name).into()
+    format!(
+        "ERR wrong number of arguments for '{}' command",
+        rt.full_name
+    )
+    .into()
 }
 
 /// Shards a command must lock, from its key spec.

@@ -7,8 +7,22 @@ use crate::util::eq_ic;
 use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("save", 1, "admin noscript no_async_loading no_multi", save).all_shards().doc("server", "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
-    Cmd::new("bgsave", -1, "admin noscript no_async_loading", bgsave).all_shards().doc("server", "1.0.0", "O(1)", "Asynchronously saves the database(s) to disk."),
+    Cmd::new("save", 1, "admin noscript no_async_loading no_multi", save)
+        .all_shards()
+        .doc(
+            "server",
+            "1.0.0",
+            "O(N) where N is the total number of keys in all databases",
+            "Synchronously saves the database(s) to disk.",
+        ),
+    Cmd::new("bgsave", -1, "admin noscript no_async_loading", bgsave)
+        .all_shards()
+        .doc(
+            "server",
+            "1.0.0",
+            "O(1)",
+            "Asynchronously saves the database(s) to disk.",
+        ),
 ];
 
 /// State of RDB saving, for INFO persistence and the save points.
@@ -32,9 +46,11 @@ pub fn finish_save(srv: &Server, ok: bool, dirty_at_start: u64, started_ms: i64)
     st.last_try_ms = crate::util::now_ms();
     if ok {
         st.saves += 1;
-        srv.lastsave.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+        srv.lastsave
+            .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
         let d = srv.dirty.load(Ordering::Relaxed);
-        srv.dirty.store(d.saturating_sub(dirty_at_start), Ordering::Relaxed);
+        srv.dirty
+            .store(d.saturating_sub(dirty_at_start), Ordering::Relaxed);
     }
 }
 
@@ -149,7 +165,10 @@ pub fn cron(srv: &'static Server) {
     let points = srv.cfg.read().save_params();
     for (secs, changes) in points {
         if dirty >= changes && now / 1000 - lastsave >= secs as i64 {
-            log::notice(&format!("{} changes in {} seconds. Saving...", changes, secs));
+            log::notice(&format!(
+                "{} changes in {} seconds. Saving...",
+                changes, secs
+            ));
             bg(srv);
             return;
         }

@@ -662,7 +662,10 @@ fn function_restore(ctx: &mut Ctx) -> CmdResult {
         let replace = policy == Policy::Replace;
         if let Err(e) = fresh.load(c, replace) {
             // RESTORE names a conflicting library without quotes.
-            let e = match e.strip_prefix("ERR Library '").and_then(|r| r.strip_suffix("' already exists")) {
+            let e = match e
+                .strip_prefix("ERR Library '")
+                .and_then(|r| r.strip_suffix("' already exists"))
+            {
                 Some(n) => format!("ERR Library {} already exists", n),
                 None => e,
             };
@@ -760,15 +763,24 @@ fn unused() -> CmdErr {
 /// Redis derives a script command's flags from the script's own flags.
 pub fn declared_no_writes(args: &[Bytes]) -> bool {
     use crate::scripting::F_NO_WRITES;
-    let Some(body) = args.get(1) else { return false };
+    let Some(body) = args.get(1) else {
+        return false;
+    };
     let name = args[0].to_ascii_lowercase();
     match &name[..] {
         b"eval" => shebang_flags(body).is_ok_and(|(f, _)| f & F_NO_WRITES != 0),
         b"evalsha" => {
             let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
-            EVAL.lock().as_ref().and_then(|e| e.scripts.get(&sha)).is_some_and(|s| s.flags & F_NO_WRITES != 0)
+            EVAL.lock()
+                .as_ref()
+                .and_then(|e| e.scripts.get(&sha))
+                .is_some_and(|s| s.flags & F_NO_WRITES != 0)
         }
-        b"fcall" => crate::scripting::functions::FN.lock().as_ref().and_then(|e| e.find(body)).is_some_and(|m| m.flags & F_NO_WRITES != 0),
+        b"fcall" => crate::scripting::functions::FN
+            .lock()
+            .as_ref()
+            .and_then(|e| e.find(body))
+            .is_some_and(|m| m.flags & F_NO_WRITES != 0),
         _ => false,
     }
 }

@@ -21,34 +21,117 @@ pub static COMMANDS: &[Cmd] = &[
 ];
 
 static CONFIG_SUBS: &[Cmd] = &[
-    Cmd::new("get", -3, "admin noscript loading stale", config_get).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
-    Cmd::new("set", -4, "admin noscript loading stale", config_set).doc("server", "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
-    Cmd::new("resetstat", 2, "admin noscript loading stale", config_resetstat).all_shards().doc("server", "2.0.0", "O(1)", "Resets the server's statistics."),
-    Cmd::new("rewrite", 2, "admin noscript loading stale", config_rewrite).doc("server", "2.8.0", "O(1)", "Persists the effective configuration to file."),
-    Cmd::new("help", 2, "loading stale", config_help).doc("server", "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("get", -3, "admin noscript loading stale", config_get).doc(
+        "server",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Returns the effective values of configuration parameters.",
+    ),
+    Cmd::new("set", -4, "admin noscript loading stale", config_set).doc(
+        "server",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Sets configuration parameters in-flight.",
+    ),
+    Cmd::new(
+        "resetstat",
+        2,
+        "admin noscript loading stale",
+        config_resetstat,
+    )
+    .all_shards()
+    .doc("server", "2.0.0", "O(1)", "Resets the server's statistics."),
+    Cmd::new("rewrite", 2, "admin noscript loading stale", config_rewrite).doc(
+        "server",
+        "2.8.0",
+        "O(1)",
+        "Persists the effective configuration to file.",
+    ),
+    Cmd::new("help", 2, "loading stale", config_help).doc(
+        "server",
+        "5.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 static SLOWLOG_SUBS: &[Cmd] = &[
-    Cmd::new("get", -2, "admin loading stale", slowlog_get).doc("server", "2.2.12", "O(N) where N is the number of entries returned", "Returns the slow log's entries."),
-    Cmd::new("len", 2, "admin loading stale", slowlog_len).doc("server", "2.2.12", "O(1)", "Returns the number of entries in the slow log."),
-    Cmd::new("reset", 2, "admin loading stale", slowlog_reset).doc("server", "2.2.12", "O(N) where N is the number of entries in the slowlog", "Clears all entries from the slow log."),
-    Cmd::new("help", 2, "loading stale", slowlog_help).doc("server", "6.2.0", "O(1)", "Show helpful text about the different subcommands"),
+    Cmd::new("get", -2, "admin loading stale", slowlog_get).doc(
+        "server",
+        "2.2.12",
+        "O(N) where N is the number of entries returned",
+        "Returns the slow log's entries.",
+    ),
+    Cmd::new("len", 2, "admin loading stale", slowlog_len).doc(
+        "server",
+        "2.2.12",
+        "O(1)",
+        "Returns the number of entries in the slow log.",
+    ),
+    Cmd::new("reset", 2, "admin loading stale", slowlog_reset).doc(
+        "server",
+        "2.2.12",
+        "O(N) where N is the number of entries in the slowlog",
+        "Clears all entries from the slow log.",
+    ),
+    Cmd::new("help", 2, "loading stale", slowlog_help).doc(
+        "server",
+        "6.2.0",
+        "O(1)",
+        "Show helpful text about the different subcommands",
+    ),
 ];
 
 static MEMORY_SUBS: &[Cmd] = &[
-    Cmd::new("usage", -3, "readonly", memory_usage).keys(2, 2, 1, "RO").acl("@keyspace").doc("server", "4.0.0", "O(N) where N is the number of samples.", "Estimates the memory usage of a key."),
-    Cmd::new("doctor", 2, "", memory_doctor).doc("server", "4.0.0", "O(1)", "Outputs a memory problems report."),
-    Cmd::new("stats", 2, "", memory_stats).all_shards().doc("server", "4.0.0", "O(1)", "Returns details about memory usage."),
-    Cmd::new("malloc-stats", 2, "", memory_malloc_stats).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Returns the allocator statistics."),
-    Cmd::new("purge", 2, "", memory_purge).doc("server", "4.0.0", "Depends on how much memory is allocated, could be slow", "Asks the allocator to release memory."),
-    Cmd::new("help", 2, "loading stale", memory_help).doc("server", "4.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("usage", -3, "readonly", memory_usage)
+        .keys(2, 2, 1, "RO")
+        .acl("@keyspace")
+        .doc(
+            "server",
+            "4.0.0",
+            "O(N) where N is the number of samples.",
+            "Estimates the memory usage of a key.",
+        ),
+    Cmd::new("doctor", 2, "", memory_doctor).doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Outputs a memory problems report.",
+    ),
+    Cmd::new("stats", 2, "", memory_stats).all_shards().doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Returns details about memory usage.",
+    ),
+    Cmd::new("malloc-stats", 2, "", memory_malloc_stats).doc(
+        "server",
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Returns the allocator statistics.",
+    ),
+    Cmd::new("purge", 2, "", memory_purge).doc(
+        "server",
+        "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Asks the allocator to release memory.",
+    ),
+    Cmd::new("help", 2, "loading stale", memory_help).doc(
+        "server",
+        "4.0.0",
+        "O(1)",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 /// The reply of every `<CMD> HELP`: a title line, the given lines, and the
 /// HELP entry itself, as status replies.
 pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
+    ctx.out.simple(&format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        cmd
+    ));
     for l in lines {
         ctx.out.simple(l);
     }
@@ -59,7 +142,10 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
 // ---------------------------------------------------------------- INFO
 
 fn info(ctx: &mut Ctx) -> CmdResult {
-    let mut wanted: Vec<String> = ctx.args[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let mut wanted: Vec<String> = ctx.args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     if wanted.is_empty() {
         wanted.push("default".into());
     }
@@ -68,8 +154,34 @@ fn info(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-const DEFAULT_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
-const ALL_SECTIONS: &[&str] = &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
 
 pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     let mut sections: Vec<&str> = Vec::new();
@@ -77,7 +189,11 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let list: &[&str] = match w.as_str() {
             "default" => DEFAULT_SECTIONS,
             "all" | "everything" => ALL_SECTIONS,
-            s => ALL_SECTIONS.iter().find(|x| **x == s).map(std::slice::from_ref).unwrap_or(&[]),
+            s => ALL_SECTIONS
+                .iter()
+                .find(|x| **x == s)
+                .map(std::slice::from_ref)
+                .unwrap_or(&[]),
         };
         for s in list {
             if !sections.contains(s) {
@@ -106,7 +222,11 @@ fn rusage() -> (f64, f64) {
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
@@ -202,7 +322,11 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             }
             let pause = *srv.pause.lock();
             let (tr_keys, tr_items, tr_prefixes) = crate::server::tracking::info_totals();
-            let (ps_channels, ps_patterns, ps_shard) = (srv.pubsub.channels(false, None).len(), srv.pubsub.numpat(), srv.pubsub.channels(true, None).len());
+            let (ps_channels, ps_patterns, ps_shard) = (
+                srv.pubsub.channels(false, None).len(),
+                srv.pubsub.numpat(),
+                srv.pubsub.channels(true, None).len(),
+            );
             let _ = write!(
                 o,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ps_channels}\r\npubsub_patterns:{ps_patterns}\r\npubsubshard_channels:{ps_shard}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{tr_keys}\r\ntracking_total_items:{tr_items}\r\ntracking_total_prefixes:{tr_prefixes}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
@@ -245,7 +369,11 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                     continue;
                 }
                 let usec = c.usec.load(Ordering::Relaxed);
-                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(o, "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n", c.full_name, calls, usec, per, rej, failed);
             }
         }
@@ -263,7 +391,12 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 subs.sort_by(|a, b| a.spec.name.cmp(b.spec.name));
                 for rt in std::iter::once(c).chain(subs) {
                     if let Some(v) = rt.latency.percentiles(&ps) {
-                        let _ = write!(o, "latency_percentiles_usec_{}:{}\r\n", rt.full_name, crate::server::latency::format_percentiles(&ps, &v));
+                        let _ = write!(
+                            o,
+                            "latency_percentiles_usec_{}:{}\r\n",
+                            rt.full_name,
+                            crate::server::latency::format_percentiles(&ps, &v)
+                        );
                     }
                 }
             }
@@ -282,7 +415,11 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             }
             for d in 0..ndb {
                 if keys[d] > 0 {
-                    let _ = write!(o, "db{}:keys={},expires={},avg_ttl=0\r\n", d, keys[d], vol[d]);
+                    let _ = write!(
+                        o,
+                        "db{}:keys={},expires={},avg_ttl=0\r\n",
+                        d, keys[d], vol[d]
+                    );
                 }
             }
         }
@@ -293,7 +430,12 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
 fn total_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
@@ -324,10 +466,18 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     if ctx.args.len() % 2 != 0 {
         return Err("ERR wrong number of arguments for 'config|set' command".into());
     }
-    let pairs: Vec<(Vec<u8>, Vec<u8>)> = ctx.args[2..].chunks(2).map(|c| (c[0].to_vec(), c[1].to_vec())).collect();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = ctx.args[2..]
+        .chunks(2)
+        .map(|c| (c[0].to_vec(), c[1].to_vec()))
+        .collect();
     let local = ctx.cl.h.is_local();
     let before = ctx.srv.cfg.read().clone();
-    let changed = ctx.srv.cfg.write().set_ex(&pairs, local).map_err(CmdErr::from)?;
+    let changed = ctx
+        .srv
+        .cfg
+        .write()
+        .set_ex(&pairs, local)
+        .map_err(CmdErr::from)?;
     // Listening on a new port or address can fail: then every value of
     // this CONFIG SET is rolled back, as in Redis.
     let (addrs, port) = {
@@ -343,8 +493,16 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
                     Some(_) => ("port", "Unable to listen on this port"),
                     None => ("bind", "Failed to bind to specified addresses."),
                 };
-                let name = pairs.iter().map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase()).find(|n| n == arg).unwrap_or(arg.to_string());
-                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, msg).into());
+                let name = pairs
+                    .iter()
+                    .map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase())
+                    .find(|n| n == arg)
+                    .unwrap_or(arg.to_string());
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                    name, msg
+                )
+                .into());
             }
         }
     }
@@ -384,7 +542,16 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let st = &srv.stats;
-    for a in [&st.total_connections, &st.rejected_connections, &st.total_commands, &st.net_input_bytes, &st.net_output_bytes, &st.total_error_replies, &st.unexpected_error_replies, &st.client_query_buffer_limit_disconnections] {
+    for a in [
+        &st.total_connections,
+        &st.rejected_connections,
+        &st.total_commands,
+        &st.net_input_bytes,
+        &st.net_output_bytes,
+        &st.total_error_replies,
+        &st.unexpected_error_replies,
+        &st.client_query_buffer_limit_disconnections,
+    ] {
         a.store(0, Ordering::Relaxed);
     }
     st.errors.lock().clear();
@@ -437,7 +604,15 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
     match &sub[..] {
         b"count" if ctx.args.len() == 2 => ctx.out.int(srv.cmds.map.len() as i64),
         b"info" => {
-            let names: Vec<_> = if ctx.args.len() == 2 { srv.cmds.all().iter().map(|c| c.spec.name.as_bytes().to_vec()).collect() } else { ctx.args[2..].iter().map(|a| a.to_vec()).collect() };
+            let names: Vec<_> = if ctx.args.len() == 2 {
+                srv.cmds
+                    .all()
+                    .iter()
+                    .map(|c| c.spec.name.as_bytes().to_vec())
+                    .collect()
+            } else {
+                ctx.args[2..].iter().map(|a| a.to_vec()).collect()
+            };
             ctx.out.array(names.len());
             for n in names {
                 match lookup_full(srv, &n) {
@@ -447,7 +622,14 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"docs" => {
-            let list: Vec<&CmdRt> = if ctx.args.len() == 2 { srv.cmds.all() } else { ctx.args[2..].iter().filter_map(|a| lookup_full(srv, a)).collect() };
+            let list: Vec<&CmdRt> = if ctx.args.len() == 2 {
+                srv.cmds.all()
+            } else {
+                ctx.args[2..]
+                    .iter()
+                    .filter_map(|a| lookup_full(srv, a))
+                    .collect()
+            };
             ctx.out.map(list.len());
             for c in list {
                 ctx.out.bulk(c.full_name.as_bytes());
@@ -466,9 +648,12 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 for rt in std::iter::once(c).chain(c.subs.values().copied()) {
                     let keep = match &filter {
                         None => true,
-                        Some((k, v)) if k == b"pattern" => glob_match(v, rt.full_name.as_bytes(), true),
+                        Some((k, v)) if k == b"pattern" => {
+                            glob_match(v, rt.full_name.as_bytes(), true)
+                        }
                         Some((k, v)) if k == b"aclcat" => {
-                            let want = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                            let want =
+                                format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
                             rt.spec.acl_categories().contains(&want.as_str())
                         }
                         Some((k, _)) if k == b"module" => false,
@@ -484,21 +669,33 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
         b"getkeys" | b"getkeysandflags" if ctx.args.len() >= 3 => {
             let with_flags = &sub[..] == b"getkeysandflags";
             let args = &ctx.args[2..];
-            let rt = srv.cmds.resolve(args).map_err(|_| CmdErr::from("ERR Invalid command specified"))?;
+            let rt = srv
+                .cmds
+                .resolve(args)
+                .map_err(|_| CmdErr::from("ERR Invalid command specified"))?;
             if !super::arity_ok(rt.spec, args.len()) {
                 return Err("ERR Invalid number of arguments specified for command".into());
             }
             let pos = rt.spec.key_positions(args);
             if pos.is_empty() {
-                return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() { "ERR The command has no key arguments" } else { "ERR Invalid arguments specified for command" }.into());
+                return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() {
+                    "ERR The command has no key arguments"
+                } else {
+                    "ERR Invalid arguments specified for command"
+                }
+                .into());
             }
             ctx.out.array(pos.len());
             for (ki, p) in pos.into_iter().enumerate() {
                 if with_flags {
                     ctx.out.array(2);
                     ctx.out.bulk(&args[p]);
-                    let spec_flags = variable_key_flags(rt, args).unwrap_or_else(|| key_spec_flags(rt.spec.key_flags, ki));
-                    let fl: Vec<&str> = spec_flags.split(' ').filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS").collect();
+                    let spec_flags = variable_key_flags(rt, args)
+                        .unwrap_or_else(|| key_spec_flags(rt.spec.key_flags, ki));
+                    let fl: Vec<&str> = spec_flags
+                        .split(' ')
+                        .filter(|f| !f.is_empty() && *f != "VARIABLE_FLAGS")
+                        .collect();
                     ctx.out.set(fl.len());
                     for f in fl {
                         ctx.out.simple(&key_flag_name(f));
@@ -529,7 +726,11 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
             ],
         ),
         _ => {
-            return Err(format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
+            return Err(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+                String::from_utf8_lossy(&ctx.args[1])
+            )
+            .into());
         }
     }
     Ok(())
@@ -540,7 +741,10 @@ fn lookup_full(srv: &crate::server::Server, name: &[u8]) -> Option<&'static CmdR
     let lname = name.to_ascii_lowercase();
     match lname.iter().position(|&c| c == b'|') {
         None => srv.cmds.get(&lname),
-        Some(i) => srv.cmds.get(&lname[..i]).and_then(|c| c.subs.get(&lname[i + 1..]).copied()),
+        Some(i) => srv
+            .cmds
+            .get(&lname[..i])
+            .and_then(|c| c.subs.get(&lname[i + 1..]).copied()),
     }
 }
 
@@ -549,7 +753,16 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     o.array(10);
     o.bulk(c.full_name.as_bytes());
     o.int(s.arity as i64);
-    let flags: Vec<&str> = s.flags.split(' ').filter(|f| !f.is_empty()).chain(if s.getkeys.is_some() { Some("movablekeys") } else { None }).collect();
+    let flags: Vec<&str> = s
+        .flags
+        .split(' ')
+        .filter(|f| !f.is_empty())
+        .chain(if s.getkeys.is_some() {
+            Some("movablekeys")
+        } else {
+            None
+        })
+        .collect();
     o.set(flags.len());
     for f in flags {
         o.simple(f);
@@ -752,7 +965,11 @@ fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
 
 fn memory_stats(ctx: &mut Ctx) -> CmdResult {
     let rss = rss_bytes() as i64;
-    let keys: usize = ctx.lk.shards().map(|sh| sh.dbs.iter().map(|d| d.len()).sum::<usize>()).sum();
+    let keys: usize = ctx
+        .lk
+        .shards()
+        .map(|sh| sh.dbs.iter().map(|d| d.len()).sum::<usize>())
+        .sum();
     ctx.out.map(5);
     ctx.out.bulk(b"peak.allocated");
     ctx.out.int(rss);
@@ -768,7 +985,8 @@ fn memory_stats(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn memory_malloc_stats(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.verbatim(b"Stats not supported for the current allocator");
+    ctx.out
+        .verbatim(b"Stats not supported for the current allocator");
     Ok(())
 }
 
@@ -835,7 +1053,10 @@ pub fn apply_oom_score_adj(cfg: &crate::config::Config) {
         return;
     }
     let base = if base == i64::MIN {
-        let cur = std::fs::read_to_string(PATH).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+        let cur = std::fs::read_to_string(PATH)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
         OOM_BASE.store(cur, Ordering::Relaxed);
         cur
     } else {
@@ -856,7 +1077,11 @@ fn variable_key_flags(rt: &CmdRt, args: &[bytes::Bytes]) -> Option<&'static str>
     }
     match rt.full_name.as_str() {
         // SET reads the old value only with GET.
-        "set" => Some(if args.iter().skip(3).any(|a| eq_ic(a, "get")) { "RW ACCESS UPDATE" } else { "OW UPDATE" }),
+        "set" => Some(if args.iter().skip(3).any(|a| eq_ic(a, "get")) {
+            "RW ACCESS UPDATE"
+        } else {
+            "OW UPDATE"
+        }),
         // BITFIELD made only of GET (and OVERFLOW) operations is a read.
         "bitfield" => {
             let mut i = 2;
@@ -927,7 +1152,9 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.ok();
         }
         b"set-active-expire" if argc == 3 => {
-            ctx.srv.active_expire_enabled.store(parse_i64(&ctx.args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
+            ctx.srv
+                .active_expire_enabled
+                .store(parse_i64(&ctx.args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
             ctx.out.ok();
         }
         b"object" if argc == 3 => {
@@ -974,16 +1201,25 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         b"populate" if (3..=5).contains(&argc) => debug_populate(ctx)?,
         b"pause-cron" if argc == 3 => {
-            ctx.srv.cron_paused.store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
+            ctx.srv
+                .cron_paused
+                .store(ctx.args[2][..] != b"0"[..], Ordering::Relaxed);
             ctx.out.ok();
         }
         b"quicklist-packed-threshold" if argc == 3 => {
             crate::store::types::list::set_packed_threshold(&ctx.args[2])?;
             ctx.out.ok();
         }
-        b"jmap" | b"change-repl-id" | b"set-disable-deny-scripts" | b"replybuffer" | b"dict-resizing" => ctx.out.ok(),
+        b"jmap"
+        | b"change-repl-id"
+        | b"set-disable-deny-scripts"
+        | b"replybuffer"
+        | b"dict-resizing" => ctx.out.ok(),
         b"log" if argc == 3 => {
-            crate::server::log::warning(&format!("DEBUG LOG: {}", String::from_utf8_lossy(&ctx.args[2])));
+            crate::server::log::warning(&format!(
+                "DEBUG LOG: {}",
+                String::from_utf8_lossy(&ctx.args[2])
+            ));
             ctx.out.ok();
         }
         b"stringmatch-len" => {
@@ -1011,7 +1247,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ],
         ),
         _ => {
-            return Err(format!("ERR unknown subcommand '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&ctx.args[1])).into());
+            return Err(format!(
+                "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(&ctx.args[1])
+            )
+            .into());
         }
     }
     Ok(())
@@ -1021,10 +1261,21 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
 /// value "value:N" (cut or zero-padded to `size` bytes) for N in 0..count,
 /// in the current database, leaving existing keys alone.
 fn debug_populate(ctx: &mut Ctx) -> CmdResult {
-    let count = parse_i64(&ctx.args[2]).filter(|c| *c >= 0).ok_or(CmdErr::from("ERR value is out of range, must be positive"))?;
-    let prefix = ctx.args.get(3).map(|p| p.to_vec()).unwrap_or_else(|| b"key".to_vec());
+    let count = parse_i64(&ctx.args[2])
+        .filter(|c| *c >= 0)
+        .ok_or(CmdErr::from("ERR value is out of range, must be positive"))?;
+    let prefix = ctx
+        .args
+        .get(3)
+        .map(|p| p.to_vec())
+        .unwrap_or_else(|| b"key".to_vec());
     let size = match ctx.args.get(4) {
-        Some(s) => Some(parse_i64(s).filter(|v| *v >= 0).ok_or(CmdErr::from("ERR value is out of range, must be positive"))? as usize),
+        Some(s) => Some(
+            parse_i64(s)
+                .filter(|v| *v >= 0)
+                .ok_or(CmdErr::from("ERR value is out of range, must be positive"))?
+                as usize,
+        ),
         None => None,
     };
     let (now, lru, dbi) = (ctx.now, ctx.lru_now(), ctx.cl.db);
@@ -1058,12 +1309,15 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
         } else if eq_ic(a, "noflush") || eq_ic(a, "merge") {
             flush = false;
         } else {
-            return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into());
+            return Err(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
+            );
         }
     }
     let path = crate::persistence::snapshot::rdb_path(ctx.srv);
     if do_save {
-        crate::persistence::snapshot::save_locked(ctx.srv, ctx.lk, &path).map_err(|e| CmdErr::from(format!("ERR Error trying to save the DB: {}", e)))?;
+        crate::persistence::snapshot::save_locked(ctx.srv, ctx.lk, &path)
+            .map_err(|e| CmdErr::from(format!("ERR Error trying to save the DB: {}", e)))?;
     }
     if flush {
         for sh in ctx.lk.shards() {
@@ -1072,7 +1326,8 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
-    crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path).map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;
+    crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path)
+        .map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;
     crate::server::log::notice("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
     Ok(())

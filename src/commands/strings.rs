@@ -1,6 +1,9 @@
 //! String commands: GET/SET and friends, counters, ranges, LCS.
 
-use super::{lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, OVERFLOW, SYNTAX, WRONGTYPE};
+use super::{
+    lookup_read, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, OVERFLOW, SYNTAX,
+    WRONGTYPE,
+};
 use crate::config::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::store::Locked;
 use crate::store::{SBytes, Value};
@@ -66,11 +69,20 @@ struct ExpireOpt {
 /// validation and its "invalid expire time" error.
 pub fn expire_ms(ctx: &Ctx, arg: &[u8], unit_secs: bool, absolute: bool) -> Result<i64, CmdErr> {
     let v = parse_i64(arg).ok_or(CmdErr::from(NOT_INT))?;
-    let bad = || CmdErr::from(format!("ERR invalid expire time in '{}' command", ctx.cmd.full_name));
+    let bad = || {
+        CmdErr::from(format!(
+            "ERR invalid expire time in '{}' command",
+            ctx.cmd.full_name
+        ))
+    };
     if v <= 0 {
         return Err(bad());
     }
-    let ms = if unit_secs { v.checked_mul(1000).ok_or_else(bad)? } else { v };
+    let ms = if unit_secs {
+        v.checked_mul(1000).ok_or_else(bad)?
+    } else {
+        v
+    };
     if absolute {
         Ok(ms)
     } else {
@@ -78,7 +90,11 @@ pub fn expire_ms(ctx: &Ctx, arg: &[u8], unit_secs: bool, absolute: bool) -> Resu
     }
 }
 
-fn parse_set_opts(ctx: &Ctx, from: usize, is_set: bool) -> Result<(bool, bool, bool, ExpireOpt), CmdErr> {
+fn parse_set_opts(
+    ctx: &Ctx,
+    from: usize,
+    is_set: bool,
+) -> Result<(bool, bool, bool, ExpireOpt), CmdErr> {
     let (mut nx, mut xx, mut getf) = (false, false, false);
     let mut ex = ExpireOpt::default();
     let mut unit: Option<&str> = None;
@@ -97,7 +113,10 @@ fn parse_set_opts(ctx: &Ctx, from: usize, is_set: bool) -> Result<(bool, bool, b
             ex.keep_ttl = true;
         } else if !is_set && eq_ic(o, "persist") && unit.is_none() {
             ex.persist = true;
-        } else if let Some(u) = ["ex", "px", "exat", "pxat"].into_iter().find(|u| eq_ic(o, u)) {
+        } else if let Some(u) = ["ex", "px", "exat", "pxat"]
+            .into_iter()
+            .find(|u| eq_ic(o, u))
+        {
             if ex.keep_ttl || ex.persist || unit.is_some_and(|x| x != u) || !has_next {
                 return Err(SYNTAX.into());
             }
@@ -111,7 +130,12 @@ fn parse_set_opts(ctx: &Ctx, from: usize, is_set: bool) -> Result<(bool, bool, b
     if let Some(u) = unit {
         // The value follows the last occurrence of the unit flag.
         let pos = (from..a.len()).rev().find(|&j| eq_ic(&a[j], u)).unwrap() + 1;
-        ex.at = Some(expire_ms(ctx, &a[pos], u == "ex" || u == "exat", u.ends_with("at"))?);
+        ex.at = Some(expire_ms(
+            ctx,
+            &a[pos],
+            u == "ex" || u == "exat",
+            u.ends_with("at"),
+        )?);
     }
     Ok((nx, xx, getf, ex))
 }
@@ -268,7 +292,11 @@ fn mget(ctx: &mut Ctx) -> CmdResult {
 
 fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     if ctx.args.len() % 2 == 0 {
-        return Err(format!("ERR wrong number of arguments for '{}' command", ctx.cmd.full_name).into());
+        return Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            ctx.cmd.full_name
+        )
+        .into());
     }
     let now = ctx.now;
     if nx {
@@ -308,7 +336,10 @@ fn msetnx(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn max_len(ctx: &Ctx) -> usize {
-    ctx.srv.hot.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed)
+    ctx.srv
+        .hot
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Redis's limit on a string built by APPEND/SETRANGE: the final size may
@@ -352,13 +383,16 @@ fn append(ctx: &mut Ctx) -> CmdResult {
 
 fn strlen(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.args[1].clone();
-    let n = read(ctx.lk, ctx.access(), &key)?.map(|v| v.len()).unwrap_or(0);
+    let n = read(ctx.lk, ctx.access(), &key)?
+        .map(|v| v.len())
+        .unwrap_or(0);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn getrange(ctx: &mut Ctx) -> CmdResult {
-    let (Some(mut start), Some(mut end)) = (parse_i64(&ctx.args[2]), parse_i64(&ctx.args[3])) else {
+    let (Some(mut start), Some(mut end)) = (parse_i64(&ctx.args[2]), parse_i64(&ctx.args[3]))
+    else {
         return Err(NOT_INT.into());
     };
     let key = ctx.args[1].clone();
@@ -382,7 +416,11 @@ fn getrange(ctx: &mut Ctx) -> CmdResult {
     if end >= len {
         end = len - 1;
     }
-    let piece = if start > end || len == 0 { Vec::new() } else { v[start as usize..=end as usize].to_vec() };
+    let piece = if start > end || len == 0 {
+        Vec::new()
+    } else {
+        v[start as usize..=end as usize].to_vec()
+    };
     ctx.out.bulk(&piece);
     Ok(())
 }
@@ -444,7 +482,13 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
     let nv = match db.lookup(&key, now, st) {
         None => {
-            db.set(&key, Value::str(itoa::Buffer::new().format(by).as_bytes()), None, false, lru);
+            db.set(
+                &key,
+                Value::str(itoa::Buffer::new().format(by).as_bytes()),
+                None,
+                false,
+                lru,
+            );
             by
         }
         Some(e) => {
@@ -493,7 +537,9 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         Some(e) => e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?,
     };
     let sum = crate::ldouble::incr(cur, &ctx.args[2]).map_err(|e| match e {
-        crate::ldouble::IncrError::NotFinite => CmdErr::from("ERR increment would produce NaN or Infinity"),
+        crate::ldouble::IncrError::NotFinite => {
+            CmdErr::from("ERR increment would produce NaN or Infinity")
+        }
         _ => CmdErr::from(NOT_FLOAT),
     })?;
     db.set(&key, Value::str(&sum), None, true, lru);
@@ -516,7 +562,9 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
         } else if eq_ic(o, "withmatchlen") {
             withmatchlen = true;
         } else if eq_ic(o, "minmatchlen") && i + 1 < ctx.args.len() {
-            minmatchlen = parse_i64(&ctx.args[i + 1]).ok_or(CmdErr::from(NOT_INT))?.max(0);
+            minmatchlen = parse_i64(&ctx.args[i + 1])
+                .ok_or(CmdErr::from(NOT_INT))?
+                .max(0);
             i += 1;
         } else {
             return Err(SYNTAX.into());
@@ -538,13 +586,19 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u128 + 1) * (blen as u128 + 1) * 4;
     if cells > max_len(ctx) as u128 {
-        return Err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into());
+        return Err(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
+        );
     }
     let w = blen + 1;
     let mut t = vec![0u32; (alen + 1) * w];
     for i in 1..=alen {
         for j in 1..=blen {
-            t[i * w + j] = if a[i - 1] == b[j - 1] { t[(i - 1) * w + j - 1] + 1 } else { t[(i - 1) * w + j].max(t[i * w + j - 1]) };
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
         }
     }
     let total = t[alen * w + blen] as usize;

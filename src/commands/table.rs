@@ -99,7 +99,13 @@ impl Cmd {
         self
     }
 
-    pub const fn doc(mut self, group: &'static str, since: &'static str, complexity: &'static str, summary: &'static str) -> Cmd {
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+        summary: &'static str,
+    ) -> Cmd {
         self.group = group;
         self.since = since;
         self.complexity = complexity;
@@ -131,7 +137,11 @@ impl Cmd {
             return;
         }
         let argc = args.len() as i32;
-        let last = if last < 0 { argc + last } else { last.min(argc - 1) };
+        let last = if last < 0 {
+            argc + last
+        } else {
+            last.min(argc - 1)
+        };
         let mut i = first;
         while i <= last && i < argc {
             f(i as usize);
@@ -166,12 +176,35 @@ impl Cmd {
             have.push("@slow");
         }
         have.extend(self.acl.split(' ').filter(|c| !c.is_empty()));
-        ACL_CATEGORIES.iter().copied().filter(|c| have.contains(c)).collect()
+        ACL_CATEGORIES
+            .iter()
+            .copied()
+            .filter(|c| have.contains(c))
+            .collect()
     }
 }
 
 /// Redis's ACL categories, in the order it lists them.
 pub const ACL_CATEGORIES: &[&str] = &[
-    "@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string", "@bitmap", "@hyperloglog", "@geo", "@stream",
-    "@pubsub", "@admin", "@fast", "@slow", "@blocking", "@dangerous", "@connection", "@transaction", "@scripting",
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
 ];

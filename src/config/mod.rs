@@ -13,7 +13,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use parse::{format_bytes, format_ubytes, glob_match, parse_ll, parse_mem, repr, split_args, strtoll_full};
+use parse::{
+    format_bytes, format_ubytes, glob_match, parse_ll, parse_mem, repr, split_args, strtoll_full,
+};
 use table::{Directive, Kind, Special, DIRECTIVES};
 
 pub use table::{FILE_ONLY, HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE};
@@ -119,9 +121,13 @@ impl Kind {
                 if s.is_empty() || !s.iter().all(|c| (b'0'..=b'7').contains(c)) || s.len() > 21 {
                     return Err(BAD.into());
                 }
-                let v = i64::from_str_radix(std::str::from_utf8(s).unwrap(), 8).map_err(|_| BAD.to_string())?;
+                let v = i64::from_str_radix(std::str::from_utf8(s).unwrap(), 8)
+                    .map_err(|_| BAD.to_string())?;
                 if v < min || v > max {
-                    return Err(format!("argument must be between {:o} and {:o} inclusive", min, max));
+                    return Err(format!(
+                        "argument must be between {:o} and {:o} inclusive",
+                        min, max
+                    ));
                 }
                 Ok(Value::Int(v))
             }
@@ -132,14 +138,19 @@ impl Kind {
                 }
                 Ok(Value::Int(v))
             }
-            Kind::UMem => Ok(Value::UInt(parse_mem(one()).ok_or("argument must be a memory value")?)),
+            Kind::UMem => Ok(Value::UInt(
+                parse_mem(one()).ok_or("argument must be a memory value")?,
+            )),
             Kind::MemOrPercent { max_percent } => {
                 let s = one();
                 if s.len() > 1 && s[s.len() - 1] == b'%' {
                     if let Some(p) = parse_ll(&s[..s.len() - 1]) {
                         if p >= 0 {
                             if p > max_percent {
-                                return Err(format!("percentage argument must be less or equal to {}", max_percent));
+                                return Err(format!(
+                                    "percentage argument must be less or equal to {}",
+                                    max_percent
+                                ));
                             }
                             return Ok(Value::Int(-p));
                         }
@@ -150,7 +161,10 @@ impl Kind {
                     // Redis stores percentages as negatives, so a huge value
                     // wraps into the percentage range check.
                     if v < -max_percent {
-                        return Err(format!("percentage argument must be less or equal to {}", max_percent));
+                        return Err(format!(
+                            "percentage argument must be less or equal to {}",
+                            max_percent
+                        ));
                     }
                 }
                 Ok(Value::Int(v))
@@ -163,18 +177,27 @@ impl Kind {
                     }
                 }
                 let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
-                Err(format!("argument(s) must be one of the following: {}", names.join(", ")))
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                ))
             }
             Kind::Flags(items) => {
                 let mut bits = 0u8;
                 // No value at all (`--shutdown-on-sigint` alone) is an error too.
                 let none: &[Vec<u8>] = &[Vec::new()];
                 for a in if args.is_empty() { none } else { args } {
-                    match items.iter().find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes())) {
+                    match items
+                        .iter()
+                        .find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes()))
+                    {
                         Some((_, b)) => bits |= b,
                         None => {
                             let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
-                            return Err(format!("argument(s) must be one of the following: {}", names.join(", ")));
+                            return Err(format!(
+                                "argument(s) must be one of the following: {}",
+                                names.join(", ")
+                            ));
                         }
                     }
                 }
@@ -190,7 +213,8 @@ impl Kind {
             }
             Kind::Dir => {
                 let s = one();
-                let p = Path::new(std::str::from_utf8(s).map_err(|_| "Invalid argument".to_string())?);
+                let p =
+                    Path::new(std::str::from_utf8(s).map_err(|_| "Invalid argument".to_string())?);
                 match std::fs::metadata(p) {
                     Ok(m) if m.is_dir() => Ok(Value::Str(s.to_vec())),
                     Ok(_) => Err("Not a directory".into()),
@@ -204,33 +228,56 @@ impl Kind {
     /// Format a value the way CONFIG GET shows it.
     fn format(&self, v: &Value) -> Vec<u8> {
         match (self, v) {
-            (_, Value::Bool(b)) => if *b { b"yes".to_vec() } else { b"no".to_vec() },
+            (_, Value::Bool(b)) => {
+                if *b {
+                    b"yes".to_vec()
+                } else {
+                    b"no".to_vec()
+                }
+            }
             (Kind::Octal { .. }, Value::Int(i)) => format!("{:o}", i).into_bytes(),
-            (Kind::MemOrPercent { .. }, Value::Int(i)) if *i < 0 => format!("{}%", -(*i as i128)).into_bytes(),
+            (Kind::MemOrPercent { .. }, Value::Int(i)) if *i < 0 => {
+                format!("{}%", -(*i as i128)).into_bytes()
+            }
             (_, Value::Int(i)) => i.to_string().into_bytes(),
             (_, Value::UInt(u)) => u.to_string().into_bytes(),
-            (Kind::Enum(items), Value::Enum(id)) => {
-                items.iter().find(|(_, i)| i == id).map(|(n, _)| n.as_bytes().to_vec()).unwrap_or_default()
-            }
+            (Kind::Enum(items), Value::Enum(id)) => items
+                .iter()
+                .find(|(_, i)| i == id)
+                .map(|(n, _)| n.as_bytes().to_vec())
+                .unwrap_or_default(),
             (Kind::Flags(items), Value::Enum(bits)) => {
-                let set: Vec<&str> =
-                    items.iter().filter(|(_, b)| *b != 0 && bits & b == *b).map(|(n, _)| *n).collect();
+                let set: Vec<&str> = items
+                    .iter()
+                    .filter(|(_, b)| *b != 0 && bits & b == *b)
+                    .map(|(n, _)| *n)
+                    .collect();
                 if set.is_empty() {
-                    items.iter().find(|(_, b)| *b == 0).map(|(n, _)| n.as_bytes().to_vec()).unwrap_or_default()
+                    items
+                        .iter()
+                        .find(|(_, b)| *b == 0)
+                        .map(|(n, _)| n.as_bytes().to_vec())
+                        .unwrap_or_default()
                 } else {
                     set.join(" ").into_bytes()
                 }
             }
             (_, Value::Str(s)) => s.clone(),
             (_, Value::Save(params)) => {
-                let parts: Vec<String> = params.iter().map(|(s, c)| format!("{} {}", s, c)).collect();
+                let parts: Vec<String> =
+                    params.iter().map(|(s, c)| format!("{} {}", s, c)).collect();
                 parts.join(" ").into_bytes()
             }
             (_, Value::Bind(addrs)) => addrs.join(" ").into_bytes(),
             (_, Value::BufferLimits(l)) => {
                 let names = ["normal", "slave", "pubsub"];
                 let parts: Vec<String> = (0..3)
-                    .map(|i| format!("{} {} {} {}", names[i], l[i].hard, l[i].soft, l[i].soft_seconds))
+                    .map(|i| {
+                        format!(
+                            "{} {} {} {}",
+                            names[i], l[i].hard, l[i].soft, l[i].soft_seconds
+                        )
+                    })
                     .collect();
                 parts.join(" ").into_bytes()
             }
@@ -259,7 +306,10 @@ impl Kind {
                 if params.is_empty() {
                     one("\"\"".into())
                 } else {
-                    params.iter().map(|(s, c)| format!("{} {} {}", name, s, c)).collect()
+                    params
+                        .iter()
+                        .map(|(s, c)| format!("{} {} {}", name, s, c))
+                        .collect()
                 }
             }
             (_, Value::BufferLimits(l)) => {
@@ -391,7 +441,11 @@ fn parse_special(sp: Special, args: &[Vec<u8>]) -> Result<Value, String> {
             if empty_single {
                 return Ok(Value::Bind(Vec::new()));
             }
-            Ok(Value::Bind(args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()))
+            Ok(Value::Bind(
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect(),
+            ))
         }
         Special::ClientOutputBufferLimit => {
             // Partial update: only the classes named change; the caller merges
@@ -412,7 +466,10 @@ fn parse_special(sp: Special, args: &[Vec<u8>]) -> Result<Value, String> {
             for (i, a) in args.iter().enumerate() {
                 match strtoll_full(a) {
                     Some(x) if !a.is_empty() && (-2000..=2000).contains(&x) => v[i] = x,
-                    _ => return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into()),
+                    _ => return Err(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .into(),
+                    ),
                 }
             }
             Ok(Value::Oom(v))
@@ -442,9 +499,13 @@ fn parse_special(sp: Special, args: &[Vec<u8>]) -> Result<Value, String> {
             if args[0].eq_ignore_ascii_case(b"no") && args[1].eq_ignore_ascii_case(b"one") {
                 return Ok(Value::ReplicaOf(None));
             }
-            let port = strtoll_full(&args[1]).filter(|p| (0..=65535).contains(p) && !args[1].is_empty());
+            let port =
+                strtoll_full(&args[1]).filter(|p| (0..=65535).contains(p) && !args[1].is_empty());
             match port {
-                Some(p) => Ok(Value::ReplicaOf(Some((String::from_utf8_lossy(&args[0]).into_owned(), p as u16)))),
+                Some(p) => Ok(Value::ReplicaOf(Some((
+                    String::from_utf8_lossy(&args[0]).into_owned(),
+                    p as u16,
+                )))),
                 None => Err("Invalid master port".into()),
             }
         }
@@ -467,17 +528,26 @@ fn parse_buffer_limits(args: &[Vec<u8>], current: &Value) -> Result<Value, Strin
             b"normal" => COBL_NORMAL,
             b"slave" | b"replica" => COBL_REPLICA,
             b"pubsub" => COBL_PUBSUB,
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
         };
         let hard = parse_mem(&chunk[1]);
         let soft = parse_mem(&chunk[2]);
         let secs = strtoll_full(&chunk[3]).filter(|s| *s >= 0);
         match (hard, soft, secs) {
             (Some(hard), Some(soft), Some(soft_seconds)) => {
-                limits[class] = BufferLimit { hard, soft, soft_seconds };
+                limits[class] = BufferLimit {
+                    hard,
+                    soft,
+                    soft_seconds,
+                };
             }
             _ => {
-                return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                );
             }
         }
     }
@@ -579,7 +649,9 @@ impl Config {
             users: Vec::new(),
             load_modules: Vec::new(),
         };
-        let dir = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         c.values[must_lookup("dir")] = Value::Str(dir.into_bytes());
         c
     }
@@ -700,7 +772,10 @@ impl Config {
         if !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
             if let Some((i, d)) = lookup(pattern) {
                 if d.flags & FILE_ONLY == 0 {
-                    out.push((String::from_utf8_lossy(pattern).into_owned(), d.kind.format(&self.values[i])));
+                    out.push((
+                        String::from_utf8_lossy(pattern).into_owned(),
+                        d.kind.format(&self.values[i]),
+                    ));
                 }
             }
             return out;
@@ -731,9 +806,17 @@ impl Config {
     /// when enable-protected-configs is "local". Returns the canonical names
     /// set (in argument order). Multi-argument values (save, bind, ...) are
     /// given as one space-separated string, as in Redis.
-    pub fn set_ex(&mut self, pairs: &[(Vec<u8>, Vec<u8>)], local_client: bool) -> Result<Vec<&'static str>, String> {
+    pub fn set_ex(
+        &mut self,
+        pairs: &[(Vec<u8>, Vec<u8>)],
+        local_client: bool,
+    ) -> Result<Vec<&'static str>, String> {
         let fail = |name: &[u8], msg: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", String::from_utf8_lossy(name), msg)
+            format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                String::from_utf8_lossy(name),
+                msg
+            )
         };
         let protected_ok = match self.values[must_lookup("enable-protected-configs")] {
             Value::Enum(1) => true,
@@ -798,7 +881,9 @@ impl Config {
     fn parse_for(&self, i: usize, args: &[Vec<u8>]) -> Result<Value, String> {
         let d = &DIRECTIVES[i];
         match d.kind {
-            Kind::Special(Special::ClientOutputBufferLimit) => parse_buffer_limits(args, &self.values[i]),
+            Kind::Special(Special::ClientOutputBufferLimit) => {
+                parse_buffer_limits(args, &self.values[i])
+            }
             k => k.parse(args),
         }
     }
@@ -812,12 +897,14 @@ impl Config {
                     return Err("wrong number of arguments".into());
                 }
                 let split;
-                let args: &[Vec<u8>] = if d.flags & MULTI_ARG != 0 && argv.len() == 2 && !argv[1].is_empty() {
-                    split = split_args(&argv[1]).ok_or("Unbalanced quotes in configuration line")?;
-                    &split
-                } else {
-                    &argv[1..]
-                };
+                let args: &[Vec<u8>] =
+                    if d.flags & MULTI_ARG != 0 && argv.len() == 2 && !argv[1].is_empty() {
+                        split = split_args(&argv[1])
+                            .ok_or("Unbalanced quotes in configuration line")?;
+                        &split
+                    } else {
+                        &argv[1..]
+                    };
                 let mut v = self.parse_for(i, args)?;
                 if d.kind == Kind::Special(Special::Save) {
                     // The first save line of a load replaces the defaults,
@@ -839,7 +926,12 @@ impl Config {
         if table::DEPRECATED.contains(&name.as_str()) {
             return Ok(());
         }
-        let strs = || argv[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>();
+        let strs = || {
+            argv[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+        };
         match (name.as_str(), argv.len()) {
             ("include", 2) => {
                 if st.include_depth >= 32 {
@@ -888,7 +980,13 @@ impl Config {
             }
             let mut argv = match split_args(line.as_bytes()) {
                 Some(a) => a,
-                None => return Err(fatal_line_error(n + 1, line, "Unbalanced quotes in configuration line")),
+                None => {
+                    return Err(fatal_line_error(
+                        n + 1,
+                        line,
+                        "Unbalanced quotes in configuration line",
+                    ))
+                }
             };
             if argv.is_empty() {
                 continue;
@@ -908,7 +1006,10 @@ impl Config {
     /// Load config text as if it were a config file (no file name attached).
     /// Errors are the full fatal-error text.
     pub fn load_text(&mut self, content: &str) -> Result<(), String> {
-        let mut st = LoadState { save_loaded: false, include_depth: 0 };
+        let mut st = LoadState {
+            save_loaded: false,
+            include_depth: 0,
+        };
         self.load_string(content, &mut st)
     }
 
@@ -920,14 +1021,18 @@ impl Config {
     /// CONFIG REWRITE; with `force_all` (DEBUG CONFIG-REWRITE-FORCE-ALL)
     /// every directive is written, default or not.
     pub fn rewrite_ex(&self, force_all: bool) -> Result<(), String> {
-        let path = self.config_file.as_ref().ok_or("ERR The server is running without a config file")?;
+        let path = self
+            .config_file
+            .as_ref()
+            .ok_or("ERR The server is running without a config file")?;
         let old = match std::fs::read(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(format!("ERR Rewriting config file: {}", strerror(&e))),
         };
         let content = self.rewrite_content_ex(&old, force_all);
-        write_atomically(path, content.as_bytes()).map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
+        write_atomically(path, content.as_bytes())
+            .map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
     }
 
     /// Compute the rewritten file content from the old content.
@@ -972,12 +1077,20 @@ impl Config {
                 continue;
             }
             let v = &self.values[i];
-            let force = force_all || d.flags & table::FORCE_REWRITE != 0 || *v != defaults.values[i];
+            let force =
+                force_all || d.flags & table::FORCE_REWRITE != 0 || *v != defaults.values[i];
             let new_lines = d.kind.rewrite_lines(d.name, v);
             if let (Value::BufferLimits(cur), Value::BufferLimits(def)) = (v, &defaults.values[i]) {
                 // One line per class; only non-default classes are forced.
                 for (c, l) in new_lines.into_iter().enumerate() {
-                    rewrite_line(&mut lines, &mut option_lines, &mut has_tail, i, l, force_all || cur[c] != def[c]);
+                    rewrite_line(
+                        &mut lines,
+                        &mut option_lines,
+                        &mut has_tail,
+                        i,
+                        l,
+                        force_all || cur[c] != def[c],
+                    );
                 }
             } else {
                 for l in new_lines {
@@ -1079,14 +1192,21 @@ fn fatal_line_error(line: usize, text: &str, err: &str) -> String {
 fn read_file(path: &str) -> Result<String, String> {
     match std::fs::read(path) {
         Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-        Err(e) => Err(format!("Fatal error, can't open config file '{}': {}", path, strerror(&e))),
+        Err(e) => Err(format!(
+            "Fatal error, can't open config file '{}': {}",
+            path,
+            strerror(&e)
+        )),
     }
 }
 
 /// Expand an include path; the file-name part may hold glob characters.
 fn expand_include(path: &str) -> Result<Vec<String>, String> {
     let p = Path::new(path);
-    let fname = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let fname = p
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !fname.contains(['*', '?', '[']) {
         return Ok(vec![path.to_string()]);
     }
@@ -1094,12 +1214,23 @@ fn expand_include(path: &str) -> Result<Vec<String>, String> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let rd = std::fs::read_dir(&dir)
-        .map_err(|e| format!("Fatal error, can't open config file '{}': {}", path, strerror(&e)))?;
+    let rd = std::fs::read_dir(&dir).map_err(|e| {
+        format!(
+            "Fatal error, can't open config file '{}': {}",
+            path,
+            strerror(&e)
+        )
+    })?;
     let mut files: Vec<String> = rd
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().map(|t| !t.is_dir()).unwrap_or(false))
-        .filter(|e| glob_match(fname.as_bytes(), e.file_name().to_string_lossy().as_bytes(), false))
+        .filter(|e| {
+            glob_match(
+                fname.as_bytes(),
+                e.file_name().to_string_lossy().as_bytes(),
+                false,
+            )
+        })
         .map(|e| dir.join(e.file_name()).to_string_lossy().into_owned())
         .collect();
     files.sort();
@@ -1122,7 +1253,11 @@ fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
         drop(f);
         std::fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             if let Ok(d) = std::fs::File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -1140,7 +1275,9 @@ fn absolute(path: &str) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -1176,7 +1313,9 @@ pub fn load_from_args(args: &[String]) -> Result<Config, String> {
             }
             options.push_str(&a[2..]);
             options.push(' ');
-            let single = split_args(a.as_bytes()).map(|v| v.len() == 1).unwrap_or(false);
+            let single = split_args(a.as_bytes())
+                .map(|v| v.len() == 1)
+                .unwrap_or(false);
             if single {
                 handled_last = false;
                 let is_save = a.eq_ignore_ascii_case("--save");
@@ -1203,9 +1342,12 @@ pub fn load_from_args(args: &[String]) -> Result<Config, String> {
     }
     if from_stdin {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| format!("Fatal error, can't read config from stdin: {}", strerror(&e)))?;
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            format!(
+                "Fatal error, can't read config from stdin: {}",
+                strerror(&e)
+            )
+        })?;
         content.push_str(&s);
     }
     content.push('\n');

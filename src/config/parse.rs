@@ -26,7 +26,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     cur.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
                     i += 4;
                     continue;
@@ -141,7 +146,11 @@ pub fn parse_ll(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || digits[0] < b'1' || digits[0] > b'9' {
         return None;
     }
@@ -263,7 +272,13 @@ fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
     if depth > 1000 {
         return false;
     }
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     while !p.is_empty() {
         match p[0] {
             b'*' => {
@@ -316,7 +331,11 @@ fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                             std::mem::swap(&mut lo, &mut hi);
                         }
                         let (lo2, hi2, c2) = if nocase {
-                            (lo.to_ascii_lowercase(), hi.to_ascii_lowercase(), c.to_ascii_lowercase())
+                            (
+                                lo.to_ascii_lowercase(),
+                                hi.to_ascii_lowercase(),
+                                c.to_ascii_lowercase(),
+                            )
                         } else {
                             (lo, hi, c)
                         };

@@ -52,7 +52,11 @@ fn defaults_format_like_redis() {
 #[test]
 fn glob_get_names_and_aliases() {
     let c = Config::default();
-    let names: Vec<String> = c.get(b"*max-*-entries").into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = c
+        .get(b"*max-*-entries")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert!(names.contains(&"hash-max-listpack-entries".to_string()));
     assert!(names.contains(&"hash-max-ziplist-entries".to_string()));
     assert!(names.contains(&"set-max-intset-entries".to_string()));
@@ -81,12 +85,23 @@ fn glob_get_names_and_aliases() {
 #[test]
 fn split_args_quoting() {
     let v = split_args(br#"set "a b\n\x41" 'c d' e"#).unwrap();
-    assert_eq!(v, vec![b"set".to_vec(), b"a b\nA".to_vec(), b"c d".to_vec(), b"e".to_vec()]);
+    assert_eq!(
+        v,
+        vec![
+            b"set".to_vec(),
+            b"a b\nA".to_vec(),
+            b"c d".to_vec(),
+            b"e".to_vec()
+        ]
+    );
     assert!(split_args(br#"bind "abc"#).is_none());
     assert!(split_args(br#"bind "abc"x"#).is_none());
     assert!(split_args(b"a 'b").is_none());
     assert_eq!(split_args(b"  ").unwrap().len(), 0);
-    assert_eq!(split_args(br#"x """#).unwrap(), vec![b"x".to_vec(), Vec::new()]);
+    assert_eq!(
+        split_args(br#"x """#).unwrap(),
+        vec![b"x".to_vec(), Vec::new()]
+    );
     assert_eq!(repr(b"a\"b\\\n\x01"), "\"a\\\"b\\\\\\n\\x01\"");
 }
 
@@ -115,7 +130,10 @@ fn memory_units() {
 fn set_errors_and_atomicity() {
     let mut c = Config::default();
     let e = |c: &mut Config, pairs: &[(Vec<u8>, Vec<u8>)]| c.set(pairs).unwrap_err();
-    assert_eq!(e(&mut c, &[p("foo", "bar")]), "ERR Unknown option or number of arguments for CONFIG SET - 'foo'");
+    assert_eq!(
+        e(&mut c, &[p("foo", "bar")]),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+    );
     assert_eq!(
         e(&mut c, &[p("maxmemory", "foo")]),
         "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"
@@ -165,7 +183,13 @@ fn set_errors_and_atomicity() {
     e(&mut c, &[p("maxmemory", "100"), p("hz", "x")]);
     assert_eq!(c.get_i64("maxmemory"), before.get_i64("maxmemory"));
     // success
-    let changed = c.set(&[p("maxmemory", "100mb"), p("SLAVE-PRIORITY", "5"), p("save", "10 1 20 2")]).unwrap();
+    let changed = c
+        .set(&[
+            p("maxmemory", "100mb"),
+            p("SLAVE-PRIORITY", "5"),
+            p("save", "10 1 20 2"),
+        ])
+        .unwrap();
     assert_eq!(changed, vec!["maxmemory", "replica-priority", "save"]);
     assert_eq!(c.get_i64("replica-priority"), 5);
     assert_eq!(get1(&c, "slave-priority"), "5");
@@ -182,21 +206,46 @@ fn set_errors_and_atomicity() {
 #[test]
 fn special_values() {
     let mut c = Config::default();
-    for (inp, out) in [("", ""), ("KEA", "AKE"), ("Ex", "xE"), ("gKEm", "gKEm"), ("AKEmn", "AKEm"), ("g$lshzxetd", "A")] {
+    for (inp, out) in [
+        ("", ""),
+        ("KEA", "AKE"),
+        ("Ex", "xE"),
+        ("gKEm", "gKEm"),
+        ("AKEmn", "AKEm"),
+        ("g$lshzxetd", "A"),
+    ] {
         c.set(&[p("notify-keyspace-events", inp)]).unwrap();
         assert_eq!(get1(&c, "notify-keyspace-events"), out, "{}", inp);
     }
-    c.set(&[p("client-output-buffer-limit", "replica 1 2 3")]).unwrap();
-    assert_eq!(get1(&c, "client-output-buffer-limit"), "normal 0 0 0 slave 1 2 3 pubsub 33554432 8388608 60");
-    c.set(&[p("client-output-buffer-limit", "normal 1k 2mb 3 pubsub 0 0 0")]).unwrap();
-    assert_eq!(get1(&c, "client-output-buffer-limit"), "normal 1000 2097152 3 slave 1 2 3 pubsub 0 0 0");
+    c.set(&[p("client-output-buffer-limit", "replica 1 2 3")])
+        .unwrap();
+    assert_eq!(
+        get1(&c, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 1 2 3 pubsub 33554432 8388608 60"
+    );
+    c.set(&[p(
+        "client-output-buffer-limit",
+        "normal 1k 2mb 3 pubsub 0 0 0",
+    )])
+    .unwrap();
+    assert_eq!(
+        get1(&c, "client-output-buffer-limit"),
+        "normal 1000 2097152 3 slave 1 2 3 pubsub 0 0 0"
+    );
     assert_eq!(
         c.set(&[p("client-output-buffer-limit", "foo")]).unwrap_err(),
         "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration."
     );
-    c.set(&[p("latency-tracking-info-percentiles", "50 99.99 100 0.5")]).unwrap();
-    assert_eq!(get1(&c, "latency-tracking-info-percentiles"), "50 99.99 100 0.5");
-    assert!(c.set(&[p("latency-tracking-info-percentiles", "101")]).unwrap_err().ends_with("should sit between [0.0,100.0]"));
+    c.set(&[p("latency-tracking-info-percentiles", "50 99.99 100 0.5")])
+        .unwrap();
+    assert_eq!(
+        get1(&c, "latency-tracking-info-percentiles"),
+        "50 99.99 100 0.5"
+    );
+    assert!(c
+        .set(&[p("latency-tracking-info-percentiles", "101")])
+        .unwrap_err()
+        .ends_with("should sit between [0.0,100.0]"));
     c.set(&[p("bind", "127.0.0.1 ::1")]).unwrap();
     assert_eq!(c.bind_addrs(), vec!["127.0.0.1", "::1"]);
     c.set(&[p("oom-score-adj-values", "1 2 3")]).unwrap();
@@ -207,7 +256,18 @@ fn special_values() {
 
 #[test]
 fn load_args_and_errors() {
-    let c = load_from_args(&args(&["--port", "7000", "--save", "", "--maxmemory", "2mb", "--bind", "127.0.0.1", "::1"])).unwrap();
+    let c = load_from_args(&args(&[
+        "--port",
+        "7000",
+        "--save",
+        "",
+        "--maxmemory",
+        "2mb",
+        "--bind",
+        "127.0.0.1",
+        "::1",
+    ]))
+    .unwrap();
     assert_eq!(c.get_i64("port"), 7000);
     assert!(c.save_params().is_empty());
     assert_eq!(c.get_i64("maxmemory"), 2 * 1024 * 1024);
@@ -218,7 +278,13 @@ fn load_args_and_errors() {
     assert_eq!(c.get_i64("port"), 7001);
     let c = load_from_args(&args(&["--save"])).unwrap();
     assert!(c.save_params().is_empty());
-    let c = load_from_args(&args(&["--save", "100 1", "--slowlog-log-slower-than", "-1"])).unwrap();
+    let c = load_from_args(&args(&[
+        "--save",
+        "100 1",
+        "--slowlog-log-slower-than",
+        "-1",
+    ]))
+    .unwrap();
     assert_eq!(c.save_params(), vec![(100, 1)]);
     assert_eq!(c.get_i64("slowlog-log-slower-than"), -1);
     assert_eq!(
@@ -230,7 +296,10 @@ fn load_args_and_errors() {
         "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'nosuch \"1\"'\nBad directive or wrong number of arguments\n"
     );
     let e = load_from_args(&args(&["/nonexistent/x.conf"])).unwrap_err();
-    assert_eq!(e, "Fatal error, can't open config file '/nonexistent/x.conf': No such file or directory");
+    assert_eq!(
+        e,
+        "Fatal error, can't open config file '/nonexistent/x.conf': No such file or directory"
+    );
 }
 
 #[test]
@@ -256,7 +325,10 @@ fn load_file_include_aliases() {
     assert_eq!(c.get_i64("busy-reply-threshold"), 1234);
     assert_eq!(c.replicaof(), Some(("10.0.0.1".to_string(), 6380)));
     assert_eq!(get1(&c, "slaveof"), "10.0.0.1 6380");
-    assert_eq!(c.rename_commands, vec![("CONFIG".to_string(), String::new())]);
+    assert_eq!(
+        c.rename_commands,
+        vec![("CONFIG".to_string(), String::new())]
+    );
     assert_eq!(c.config_file(), Some(main.as_path()));
 
     let bad = d.join("bad.conf");
@@ -271,12 +343,20 @@ fn load_file_include_aliases() {
         ("save 10\n", "Invalid save parameters"),
         ("daemonize maybe\n", "argument must be 'yes' or 'no'"),
         ("maxmemory 10x\n", "argument must be a memory value"),
-        ("client-output-buffer-limit foo 1 2 3\n", "Invalid client class specified in buffer limit configuration."),
+        (
+            "client-output-buffer-limit foo 1 2 3\n",
+            "Invalid client class specified in buffer limit configuration.",
+        ),
         ("oom-score-adj-values 1 2\n", "wrong number of arguments"),
     ] {
         std::fs::write(&bad, body).unwrap();
         let e = load_file(bad.to_str().unwrap()).unwrap_err();
-        assert!(e.ends_with(&format!("\n{}\n", msg)), "{:?} -> {:?}", body, e);
+        assert!(
+            e.ends_with(&format!("\n{}\n", msg)),
+            "{:?} -> {:?}",
+            body,
+            e
+        );
         assert!(e.contains("at line 1\n"), "{}", e);
     }
     // include error reports the included file's line
@@ -297,7 +377,10 @@ fn rewrite_preserves_comments() {
     c.set(&[
         p("maxmemory", "3gb"),
         p("notify-keyspace-events", "KEA"),
-        p("client-output-buffer-limit", "normal 1 2 3 replica 2mb 1mb 5"),
+        p(
+            "client-output-buffer-limit",
+            "normal 1 2 3 replica 2mb 1mb 5",
+        ),
         p("hz", "20"),
         p("maxmemory-clients", "10%"),
     ])
@@ -333,7 +416,10 @@ fn rewrite_preserves_comments() {
     let out = c3.rewrite_content(&got);
     assert!(out.contains("save \"\"\n"), "{}", out);
     assert!(!out.contains("save 200"), "{}", out);
-    assert_eq!(Config::default().rewrite().unwrap_err(), "ERR The server is running without a config file");
+    assert_eq!(
+        Config::default().rewrite().unwrap_err(),
+        "ERR The server is running without a config file"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -358,7 +444,13 @@ fn shipped_redis_conf_loads() {
             let mut c = Config::default();
             let filtered: String = text
                 .lines()
-                .map(|l| if l.trim_start().starts_with("include ") { "" } else { l })
+                .map(|l| {
+                    if l.trim_start().starts_with("include ") {
+                        ""
+                    } else {
+                        l
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             // `dir` must exist for the Dir kind; point it somewhere real.
@@ -381,12 +473,19 @@ fn flags_and_octal() {
     c.set(&[p("shutdown-on-sigint", "default")]).unwrap();
     assert_eq!(get1(&c, "shutdown-on-sigint"), "default");
     let mut c = Config::default();
-    c.load_text("unixsocketperm 700\nshutdown-on-sigterm save force\n").unwrap();
+    c.load_text("unixsocketperm 700\nshutdown-on-sigterm save force\n")
+        .unwrap();
     assert_eq!(get1(&c, "unixsocketperm"), "700");
     assert_eq!(c.get_i64("unixsocketperm"), 0o700);
     assert_eq!(get1(&c, "shutdown-on-sigterm"), "save force");
-    assert!(c.load_text("unixsocketperm 999").unwrap_err().ends_with("argument couldn't be parsed as an octal number\n"));
-    assert!(c.load_text("unixsocketperm 1000").unwrap_err().ends_with("argument must be between 0 and 777 inclusive\n"));
+    assert!(c
+        .load_text("unixsocketperm 999")
+        .unwrap_err()
+        .ends_with("argument couldn't be parsed as an octal number\n"));
+    assert!(c
+        .load_text("unixsocketperm 1000")
+        .unwrap_err()
+        .ends_with("argument must be between 0 and 777 inclusive\n"));
 }
 
 /// Dump `CONFIG GET *` as sorted "name\tvalue" lines (for comparing with a
@@ -410,8 +509,19 @@ fn dump_all() {
 #[test]
 #[ignore]
 fn rewrite_dump() {
-    let Ok(src) = std::env::var("MAGPIE_REWRITE_SRC") else { return };
+    let Ok(src) = std::env::var("MAGPIE_REWRITE_SRC") else {
+        return;
+    };
     let mut c = load_file(&src).unwrap_or_else(|e| panic!("{}", e));
-    c.set(&[p("maxmemory", "100mb"), p("save", "10 1"), p("hz", "15"), p("notify-keyspace-events", "Ex")]).unwrap();
-    print!("{}", c.rewrite_content(&std::fs::read_to_string(&src).unwrap()));
+    c.set(&[
+        p("maxmemory", "100mb"),
+        p("save", "10 1"),
+        p("hz", "15"),
+        p("notify-keyspace-events", "Ex"),
+    ])
+    .unwrap();
+    print!(
+        "{}",
+        c.rewrite_content(&std::fs::read_to_string(&src).unwrap())
+    );
 }

@@ -29,7 +29,13 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         let h = hash(ip);
         let r = table[h];
         table[h] = ip;
-        if r != usize::MAX && r < ip && ip - r - 1 < MAX_OFF && input[r] == input[ip] && input[r + 1] == input[ip + 1] && input[r + 2] == input[ip + 2] {
+        if r != usize::MAX
+            && r < ip
+            && ip - r - 1 < MAX_OFF
+            && input[r] == input[ip]
+            && input[r + 1] == input[ip + 1]
+            && input[r + 2] == input[ip + 2]
+        {
             let off = ip - r - 1;
             let maxlen = (n - ip).min(MAX_REF);
             let mut len = 3;
@@ -155,7 +161,12 @@ mod tests {
                     })
                     .collect();
                 if let Some(c) = compress(&data, len) {
-                    assert_eq!(decompress(&c, len), Some(data), "len {len} kind {kind} c={:?}", &c[..c.len().min(40)]);
+                    assert_eq!(
+                        decompress(&c, len),
+                        Some(data),
+                        "len {len} kind {kind} c={:?}",
+                        &c[..c.len().min(40)]
+                    );
                 }
             }
         }

@@ -53,7 +53,13 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     pub fn new(w: W, compress: bool, checksum: bool) -> Writer<W> {
-        Writer { w, crc: 0, compress, checksum, written: 0 }
+        Writer {
+            w,
+            crc: 0,
+            compress,
+            checksum,
+            written: 0,
+        }
     }
 
     pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
@@ -213,7 +219,10 @@ impl<'a> Reader<'a> {
             0 => Ok(((b & 0x3f) as u64, false)),
             1 => Ok(((((b & 0x3f) as u64) << 8) | self.byte()? as u64, false)),
             2 => match b {
-                0x80 => Ok((u32::from_be_bytes(self.take(4)?.try_into().unwrap()) as u64, false)),
+                0x80 => Ok((
+                    u32::from_be_bytes(self.take(4)?.try_into().unwrap()) as u64,
+                    false,
+                )),
                 0x81 => Ok((u64::from_be_bytes(self.take(8)?.try_into().unwrap()), false)),
                 _ => corrupt("unknown length encoding"),
             },
@@ -235,8 +244,12 @@ impl<'a> Reader<'a> {
         }
         match n as u8 {
             ENC_INT8 => Ok((self.byte()? as i8).to_string().into_bytes()),
-            ENC_INT16 => Ok(i16::from_le_bytes(self.take(2)?.try_into().unwrap()).to_string().into_bytes()),
-            ENC_INT32 => Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()).to_string().into_bytes()),
+            ENC_INT16 => Ok(i16::from_le_bytes(self.take(2)?.try_into().unwrap())
+                .to_string()
+                .into_bytes()),
+            ENC_INT32 => Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap())
+                .to_string()
+                .into_bytes()),
             ENC_LZF => {
                 let clen = self.len()? as usize;
                 let len = self.len()? as usize;
@@ -265,7 +278,10 @@ impl<'a> Reader<'a> {
             255 => Ok(f64::NEG_INFINITY),
             _ => {
                 let s = self.take(l as usize)?;
-                std::str::from_utf8(s).ok().and_then(|s| s.parse().ok()).ok_or(LoadError("bad double".into()))
+                std::str::from_utf8(s)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(LoadError("bad double".into()))
             }
         }
     }
@@ -283,13 +299,27 @@ pub struct LoadedKey {
 
 /// Walks an RDB image, handing every key to `f`. Verifies magic, version
 /// and (when present and non-zero) the checksum.
-pub fn load(buf: &[u8], mut f: impl FnMut(LoadedKey) -> LoadResult<()>, mut aux: impl FnMut(&[u8], &[u8])) -> LoadResult<()> {
+pub fn load(
+    buf: &[u8],
+    mut f: impl FnMut(LoadedKey) -> LoadResult<()>,
+    mut aux: impl FnMut(&[u8], &[u8]),
+) -> LoadResult<()> {
     if buf.len() < 9 || &buf[..5] != b"REDIS" {
-        return Err(LoadError("Wrong signature trying to load DB from file".into()));
+        return Err(LoadError(
+            "Wrong signature trying to load DB from file".into(),
+        ));
     }
-    let ver: u32 = std::str::from_utf8(&buf[5..9]).ok().and_then(|s| s.parse().ok()).ok_or(LoadError("Wrong signature trying to load DB from file".into()))?;
+    let ver: u32 = std::str::from_utf8(&buf[5..9])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(LoadError(
+            "Wrong signature trying to load DB from file".into(),
+        ))?;
     if !(1..=RDB_VERSION).contains(&ver) {
-        return Err(LoadError(format!("Can't handle RDB format version {}", ver)));
+        return Err(LoadError(format!(
+            "Can't handle RDB format version {}",
+            ver
+        )));
     }
     let mut r = Reader::new(buf);
     r.pos = 9;
@@ -331,7 +361,9 @@ pub fn load(buf: &[u8], mut f: impl FnMut(LoadedKey) -> LoadResult<()>, mut aux:
                 aux(&k, &v);
                 continue;
             }
-            OP_MODULE_AUX => return Err(LoadError("Module auxiliary data is not supported".into())),
+            OP_MODULE_AUX => {
+                return Err(LoadError("Module auxiliary data is not supported".into()))
+            }
             OP_FUNCTION2 => {
                 // Function libraries: skipped until scripting lands.
                 r.string()?;
@@ -352,7 +384,14 @@ pub fn load(buf: &[u8], mut f: impl FnMut(LoadedKey) -> LoadResult<()>, mut aux:
                 let val = super::types::read_value(&mut r, t)?;
                 // Empty collections are skipped, as Redis does.
                 if !super::types::is_empty_collection(&val) {
-                    f(LoadedKey { db, key, val, expire, lru_idle, lfu_freq })?;
+                    f(LoadedKey {
+                        db,
+                        key,
+                        val,
+                        expire,
+                        lru_idle,
+                        lfu_freq,
+                    })?;
                 }
                 expire = 0;
                 lru_idle = None;

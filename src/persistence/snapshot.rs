@@ -29,10 +29,21 @@ fn encode_entry(e: &Entry, buf: &mut Vec<u8>) {
 
 fn aux_fields(srv: &Server) -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("redis-ver", crate::server::REDIS_VERSION.as_bytes().to_vec()),
+        (
+            "redis-ver",
+            crate::server::REDIS_VERSION.as_bytes().to_vec(),
+        ),
         ("redis-bits", b"64".to_vec()),
-        ("ctime", (crate::util::now_ms() / 1000).to_string().into_bytes()),
-        ("used-mem", crate::commands::server::rss_bytes().to_string().into_bytes()),
+        (
+            "ctime",
+            (crate::util::now_ms() / 1000).to_string().into_bytes(),
+        ),
+        (
+            "used-mem",
+            crate::commands::server::rss_bytes()
+                .to_string()
+                .into_bytes(),
+        ),
         ("aof-base", b"0".to_vec()),
         ("magpie-ver", env!("CARGO_PKG_VERSION").as_bytes().to_vec()),
         ("run-id", srv.run_id.as_bytes().to_vec()),
@@ -49,7 +60,11 @@ fn temp_path(tag: &str) -> PathBuf {
 }
 
 /// Writes the file through `body`, then fsyncs and renames it into place.
-fn write_atomically(path: &PathBuf, tag: &str, body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<(), String> {
+fn write_atomically(
+    path: &PathBuf,
+    tag: &str,
+    body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), String> {
     let tmp = temp_path(tag);
     let res = (|| {
         let f = std::fs::File::create(&tmp)?;
@@ -63,7 +78,14 @@ fn write_atomically(path: &PathBuf, tag: &str, body: impl FnOnce(&mut BufWriter<
     })();
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!("Failed opening the temp RDB file {} (in server root dir {}) for saving: {}", tmp.display(), std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(), e));
+        return Err(format!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
+            tmp.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            e
+        ));
     }
     Ok(())
 }
@@ -84,7 +106,9 @@ pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Res
         let mut w = Writer::new(bw, compress, checksum);
         w.header(&aux_fields(srv))?;
         for d in 0..ndb {
-            let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64));
+            let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| {
+                (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64)
+            });
             if size == 0 {
                 continue;
             }
@@ -115,7 +139,16 @@ pub fn begin_cut(srv: &'static Server, lk: &mut Locked) -> Vec<(u64, u64)> {
         for (i, db) in sh.dbs.iter_mut().enumerate() {
             counts[i].0 += db.len() as u64;
             counts[i].1 += db.volatile as u64;
-            db.snap = Some(Box::new(SnapState { cut: db.ver, db_index: i, buf: Vec::new(), detached: Vec::new(), now, encode: encode_entry, cursor: 0, done: false }));
+            db.snap = Some(Box::new(SnapState {
+                cut: db.ver,
+                db_index: i,
+                buf: Vec::new(),
+                detached: Vec::new(),
+                now,
+                encode: encode_entry,
+                cursor: 0,
+                done: false,
+            }));
             db.ver = db.ver.wrapping_add(1);
         }
     }
@@ -143,7 +176,11 @@ fn save_detached(d: &Dict, cut: u32, now: i64, out: &mut Vec<u8>) {
 
 /// Writes the snapshot fixed by `begin_cut`. Runs on a background thread
 /// while clients keep writing.
-pub fn write_snapshot(srv: &'static Server, path: &PathBuf, counts: Vec<(u64, u64)>) -> Result<(), String> {
+pub fn write_snapshot(
+    srv: &'static Server,
+    path: &PathBuf,
+    counts: Vec<(u64, u64)>,
+) -> Result<(), String> {
     let (compress, checksum) = settings(srv);
     let ndb = srv.ks.ndb;
     let res = write_atomically(path, "bgsave", |bw| {
@@ -162,12 +199,20 @@ pub fn write_snapshot(srv: &'static Server, path: &PathBuf, counts: Vec<(u64, u6
                     let mut cut_now = (0u32, 0i64);
                     let finished = {
                         let mut g = srv.ks.lock(s);
-                        let Some(db) = g.dbs.iter_mut().find(|db| db.snap.as_ref().is_some_and(|sn| sn.db_index == d)) else { break };
+                        let Some(db) = g
+                            .dbs
+                            .iter_mut()
+                            .find(|db| db.snap.as_ref().is_some_and(|sn| sn.db_index == d))
+                        else {
+                            break;
+                        };
                         let mut snap = db.snap.take().unwrap();
                         let mut visited = 0;
                         let mut cursor = snap.cursor;
                         while visited < 256 {
-                            cursor = db.dict.scan_mut(cursor, |e| snap.presave_into(e, &mut chunk));
+                            cursor = db
+                                .dict
+                                .scan_mut(cursor, |e| snap.presave_into(e, &mut chunk));
                             visited += 1;
                             if cursor == 0 {
                                 break;
@@ -189,7 +234,9 @@ pub fn write_snapshot(srv: &'static Server, path: &PathBuf, counts: Vec<(u64, u6
                     }
                     if !chunk.is_empty() {
                         if !wrote_header {
-                            return Err(std::io::Error::other("keys appeared in a database empty at the cut"));
+                            return Err(std::io::Error::other(
+                                "keys appeared in a database empty at the cut",
+                            ));
                         }
                         w.raw(&chunk)?;
                     }
@@ -210,7 +257,11 @@ pub fn write_snapshot(srv: &'static Server, path: &PathBuf, counts: Vec<(u64, u6
 
 /// Loads the dump file into the (empty) keyspace at start-up or DEBUG RELOAD.
 /// Keys already expired are skipped, as a master does.
-pub fn load_file(srv: &'static Server, lk: Option<&mut Locked>, path: &PathBuf) -> Result<(u64, u64), String> {
+pub fn load_file(
+    srv: &'static Server,
+    lk: Option<&mut Locked>,
+    path: &PathBuf,
+) -> Result<(u64, u64), String> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),

@@ -62,7 +62,10 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 
 impl Parser {
     pub fn new(max_bulk_len: usize) -> Parser {
-        Parser { max_bulk_len, ..Default::default() }
+        Parser {
+            max_bulk_len,
+            ..Default::default()
+        }
     }
 
     /// Parses the next complete request out of `buf`, consuming its bytes.
@@ -202,7 +205,14 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && (line[i] == b' ' || line[i] == b'\t' || line[i] == b'\n' || line[i] == b'\r' || line[i] == 0x0b || line[i] == 0x0c) {
+        while i < n
+            && (line[i] == b' '
+                || line[i] == b'\t'
+                || line[i] == b'\n'
+                || line[i] == b'\r'
+                || line[i] == 0x0b
+                || line[i] == 0x0c)
+        {
             i += 1;
         }
         if i >= n {
@@ -216,7 +226,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 if i >= n {
                     return None;
                 }
-                if line[i] == b'\\' && i + 3 < n && line[i + 1] == b'x' && line[i + 2].is_ascii_hexdigit() && line[i + 3].is_ascii_hexdigit() {
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
                     let h = |c: u8| (c as char).to_digit(16).unwrap() as u8;
                     cur.push(h(line[i + 2]) * 16 + h(line[i + 3]));
                     i += 3;
@@ -299,7 +314,10 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r[0], vec![Bytes::from("GET"), Bytes::from("a")]);
         assert_eq!(r[1], vec![Bytes::from("PING")]);
-        assert_eq!(r[2], vec![Bytes::from("SET"), Bytes::from("a b"), Bytes::from("c")]);
+        assert_eq!(
+            r[2],
+            vec![Bytes::from("SET"), Bytes::from("a b"), Bytes::from("c")]
+        );
     }
 
     #[test]
@@ -313,11 +331,26 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"*1\r\n$abc\r\n").1, Some(ParseError::new("invalid bulk length")));
-        assert_eq!(parse_all(b"*x\r\n").1, Some(ParseError::new("invalid multibulk length")));
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n").1, Some(ParseError("expected '$', got '".into(), Some(b'f'))));
-        assert_eq!(parse_all(b"SET \"a\r\n").1, Some(ParseError::new("unbalanced quotes in request")));
-        assert_eq!(parse_all(&vec![b'a'; 70000]).1, Some(ParseError::new("too big inline request")));
+        assert_eq!(
+            parse_all(b"*1\r\n$abc\r\n").1,
+            Some(ParseError::new("invalid bulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*x\r\n").1,
+            Some(ParseError::new("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nfoo\r\n").1,
+            Some(ParseError("expected '$', got '".into(), Some(b'f')))
+        );
+        assert_eq!(
+            parse_all(b"SET \"a\r\n").1,
+            Some(ParseError::new("unbalanced quotes in request"))
+        );
+        assert_eq!(
+            parse_all(&vec![b'a'; 70000]).1,
+            Some(ParseError::new("too big inline request"))
+        );
         assert!(parse_all(b"*1\r\n$2147483648\r\n").1.is_some());
     }
 }

@@ -11,7 +11,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(proto: u8) -> Reply {
-        Reply { buf: Vec::with_capacity(16 * 1024), proto }
+        Reply {
+            buf: Vec::with_capacity(16 * 1024),
+            proto,
+        }
     }
 
     #[inline]
@@ -43,7 +46,8 @@ impl Reply {
     pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         for &c in msg {
-            self.buf.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -120,7 +124,8 @@ impl Reply {
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, v: bool) {
         if self.proto >= 3 {
-            self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(v as i64);
         }

@@ -245,7 +245,9 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         let mut err = None;
         let _ = m.for_each::<Value, Value>(|k, v| {
             if err.is_none() {
-                if let Err(e) = write_value(&k, out, resp, depth + 1).and_then(|_| write_value(&v, out, resp, depth + 1)) {
+                if let Err(e) = write_value(&k, out, resp, depth + 1)
+                    .and_then(|_| write_value(&v, out, resp, depth + 1))
+                {
                     err = Some(e);
                 }
             }

@@ -233,7 +233,9 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: i64, cfg: &JsonCfg) -> mlua:
                 let items = count;
                 if cfg.sparse_ratio > 0 && max > items * cfg.sparse_ratio && max > cfg.sparse_safe {
                     if !cfg.sparse_convert {
-                        return Err(mlua::Error::RuntimeError("Cannot serialise table: excessively sparse array".into()));
+                        return Err(mlua::Error::RuntimeError(
+                            "Cannot serialise table: excessively sparse array".into(),
+                        ));
                     }
                     is_array = false;
                 }
@@ -258,9 +260,18 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: i64, cfg: &JsonCfg) -> mlua:
                     n += 1;
                     match &k {
                         Value::String(s) => json_escape(out, &s.as_bytes()),
-                        Value::Integer(i) => json_escape(out, fmt_prec(*i as f64, cfg.precision).as_bytes()),
-                        Value::Number(x) => json_escape(out, fmt_prec(*x, cfg.precision).as_bytes()),
-                        other => return Err(mlua::Error::RuntimeError(format!("Cannot serialise {}: table key must be a number or string", other.type_name()))),
+                        Value::Integer(i) => {
+                            json_escape(out, fmt_prec(*i as f64, cfg.precision).as_bytes())
+                        }
+                        Value::Number(x) => {
+                            json_escape(out, fmt_prec(*x, cfg.precision).as_bytes())
+                        }
+                        other => {
+                            return Err(mlua::Error::RuntimeError(format!(
+                                "Cannot serialise {}: table key must be a number or string",
+                                other.type_name()
+                            )))
+                        }
                     }
                     out.push(b':');
                     json_encode(&v, out, depth, cfg)

@@ -910,11 +910,17 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
     *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
     RUN.running.store(true, Ordering::Release);
-    let res = blocking(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inv.vm.pcall(&inv.func))));
+    let res = blocking(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inv.vm.pcall(&inv.func)))
+    });
     let res = match res {
         Ok(r) => r,
         Err(_) => {
-            let t = inv.vm.lua.create_table().map_err(|e| CmdErr::from(e.to_string()))?;
+            let t = inv
+                .vm
+                .lua
+                .create_table()
+                .map_err(|e| CmdErr::from(e.to_string()))?;
             let _ = t.raw_set("err", "ERR Error running script: internal error");
             Err(t)
         }

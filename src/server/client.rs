@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -74,7 +76,10 @@ impl ClientHandle {
             flags: AtomicU32::new(0),
             no_evict: AtomicBool::new(false),
             authenticated_user: Mutex::new("default"),
-            waiter: Arc::new(crate::store::Waiter { client_id: id, notify: Notify::new() }),
+            waiter: Arc::new(crate::store::Waiter {
+                client_id: id,
+                notify: Notify::new(),
+            }),
             unblock: AtomicU8::new(0),
             soft_limit_since: AtomicI64::new(0),
             sub_counts: Default::default(),
@@ -85,7 +90,8 @@ impl ClientHandle {
     }
 
     pub fn set_last_cmd(&self, rt: &'static crate::commands::CmdRt) {
-        self.last_cmd.store(rt as *const _ as *mut _, Ordering::Relaxed);
+        self.last_cmd
+            .store(rt as *const _ as *mut _, Ordering::Relaxed);
     }
 
     /// An unknown command was sent: CLIENT LIST shows `cmd=NULL`, as in Redis.
@@ -105,7 +111,9 @@ impl ClientHandle {
 
     /// A loopback or Unix socket client (protected configs and commands).
     pub fn is_local(&self) -> bool {
-        self.addr.starts_with("127.") || self.addr.starts_with("[::1]") || self.addr.starts_with('/')
+        self.addr.starts_with("127.")
+            || self.addr.starts_with("[::1]")
+            || self.addr.starts_with('/')
     }
 
     pub fn has_flag(&self, f: u32) -> bool {
@@ -128,13 +136,22 @@ impl ClientHandle {
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
-        let name = self.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let name = self
+            .name
+            .lock()
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
         let mut flags = String::new();
         let f = self.flags.load(Ordering::Relaxed);
         if f & F_MONITOR != 0 {
             flags.push('O');
         }
-        if self.sub_counts.iter().any(|c| c.load(Ordering::Relaxed) > 0) {
+        if self
+            .sub_counts
+            .iter()
+            .any(|c| c.load(Ordering::Relaxed) > 0)
+        {
             flags.push('P');
         }
         let multi = self.multi.load(Ordering::Relaxed);

@@ -10,8 +10,8 @@ use crate::store::Locked;
 use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A client connection: TCP or Unix domain socket.
@@ -47,7 +47,10 @@ pub async fn accept_loop(srv: &'static Server, l: TcpListener) {
             }
         };
         let _ = sock.set_nodelay(true);
-        if srv.hot.protected_mode.load(Ordering::Relaxed) && !srv.hot.auth_required.load(Ordering::Relaxed) && !peer.ip().to_canonical().is_loopback() {
+        if srv.hot.protected_mode.load(Ordering::Relaxed)
+            && !srv.hot.auth_required.load(Ordering::Relaxed)
+            && !peer.ip().to_canonical().is_loopback()
+        {
             srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let mut sock = sock;
@@ -77,7 +80,12 @@ pub async fn accept_loop_unix(srv: &'static Server, l: UnixListener, path: Strin
 }
 
 /// Admits a new connection (maxclients) and starts its task.
-fn register<S: Stream + std::os::fd::AsRawFd>(srv: &'static Server, sock: S, addr: String, laddr: String) {
+fn register<S: Stream + std::os::fd::AsRawFd>(
+    srv: &'static Server,
+    sock: S,
+    addr: String,
+    laddr: String,
+) {
     srv.stats.total_connections.fetch_add(1, Ordering::Relaxed);
     let fd = sock.as_raw_fd();
     let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -87,10 +95,14 @@ fn register<S: Stream + std::os::fd::AsRawFd>(srv: &'static Server, sock: S, add
         let mut clients = srv.clients.lock();
         if clients.len() >= maxclients {
             drop(clients);
-            srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            srv.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let mut sock = sock;
-                let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
+                let _ = sock
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
             });
             return;
         }
@@ -111,7 +123,9 @@ pub fn check_timeouts(srv: &Server) {
     }
     let now = crate::util::now_ms();
     for h in srv.clients.lock().values() {
-        if h.flags.load(Ordering::Relaxed) & (super::client::F_MONITOR | super::client::F_BLOCKED) != 0 {
+        if h.flags.load(Ordering::Relaxed) & (super::client::F_MONITOR | super::client::F_BLOCKED)
+            != 0
+        {
             continue;
         }
         if now - h.last_ms.load(Ordering::Relaxed) > t * 1000 {
@@ -186,7 +200,9 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         let qlimit = srv.hot.query_buffer_limit.load(Ordering::Relaxed);
         if buf.len() > qlimit {
             log::warning(&format!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", h.id, h.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)])));
-            srv.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
+            srv.stats
+                .client_query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
             break;
         }
         parser.max_bulk_len = srv.hot.proto_max_bulk_len.load(Ordering::Relaxed);
@@ -205,7 +221,10 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                         msg.extend_from_slice(&e.reply_bytes());
                         srv.count_error("ERR");
                         out.error_bytes(&msg);
-                        log::verbose(&format!("Protocol error ({}) from client: id={} addr={}", e.0, h.id, h.addr));
+                        log::verbose(&format!(
+                            "Protocol error ({}) from client: id={} addr={}",
+                            e.0, h.id, h.addr
+                        ));
                         cl.close_after_reply = true;
                         break;
                     }
@@ -287,7 +306,12 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
 /// Writes the pending replies. An unauthenticated client that does not
 /// read its replies may leave at most 1 kB unsent (Redis's output limit for
 /// such clients): past that its connection is closed.
-async fn flush<S: Stream>(srv: &Server, sock: &mut S, out: &mut Reply, unauthenticated: bool) -> bool {
+async fn flush<S: Stream>(
+    srv: &Server,
+    sock: &mut S,
+    out: &mut Reply,
+    unauthenticated: bool,
+) -> bool {
     // The AOF records of these replies' commands reach the file first.
     crate::persistence::aof::flush_before_reply();
     if out.buf.is_empty() {
@@ -303,12 +327,16 @@ async fn flush<S: Stream>(srv: &Server, sock: &mut S, out: &mut Reply, unauthent
             }
         }
         if out.buf.len() - off > 1024 {
-            log::verbose("Client closed for overcoming of output buffer limits (unauthenticated client).");
+            log::verbose(
+                "Client closed for overcoming of output buffer limits (unauthenticated client).",
+            );
             return false;
         }
     }
     let ok = sock.write_all(&out.buf[off..]).await.is_ok();
-    srv.stats.net_output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    srv.stats
+        .net_output_bytes
+        .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     out.buf.clear();
     if out.buf.capacity() > 1024 * 1024 {
         out.buf.shrink_to(16 * 1024);
@@ -326,9 +354,16 @@ enum Wake {
 /// Waits while blocked: for a signal on one of the keys, the deadline,
 /// CLIENT UNBLOCK, CLIENT KILL, or the peer closing the connection (input
 /// that arrives meanwhile is buffered and runs after the blocked command).
-async fn wait_blocked<S: Stream>(h: &ClientHandle, deadline: Option<i64>, sock: &mut S, buf: &mut BytesMut) -> Wake {
+async fn wait_blocked<S: Stream>(
+    h: &ClientHandle,
+    deadline: Option<i64>,
+    sock: &mut S,
+    buf: &mut BytesMut,
+) -> Wake {
     loop {
-        let sleep_ms = deadline.map(|d| (d - crate::util::now_ms()).max(0) as u64).unwrap_or(u64::MAX / 4);
+        let sleep_ms = deadline
+            .map(|d| (d - crate::util::now_ms()).max(0) as u64)
+            .unwrap_or(u64::MAX / 4);
         tokio::select! {
             biased;
             _ = h.kill.notified() => return Wake::Closed,

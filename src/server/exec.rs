@@ -22,12 +22,26 @@ pub enum Flow {
 
 /// Commands a RESP2 client in subscribed mode may run.
 fn allowed_when_subscribed(name: &str) -> bool {
-    matches!(name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset")
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// Commands that still run inside MULTI instead of being queued.
 fn runs_in_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
@@ -41,7 +55,14 @@ fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<
     out.error_bytes(e.bytes());
 }
 
-pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, args: Vec<Bytes>, scratch: &mut Vec<usize>) -> Flow {
+pub fn execute(
+    srv: &'static Server,
+    cl: &mut Client,
+    out: &mut Reply,
+    lk: &mut Locked,
+    args: Vec<Bytes>,
+    scratch: &mut Vec<usize>,
+) -> Flow {
     if super::tracking::active() {
         super::tracking::enforce_limit(srv, cl.h.id, Some(&mut out.buf));
     }
@@ -59,7 +80,13 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         return Flow::Continue;
     }
     if !cl.authenticated && !rt.no_auth && srv.hot.auth_required.load(Ordering::Relaxed) {
-        reject(srv, cl, out, "NOAUTH Authentication required.".into(), Some(rt));
+        reject(
+            srv,
+            cl,
+            out,
+            "NOAUTH Authentication required.".into(),
+            Some(rt),
+        );
         return Flow::Continue;
     }
     if let Some(e) = crate::scripting::busy_error(rt) {
@@ -71,7 +98,13 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
         return Flow::Continue;
     }
     if over_maxmemory(srv) && denies_oom(srv, cl, rt) {
-        reject(srv, cl, out, "OOM command not allowed when used memory > 'maxmemory'.".into(), Some(rt));
+        reject(
+            srv,
+            cl,
+            out,
+            "OOM command not allowed when used memory > 'maxmemory'.".into(),
+            Some(rt),
+        );
         return Flow::Continue;
     }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
@@ -81,7 +114,13 @@ pub fn execute(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut 
     }
     if cl.multi.is_some() && !runs_in_multi(top) {
         if rt.no_multi {
-            reject(srv, cl, out, "ERR Command not allowed inside a transaction".into(), Some(rt));
+            reject(
+                srv,
+                cl,
+                out,
+                "ERR Command not allowed inside a transaction".into(),
+                Some(rt),
+            );
             return Flow::Continue;
         }
         let q = cl.multi.as_mut().unwrap();
@@ -134,7 +173,11 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
         return true;
     }
     match &cl.multi {
-        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| srv.cmds.resolve(a).is_ok_and(|r| r.spec.has_flag("denyoom"))),
+        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| {
+            srv.cmds
+                .resolve(a)
+                .is_ok_and(|r| r.spec.has_flag("denyoom"))
+        }),
         _ => false,
     }
 }
@@ -144,7 +187,11 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 /// invalidate every watch on the databases they hold.
 fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
     if rt.spec.scope == crate::commands::Scope::All {
-        let which = if rt.spec.name == "flushdb" { Some(db) } else { None };
+        let which = if rt.spec.name == "flushdb" {
+            Some(db)
+        } else {
+            None
+        };
         for sh in lk.shards() {
             if !sh.watched.is_empty() {
                 sh.touch_all_watched(which);
@@ -211,7 +258,11 @@ fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt, args: &[Bytes]) -> bool 
         return !crate::commands::scripting::declared_no_writes(args);
     }
     match &cl.multi {
-        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| srv.cmds.resolve(a).is_ok_and(|r| r.write || r.may_replicate)),
+        Some(q) if rt.spec.name == "exec" => q.iter().any(|a| {
+            srv.cmds
+                .resolve(a)
+                .is_ok_and(|r| r.write || r.may_replicate)
+        }),
         _ => false,
     }
 }
@@ -219,7 +270,15 @@ fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt, args: &[Bytes]) -> bool 
 /// Runs a resolved command, locking the shards its key spec names unless
 /// the caller (EXEC) already holds them.
 /// Returns the block request of a blocking command that must wait.
-pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Locked, rt: &'static CmdRt, args: &[Bytes], scratch: &mut Vec<usize>) -> Option<BlockReq> {
+pub fn call(
+    srv: &'static Server,
+    cl: &mut Client,
+    out: &mut Reply,
+    lk: &mut Locked,
+    rt: &'static CmdRt,
+    args: &[Bytes],
+    scratch: &mut Vec<usize>,
+) -> Option<BlockReq> {
     let already = lk.is_held();
     if !already {
         scratch.clear();
@@ -235,7 +294,18 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
     let mark = out.len();
     let start = Instant::now();
     let now = srv.clock.wall_ms(start);
-    let mut ctx = Ctx { srv, cl, args, out, lk, now, cmd: rt, dirty: 0, block: None, events: Vec::new() };
+    let mut ctx = Ctx {
+        srv,
+        cl,
+        args,
+        out,
+        lk,
+        now,
+        cmd: rt,
+        dirty: 0,
+        block: None,
+        events: Vec::new(),
+    };
     if !already && super::tracking::active() {
         super::tracking::set_outer(rt, args);
     }
@@ -307,7 +377,11 @@ pub fn call(srv: &'static Server, cl: &mut Client, out: &mut Reply, lk: &mut Loc
         // under CLIENT REPLY OFF) follow its reply.
         if super::tracking::active() {
             super::tracking::broadcast(srv, cl.h.id);
-            super::tracking::command_done(&cl.h, cl.multi.is_some(), rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name));
+            super::tracking::command_done(
+                &cl.h,
+                cl.multi.is_some(),
+                rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name),
+            );
         }
         super::tracking::write_after_reply(&mut out.buf);
     }
@@ -342,10 +416,22 @@ fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
             a.push(x.to_vec());
         }
     }
-    let name = cl.h.name.lock().as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name =
+        cl.h.name
+            .lock()
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
     let id = srv.slowlog_next_id.fetch_add(1, Ordering::Relaxed);
     let mut sl = srv.slowlog.lock();
-    sl.push_front(super::SlowEntry { id, time: now / 1000, duration_us: dur, args: a, peer: cl.h.addr.clone(), name });
+    sl.push_front(super::SlowEntry {
+        id,
+        time: now / 1000,
+        duration_us: dur,
+        args: a,
+        peer: cl.h.addr.clone(),
+        name,
+    });
     while sl.len() > max {
         sl.pop_back();
     }
@@ -353,8 +439,17 @@ fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
 
 fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
     let _ = now;
-    let us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
-    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, cl.db, cl.h.addr);
+    let us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        cl.db,
+        cl.h.addr
+    );
     for (i, a) in args.iter().enumerate() {
         line.push_str(" \"");
         if redacted(args, i) {
@@ -393,7 +488,11 @@ fn redacted(args: &[Bytes], i: usize) -> bool {
         return true;
     }
     if args[0].eq_ignore_ascii_case(b"hello") {
-        return (2..i).any(|j| args[j].eq_ignore_ascii_case(b"auth") && i - j <= 2 && !(2..j).any(|k| args[k].eq_ignore_ascii_case(b"auth")));
+        return (2..i).any(|j| {
+            args[j].eq_ignore_ascii_case(b"auth")
+                && i - j <= 2
+                && !(2..j).any(|k| args[k].eq_ignore_ascii_case(b"auth"))
+        });
     }
     false
 }

@@ -32,14 +32,23 @@ fn index_of(v: u64) -> usize {
 
 /// The lowest and highest values that share slot `i`.
 fn range_of(i: usize) -> (u64, u64) {
-    let (b, sub) = if i < 2 * HALF as usize { (0, i as u64) } else { ((i / HALF as usize - 1) as u32, (i % HALF as usize) as u64 + HALF) };
+    let (b, sub) = if i < 2 * HALF as usize {
+        (0, i as u64)
+    } else {
+        (
+            (i / HALF as usize - 1) as u32,
+            (i % HALF as usize) as u64 + HALF,
+        )
+    };
     let lo = sub << b;
     (lo, lo + (1u64 << b) - 1)
 }
 
 impl Histogram {
     pub fn record(&self, ns: u64) {
-        let c = self.counts.get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
+        let c = self
+            .counts
+            .get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
         c[index_of(ns)].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -99,7 +108,9 @@ mod tests {
 
     #[test]
     fn slots_cover_values() {
-        for v in [1u64, 2, 255, 256, 257, 1000, 2000, 2007, 2008, 65535, 1_000_000, MAX_VALUE] {
+        for v in [
+            1u64, 2, 255, 256, 257, 1000, 2000, 2007, 2008, 65535, 1_000_000, MAX_VALUE,
+        ] {
             let (lo, hi) = range_of(index_of(v));
             assert!(lo <= v && v <= hi, "{} not in {}..{}", v, lo, hi);
         }
@@ -112,6 +123,9 @@ mod tests {
         let h = Histogram::default();
         assert!(h.percentiles(&[50.0]).is_none());
         h.record(2000);
-        assert_eq!(h.percentiles(&[0.0, 50.0, 100.0]).unwrap(), vec![2000, 2007, 2007]);
+        assert_eq!(
+            h.percentiles(&[0.0, 50.0, 100.0]).unwrap(),
+            vec![2000, 2007, 2007]
+        );
     }
 }

@@ -27,18 +27,31 @@ pub fn set_level(name: &str) {
 /// Directs the log to a file (append); an empty path means stdout.
 pub fn set_file(path: &str) -> std::io::Result<()> {
     let mut f = FILE.lock();
-    *f = if path.is_empty() { None } else { Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?) };
+    *f = if path.is_empty() {
+        None
+    } else {
+        Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )
+    };
     Ok(())
 }
 
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let ms = now.subsec_millis();
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let t = secs as libc::time_t;
     unsafe { libc::localtime_r(&t, &mut tm) };
-    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
         tm.tm_mday,
@@ -56,7 +69,13 @@ pub fn log(level: u8, msg: &str) {
         return;
     }
     let mark = ['.', '-', '*', '#'][level.min(3) as usize];
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), mark, msg);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        mark,
+        msg
+    );
     let mut f = FILE.lock();
     match f.as_mut() {
         Some(f) => {

@@ -195,7 +195,10 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             dirty: AtomicU64::new(0),
             lastsave: AtomicI64::new(now / 1000),
-            save_state: Mutex::new(crate::commands::persistence::SaveState { last_ok: true, ..Default::default() }),
+            save_state: Mutex::new(crate::commands::persistence::SaveState {
+                last_ok: true,
+                ..Default::default()
+            }),
             active_expire_enabled: AtomicBool::new(true),
             blocked_clients: AtomicUsize::new(0),
             used_memory: AtomicU64::new(crate::commands::server::rss_bytes()),
@@ -211,15 +214,30 @@ impl Server {
         let pass = c.get_str("requirepass");
         let h = &self.hot;
         h.auth_required.store(!pass.is_empty(), Ordering::Relaxed);
-        *h.requirepass.write() = if pass.is_empty() { None } else { Some(pass.into_bytes()) };
-        h.proto_max_bulk_len.store(c.get_i64("proto-max-bulk-len") as usize, Ordering::Relaxed);
-        h.query_buffer_limit.store(c.get_i64("client-query-buffer-limit") as usize, Ordering::Relaxed);
-        h.slowlog_slower_than.store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
-        h.slowlog_max_len.store(c.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
-        h.maxclients.store(c.get_i64("maxclients") as usize, Ordering::Relaxed);
+        *h.requirepass.write() = if pass.is_empty() {
+            None
+        } else {
+            Some(pass.into_bytes())
+        };
+        h.proto_max_bulk_len
+            .store(c.get_i64("proto-max-bulk-len") as usize, Ordering::Relaxed);
+        h.query_buffer_limit.store(
+            c.get_i64("client-query-buffer-limit") as usize,
+            Ordering::Relaxed,
+        );
+        h.slowlog_slower_than
+            .store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        h.slowlog_max_len
+            .store(c.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
+        h.maxclients
+            .store(c.get_i64("maxclients") as usize, Ordering::Relaxed);
         h.hz.store(c.get_i64("hz").clamp(1, 500) as usize, Ordering::Relaxed);
-        h.active_expire_effort.store(c.get_i64("active-expire-effort") as usize, Ordering::Relaxed);
-        h.timeout_secs.store(c.get_i64("timeout"), Ordering::Relaxed);
+        h.active_expire_effort.store(
+            c.get_i64("active-expire-effort") as usize,
+            Ordering::Relaxed,
+        );
+        h.timeout_secs
+            .store(c.get_i64("timeout"), Ordering::Relaxed);
         let e = &h.enc;
         for (a, name) in [
             (&e.hash_max_listpack_entries, "hash-max-listpack-entries"),
@@ -243,8 +261,10 @@ impl Server {
         h.notify_flags.store(c.notify_flags(), Ordering::Relaxed);
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
-        h.latency_tracking.store(c.get_bool("latency-tracking"), Ordering::Relaxed);
-        h.protected_mode.store(c.get_bool("protected-mode"), Ordering::Relaxed);
+        h.latency_tracking
+            .store(c.get_bool("latency-tracking"), Ordering::Relaxed);
+        h.protected_mode
+            .store(c.get_bool("protected-mode"), Ordering::Relaxed);
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         drop(c);
         crate::persistence::aof::config_changed(self);
@@ -284,12 +304,18 @@ impl Server {
 
     pub fn pubsub_limits(&self) -> pubsub::Limits {
         let l = &self.hot.pubsub_limits;
-        pubsub::Limits { hard: l[0].load(Ordering::Relaxed) as usize, soft: l[1].load(Ordering::Relaxed) as usize, soft_secs: l[2].load(Ordering::Relaxed) }
+        pubsub::Limits {
+            hard: l[0].load(Ordering::Relaxed) as usize,
+            soft: l[1].load(Ordering::Relaxed) as usize,
+            soft_secs: l[2].load(Ordering::Relaxed),
+        }
     }
 
     /// Counts an error reply in INFO errorstats, keyed by its first word.
     pub fn count_error(&self, msg: &str) {
-        self.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .total_error_replies
+            .fetch_add(1, Ordering::Relaxed);
         let code = msg.split(' ').next().unwrap_or("ERR");
         let mut m = self.stats.errors.lock();
         if let Some(v) = m.get_mut(code) {
@@ -301,7 +327,11 @@ impl Server {
 
     /// Opens listening sockets on `addrs` at `port`. Addresses prefixed with
     /// `-` (and `::*` when others are given) are optional, as in Redis.
-    pub fn bind_listeners(&self, addrs: &[String], port: u16) -> Result<Vec<tokio::net::TcpListener>, String> {
+    pub fn bind_listeners(
+        &self,
+        addrs: &[String],
+        port: u16,
+    ) -> Result<Vec<tokio::net::TcpListener>, String> {
         let backlog = self.cfg.read().get_i64("tcp-backlog");
         let mut listeners = Vec::new();
         // Port 0 or an empty bind list: no TCP listener, as in Redis.
@@ -311,15 +341,28 @@ impl Server {
         for a in addrs {
             let optional = a.starts_with('-');
             let a = a.trim_start_matches('-');
-            let host = if a == "*" { "0.0.0.0" } else if a == "::*" { "::" } else { a };
-            let sa: std::net::SocketAddr = match format!("{}:{}", host, port).parse().or_else(|_| format!("[{}]:{}", host, port).parse()) {
+            let host = if a == "*" {
+                "0.0.0.0"
+            } else if a == "::*" {
+                "::"
+            } else {
+                a
+            };
+            let sa: std::net::SocketAddr = match format!("{}:{}", host, port)
+                .parse()
+                .or_else(|_| format!("[{}]:{}", host, port).parse())
+            {
                 Ok(s) => s,
                 Err(_) => {
                     log::warning(&format!("Invalid bind address '{}'", a));
                     return Err(format!("Invalid bind address '{}'", a));
                 }
             };
-            let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+            let sock = if sa.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            };
             let l = sock.and_then(|s| {
                 s.set_reuseaddr(true)?;
                 if sa.is_ipv6() {
@@ -334,7 +377,10 @@ impl Server {
                     log::notice(&format!("Could not bind {}: {} (optional)", sa, e));
                 }
                 Err(e) => {
-                    log::warning(&format!("Warning: Could not create server TCP listening socket {}: {}", sa, e));
+                    log::warning(&format!(
+                        "Warning: Could not create server TCP listening socket {}: {}",
+                        sa, e
+                    ));
                     return Err(e.to_string());
                 }
             }
@@ -370,8 +416,14 @@ impl Server {
         let start = std::time::Instant::now();
         match crate::persistence::snapshot::load_file(self, None, &path) {
             Ok((loaded, expired)) => {
-                log::notice(&format!("Done loading RDB, keys loaded: {}, keys expired: {}.", loaded, expired));
-                log::notice(&format!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64()));
+                log::notice(&format!(
+                    "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                    loaded, expired
+                ));
+                log::notice(&format!(
+                    "DB loaded from disk: {:.3} seconds",
+                    start.elapsed().as_secs_f64()
+                ));
                 true
             }
             Err(e) => {
@@ -391,7 +443,11 @@ impl Server {
         log::notice("Saving the final RDB snapshot before exiting.");
         let mut lk = crate::store::Locked::new(&self.ks);
         lk.acquire_all();
-        match crate::persistence::snapshot::save_locked(self, &mut lk, &crate::persistence::snapshot::rdb_path(self)) {
+        match crate::persistence::snapshot::save_locked(
+            self,
+            &mut lk,
+            &crate::persistence::snapshot::rdb_path(self),
+        ) {
             Ok(()) => {
                 log::notice("DB saved on disk");
                 true
@@ -411,7 +467,10 @@ impl Server {
         let listeners = match self.bind_listeners(&addrs, port) {
             Ok(l) => l,
             Err(_) => {
-                log::warning(&format!("Failed listening on port {} (TCP), aborting.", port));
+                log::warning(&format!(
+                    "Failed listening on port {} (TCP), aborting.",
+                    port
+                ));
                 return 1;
             }
         };
@@ -430,7 +489,10 @@ impl Server {
                     let perm = self.cfg.read().get_i64("unixsocketperm");
                     if perm != 0 {
                         use std::os::unix::fs::PermissionsExt;
-                        let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(perm as u32));
+                        let _ = std::fs::set_permissions(
+                            &unixsocket,
+                            std::fs::Permissions::from_mode(perm as u32),
+                        );
                     }
                     tokio::spawn(conn::accept_loop_unix(self, l, unixsocket.clone()));
                 }
@@ -461,7 +523,10 @@ impl Server {
                 remove_temp_dumps();
                 std::process::exit(1);
             }
-            log::warning(&format!("Received {} scheduling shutdown...", if sig == 1 { "SIGTERM" } else { "SIGINT" }));
+            log::warning(&format!(
+                "Received {} scheduling shutdown...",
+                if sig == 1 { "SIGTERM" } else { "SIGINT" }
+            ));
             self.last_signal.store(sig, Ordering::SeqCst);
             self.shutdown_asap.store(true, Ordering::SeqCst);
         }
@@ -476,7 +541,11 @@ impl Server {
         if !self.shutdown_asap.swap(false, Ordering::SeqCst) {
             return;
         }
-        let opt = if self.last_signal.load(Ordering::SeqCst) == 2 { "shutdown-on-sigint" } else { "shutdown-on-sigterm" };
+        let opt = if self.last_signal.load(Ordering::SeqCst) == 2 {
+            "shutdown-on-sigint"
+        } else {
+            "shutdown-on-sigterm"
+        };
         let flags = self.cfg.read().get_i64(opt);
         let save = if flags & 2 != 0 {
             Some(false)
@@ -488,7 +557,9 @@ impl Server {
         if self.final_save(save) || flags & 8 != 0 {
             self.shutdown.notify_one();
         } else {
-            log::warning("Errors trying to shut down the server. Check the logs for more information.");
+            log::warning(
+                "Errors trying to shut down the server. Check the logs for more information.",
+            );
         }
     }
 
@@ -545,7 +616,13 @@ fn set_v6only(s: &tokio::net::TcpSocket) {
     use std::os::fd::AsRawFd;
     let one: libc::c_int = 1;
     unsafe {
-        libc::setsockopt(s.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &one as *const _ as *const libc::c_void, std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            &one as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
@@ -559,7 +636,11 @@ async fn cron(srv: &'static Server) {
             continue;
         }
         srv.shutdown_on_signal();
-        let effort = srv.hot.active_expire_effort.load(Ordering::Relaxed).clamp(1, 10);
+        let effort = srv
+            .hot
+            .active_expire_effort
+            .load(Ordering::Relaxed)
+            .clamp(1, 10);
         let paused = srv.pause_until.load(Ordering::Relaxed) > crate::util::now_ms();
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
             active_expire_cycle(srv, effort);
@@ -570,14 +651,17 @@ async fn cron(srv: &'static Server) {
             for i in 0..srv.ks.nshards() {
                 // Never block a runtime worker on a shard a long command
                 // (a script, KEYS, DEBUG SLEEP) holds: skip it this round.
-                let Some(mut g) = srv.ks.try_lock(i) else { continue };
+                let Some(mut g) = srv.ks.try_lock(i) else {
+                    continue;
+                };
                 for db in g.dbs.iter_mut() {
                     db.dict.maybe_shrink();
                     db.dict.rehash(100);
                 }
             }
         }
-        srv.used_memory.store(crate::commands::server::rss_bytes(), Ordering::Relaxed);
+        srv.used_memory
+            .store(crate::commands::server::rss_bytes(), Ordering::Relaxed);
         conn::check_timeouts(srv);
         crate::commands::persistence::cron(srv);
     }
@@ -588,7 +672,10 @@ async fn cron(srv: &'static Server) {
 /// another pass, as Redis repeats while more than 10% were stale.
 pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
     let per_call = 20 + 5 * (effort - 1);
-    let deadline = Instant::now() + std::time::Duration::from_micros((25_000 * (effort as u64 + 3) / 4) / srv.hot.hz.load(Ordering::Relaxed).max(1) as u64);
+    let deadline = Instant::now()
+        + std::time::Duration::from_micros(
+            (25_000 * (effort as u64 + 3) / 4) / srv.hot.hz.load(Ordering::Relaxed).max(1) as u64,
+        );
     let now = crate::util::now_ms();
     // Resume where the previous cycle ran out of time, so every shard gets its turn.
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -597,7 +684,9 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
     for k in 0..n {
         let i = (start + k) % n;
         NEXT.store(i, Ordering::Relaxed);
-        let Some(mut g) = srv.ks.try_lock(i) else { continue };
+        let Some(mut g) = srv.ks.try_lock(i) else {
+            continue;
+        };
         for db in 0..g.dbs.len() {
             loop {
                 let (examined, expired) = g.active_expire(db, now, per_call * 4);

@@ -105,7 +105,11 @@ impl PubSub {
                 true
             }
             _ => {
-                let map = if kind == Kind::Channel { &self.channels } else { &self.shard_channels };
+                let map = if kind == Kind::Channel {
+                    &self.channels
+                } else {
+                    &self.shard_channels
+                };
                 let mut m = map.write();
                 let v = m.entry(name.clone()).or_default();
                 if v.iter().any(|s| s.h.id == sub.h.id) {
@@ -127,9 +131,15 @@ impl PubSub {
                 p.len() != before
             }
             _ => {
-                let map = if kind == Kind::Channel { &self.channels } else { &self.shard_channels };
+                let map = if kind == Kind::Channel {
+                    &self.channels
+                } else {
+                    &self.shard_channels
+                };
                 let mut m = map.write();
-                let Some(v) = m.get_mut(name) else { return false };
+                let Some(v) = m.get_mut(name) else {
+                    return false;
+                };
                 let before = v.len();
                 v.retain(|s| s.h.id != id);
                 let removed = v.len() != before;
@@ -149,7 +159,11 @@ impl PubSub {
         let mut enc: [Option<Bytes>; 2] = [None, None];
         let kind: &[u8] = if shard { b"smessage" } else { b"message" };
         {
-            let map = if shard { self.shard_channels.read() } else { self.channels.read() };
+            let map = if shard {
+                self.shard_channels.read()
+            } else {
+                self.channels.read()
+            };
             if let Some(v) = map.get(channel) {
                 for s in v {
                     let proto = s.h.resp.load(Ordering::Relaxed);
@@ -177,12 +191,23 @@ impl PubSub {
 
     /// Channels with at least one subscriber, optionally matching a pattern.
     pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let map = if shard { self.shard_channels.read() } else { self.channels.read() };
-        map.keys().filter(|c| pattern.is_none_or(|p| crate::util::glob_match(p, c, false))).cloned().collect()
+        let map = if shard {
+            self.shard_channels.read()
+        } else {
+            self.channels.read()
+        };
+        map.keys()
+            .filter(|c| pattern.is_none_or(|p| crate::util::glob_match(p, c, false)))
+            .cloned()
+            .collect()
     }
 
     pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
-        let map = if shard { self.shard_channels.read() } else { self.channels.read() };
+        let map = if shard {
+            self.shard_channels.read()
+        } else {
+            self.channels.read()
+        };
         map.get(channel).map(|v| v.len()).unwrap_or(0)
     }
 

@@ -87,7 +87,9 @@ impl Dict {
     /// Moves up to `n` buckets from the old table to the new one.
     /// Returns true if rehashing still has work left.
     pub fn rehash(&mut self, mut n: usize) -> bool {
-        let Some(mut idx) = self.rehash_idx else { return false };
+        let Some(mut idx) = self.rehash_idx else {
+            return false;
+        };
         let mut empty_visits = n * 10;
         while n > 0 && self.t[0].used > 0 {
             while self.t[0].buckets[idx].is_none() {
@@ -129,7 +131,10 @@ impl Dict {
         if size == self.t[0].buckets.len() {
             return;
         }
-        let mut nt = Table { buckets: Vec::with_capacity(size), used: 0 };
+        let mut nt = Table {
+            buckets: Vec::with_capacity(size),
+            used: 0,
+        };
         nt.buckets.resize_with(size, || None);
         if self.t[0].buckets.is_empty() {
             self.t[0] = nt;
@@ -323,7 +328,11 @@ impl Dict {
             v = v.reverse_bits().wrapping_add(1).reverse_bits();
         } else {
             let [a, b] = &mut self.t;
-            let (small, big) = if a.buckets.len() <= b.buckets.len() { (a, b) } else { (b, a) };
+            let (small, big) = if a.buckets.len() <= b.buckets.len() {
+                (a, b)
+            } else {
+                (b, a)
+            };
             let m0 = small.mask();
             let m1 = big.mask();
             emit(small, v & m0, &mut f);
@@ -341,7 +350,11 @@ impl Dict {
 
     /// Mutable variant of `scan`, used by the active expire cycle: `f` returns
     /// true for entries to delete.
-    pub fn scan_remove(&mut self, cursor: u64, mut f: impl FnMut(&Entry) -> bool) -> (u64, Vec<Entry>) {
+    pub fn scan_remove(
+        &mut self,
+        cursor: u64,
+        mut f: impl FnMut(&Entry) -> bool,
+    ) -> (u64, Vec<Entry>) {
         let mut doomed: Vec<SBytes> = Vec::new();
         let next = self.scan(cursor, |e| {
             if f(e) {
@@ -365,9 +378,17 @@ impl Dict {
         };
         loop {
             let total0 = self.t[0].buckets.len();
-            let total1 = if self.is_rehashing() { self.t[1].buckets.len() } else { 0 };
+            let total1 = if self.is_rehashing() {
+                self.t[1].buckets.len()
+            } else {
+                0
+            };
             let r = (rnd() % (total0 + total1) as u64) as usize;
-            let slot = if r < total0 { &self.t[0].buckets[r] } else { &self.t[1].buckets[r - total0] };
+            let slot = if r < total0 {
+                &self.t[0].buckets[r]
+            } else {
+                &self.t[1].buckets[r - total0]
+            };
             if let Some(head) = slot.as_deref() {
                 let mut len = 0;
                 let mut cur = Some(head);
@@ -433,7 +454,13 @@ mod tests {
     use std::collections::HashSet;
 
     fn ent(k: &str) -> Entry {
-        Entry { key: SBytes::new(k.as_bytes()), val: Value::str(b"v"), expire: 0, lru: 0, ver: 0 }
+        Entry {
+            key: SBytes::new(k.as_bytes()),
+            val: Value::str(b"v"),
+            expire: 0,
+            lru: 0,
+            ver: 0,
+        }
     }
 
     #[test]

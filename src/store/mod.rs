@@ -8,8 +8,8 @@
 
 pub mod dict;
 pub mod events;
-pub mod types;
 pub mod sbytes;
+pub mod types;
 pub mod value;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -153,7 +153,13 @@ impl Db {
             self.volatile += 1;
         }
         events::record(events::NEW, self.index, key);
-        self.dict.insert_new(Entry { key: SBytes::new(key), val, expire, lru, ver });
+        self.dict.insert_new(Entry {
+            key: SBytes::new(key),
+            val,
+            expire,
+            lru,
+            ver,
+        });
     }
 
     /// Inserts a whole entry whose key is absent (RENAME, MOVE, COPY).
@@ -180,7 +186,9 @@ impl Db {
     /// Sets or clears the expire time of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at: i64) -> bool {
         self.hook(key);
-        let Some(e) = self.dict.get_mut(key) else { return false };
+        let Some(e) = self.dict.get_mut(key) else {
+            return false;
+        };
         if (e.expire != 0) != (at != 0) {
             if at != 0 {
                 self.volatile += 1;
@@ -230,10 +238,18 @@ pub struct Waiter {
 }
 
 /// Wait queues of one shard: (db, key) -> clients in arrival order.
-pub type WaitQueues = std::collections::HashMap<(usize, Vec<u8>), std::collections::VecDeque<std::sync::Arc<Waiter>>, foldhash::fast::RandomState>;
+pub type WaitQueues = std::collections::HashMap<
+    (usize, Vec<u8>),
+    std::collections::VecDeque<std::sync::Arc<Waiter>>,
+    foldhash::fast::RandomState,
+>;
 
 /// WATCHed keys of one shard: (db, key) -> (client id, its "dirty" flag).
-pub type Watchers = std::collections::HashMap<(usize, Vec<u8>), Vec<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>, foldhash::fast::RandomState>;
+pub type Watchers = std::collections::HashMap<
+    (usize, Vec<u8>),
+    Vec<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
+    foldhash::fast::RandomState,
+>;
 
 pub struct Shard {
     pub dbs: Vec<Db>,
@@ -246,7 +262,12 @@ pub struct Shard {
 impl Shard {
     fn new(ndb: usize, seed: u64) -> Shard {
         Shard {
-            dbs: (0..ndb).map(|i| Db { index: i, ..Db::default() }).collect(),
+            dbs: (0..ndb)
+                .map(|i| Db {
+                    index: i,
+                    ..Db::default()
+                })
+                .collect(),
             stats: ShardStats::default(),
             rng: seed | 1,
             waiters: WaitQueues::default(),
@@ -362,8 +383,19 @@ pub type ShardGuard = MutexGuard<'static, Shard>;
 impl Keyspace {
     pub fn new(ndb: usize, shard_bits: u32) -> Keyspace {
         let n = 1usize << shard_bits;
-        let shards = (0..n).map(|i| Mutex::new(Shard::new(ndb, 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)))).collect();
-        Keyspace { shards, shard_bits, ndb }
+        let shards = (0..n)
+            .map(|i| {
+                Mutex::new(Shard::new(
+                    ndb,
+                    0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1),
+                ))
+            })
+            .collect();
+        Keyspace {
+            shards,
+            shard_bits,
+            ndb,
+        }
     }
 
     pub fn nshards(&self) -> usize {
@@ -400,7 +432,11 @@ pub struct Locked {
 
 impl Locked {
     pub fn new(ks: &'static Keyspace) -> Locked {
-        Locked { ks, guards: Vec::new(), all: false }
+        Locked {
+            ks,
+            guards: Vec::new(),
+            all: false,
+        }
     }
 
     /// Locks the given shards (sorted and deduplicated here).
@@ -460,7 +496,11 @@ impl Locked {
         // With a single shard held (every single-key command), the key can
         // only be there: skip hashing it a second time.
         if self.guards.len() == 1 {
-            debug_assert_eq!(self.guards[0].0, self.ks.shard_of(key), "key outside the locked shard");
+            debug_assert_eq!(
+                self.guards[0].0,
+                self.ks.shard_of(key),
+                "key outside the locked shard"
+            );
             return &mut self.guards[0].1;
         }
         let idx = self.ks.shard_of(key);

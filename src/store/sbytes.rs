@@ -18,7 +18,10 @@ impl SBytes {
         if b.len() <= INLINE {
             let mut data = [0u8; INLINE];
             data[..b.len()].copy_from_slice(b);
-            SBytes::Inline { len: b.len() as u8, data }
+            SBytes::Inline {
+                len: b.len() as u8,
+                data,
+            }
         } else {
             SBytes::Heap(b.into())
         }

@@ -470,7 +470,9 @@ impl Stream {
 
     /// Every node as stored: master ID, master fields and all entries,
     /// deleted ones included (the RDB writer).
-    pub fn raw_nodes(&self) -> impl Iterator<Item = (StreamId, Vec<&[u8]>, Vec<RawEntry<'_>>)> + '_ {
+    pub fn raw_nodes(
+        &self,
+    ) -> impl Iterator<Item = (StreamId, Vec<&[u8]>, Vec<RawEntry<'_>>)> + '_ {
         self.nodes.iter().map(|(mid, n)| {
             let ents = n
                 .slots(*mid)
