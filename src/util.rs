@@ -109,45 +109,6 @@ fn trim_frac(s: &str) -> &str {
     }
 }
 
-/// Formats the result of INCRBYFLOAT / HINCRBYFLOAT. Redis computes in
-/// `long double` and prints `%.17Lf` with trailing zeros removed; we compute
-/// in f64 and print 15 significant digits, which renders the same decimal
-/// for the values a long double would print exactly (e.g. 10.5+0.1 = 10.6).
-pub fn fmt_incr_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let sci = format!("{:.14e}", v);
-    let (mant, exp) = sci.split_once('e').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if exp >= 0 {
-        let int_len = exp as usize + 1;
-        if digits.len() <= int_len {
-            out.push_str(&digits);
-            for _ in digits.len()..int_len {
-                out.push('0');
-            }
-        } else {
-            out.push_str(&digits[..int_len]);
-            out.push('.');
-            out.push_str(&digits[int_len..]);
-        }
-    } else {
-        out.push_str("0.");
-        for _ in 0..(-exp - 1) {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    }
-    trim_frac(&out).to_string()
-}
-
 /// Redis-style glob matching (`*`, `?`, `[...]` with ranges and `^`, `\`
 /// escapes; an unterminated class runs to the end of the pattern and a
 /// trailing backslash matches itself).
@@ -369,11 +330,6 @@ mod tests {
 
     #[test]
     fn floats() {
-        assert_eq!(fmt_incr_float(10.5 + 0.1), "10.6");
-        assert_eq!(fmt_incr_float(0.1 + 0.2), "0.3");
-        assert_eq!(fmt_incr_float(5000.0), "5000");
-        assert_eq!(fmt_incr_float(-0.001), "-0.001");
-        assert_eq!(fmt_incr_float(1e17), "100000000000000000");
         assert_eq!(fmt_g17(1.5), "1.5");
         assert_eq!(fmt_g17(3.0), "3");
         assert_eq!(fmt_g17(0.1), "0.10000000000000001");
