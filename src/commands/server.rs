@@ -1,7 +1,7 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, DEBUG, MONITOR,
 //! SLOWLOG, MEMORY, SHUTDOWN.
 
-use super::table::{Cmd, Scope};
+use super::table::Cmd;
 use super::{CmdErr, CmdResult, CmdRt, Ctx, NOT_INT, SYNTAX};
 use crate::protocol::Reply;
 use crate::util::{eq_ic, glob_match, parse_f64, parse_i64};
