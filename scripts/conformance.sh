@@ -15,8 +15,8 @@ BIN="$(pwd)/target/release/magpie-server"
 
 # group | mode (external|spawn) | floor % | units
 FLOORS=(
-  "core-external|external|95|type/string,type/incr,keyspace,scan,expire,protocol,quit,info-command,introspection,introspection-2,pause"
-  "core-spawn|spawn|76|auth,info,networking,shutdown"
+  "core-external|external|94|type/string,type/incr,keyspace,scan,expire,protocol,quit,info-command,introspection,introspection-2,pause"
+  "core-spawn|spawn|72|auth,info,networking,shutdown"
   "types-external|external|97|type/hash,type/list,type/list-2,type/list-3,type/set,type/zset,type/stream,type/stream-cgroups,sort,hyperloglog,bitops,bitfield,geo"
 )
 
