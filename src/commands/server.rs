@@ -686,6 +686,11 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 return Err("ERR Invalid number of arguments specified for command".into());
             }
             let pos = rt.spec.key_positions(args);
+            if pos.is_empty() && rt.spec.has_flag("no_mandatory_keys") {
+                // EVAL and FCALL may declare no key at all.
+                ctx.out.array(0);
+                return Ok(());
+            }
             if pos.is_empty() {
                 return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() {
                     "ERR The command has no key arguments"
