@@ -231,6 +231,11 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 /// key spec names; whole-keyspace writers (FLUSHDB, FLUSHALL, SWAPDB...)
 /// invalidate every watch on the databases they hold.
 fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
+    if runs_commands(rt) {
+        // Scripts and functions lock every shard, but the commands they run
+        // touched exactly the keys they wrote.
+        return;
+    }
     if rt.spec.scope == crate::commands::Scope::All {
         let which = if rt.spec.name == "flushdb" {
             Some(db)
@@ -249,6 +254,15 @@ fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
             lk.shard(k).touch_watched(db, k);
         }
     });
+}
+
+/// EVAL, EVALSHA, FCALL and their read-only forms: the writes are done by
+/// the commands the script runs, each through `call`.
+fn runs_commands(rt: &CmdRt) -> bool {
+    matches!(
+        rt.spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// Publishes keyspace notifications (`__keyspace@<db>__:<key>` and
