@@ -3,89 +3,7 @@
 use magpie::server::{log, Server, REDIS_VERSION};
 
 #[global_allocator]
-static GLOBAL: Alloc = Alloc;
-
-/// mimalloc, asked the way C code asks it.
-///
-/// `mimalloc::MiMalloc` passes every request to `mi_malloc_aligned`, even
-/// for the alignments a plain `mi_malloc` already guarantees (8, and 16
-/// from 16 bytes up). That entry point only takes its fast path when a
-/// page of the right size class already has a free block; otherwise an
-/// allocation whose size class is not a power of two is over-allocated by
-/// `align - 1` bytes, i.e. lands in the next size class: an 80-byte
-/// keyspace node took 96 bytes, and since nothing ever creates a page of
-/// the 80-byte class, it always did. Requests that a plain `mi_malloc`
-/// satisfies go there (the rule the system allocator shim of `std` uses);
-/// the rest keep the aligned entry points.
-struct Alloc;
-
-mod mi {
-    use std::ffi::c_void;
-    extern "C" {
-        pub fn mi_malloc(size: usize) -> *mut c_void;
-        pub fn mi_zalloc(size: usize) -> *mut c_void;
-        pub fn mi_realloc(p: *mut c_void, newsize: usize) -> *mut c_void;
-        pub fn mi_free(p: *mut c_void);
-    }
-}
-
-/// Alignment every `mi_malloc` block of at least this many bytes has.
-const MI_PLAIN_ALIGN: usize = 16;
-
-#[inline]
-fn plain_ok(size: usize, align: usize) -> bool {
-    align <= MI_PLAIN_ALIGN && align <= size
-}
-
-unsafe impl std::alloc::GlobalAlloc for Alloc {
-    #[inline]
-    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        if plain_ok(l.size(), l.align()) {
-            let p = mi::mi_malloc(l.size()) as *mut u8;
-            if (p as usize) & (l.align() - 1) == 0 {
-                return p;
-            }
-            mi::mi_free(p as *mut _);
-        }
-        mimalloc::MiMalloc.alloc(l)
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
-        if plain_ok(l.size(), l.align()) {
-            let p = mi::mi_zalloc(l.size()) as *mut u8;
-            if (p as usize) & (l.align() - 1) == 0 {
-                return p;
-            }
-            mi::mi_free(p as *mut _);
-        }
-        mimalloc::MiMalloc.alloc_zeroed(l)
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, p: *mut u8, _l: std::alloc::Layout) {
-        mi::mi_free(p as *mut _);
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        if plain_ok(new_size, l.align()) {
-            let q = mi::mi_realloc(p as *mut _, new_size) as *mut u8;
-            if (q as usize) & (l.align() - 1) == 0 {
-                return q;
-            }
-            // Not reached with mimalloc's guarantees; stay correct anyway.
-            let nl = std::alloc::Layout::from_size_align_unchecked(new_size, l.align());
-            let r = mimalloc::MiMalloc.alloc(nl);
-            if !r.is_null() {
-                std::ptr::copy_nonoverlapping(q, r, new_size);
-            }
-            mi::mi_free(q as *mut _);
-            return r;
-        }
-        mimalloc::MiMalloc.realloc(p, l, new_size)
-    }
-}
+static GLOBAL: magpie::alloc::Counting = magpie::alloc::Counting;
 
 fn usage() {
     eprintln!(
@@ -105,6 +23,7 @@ Examples:
 }
 
 fn main() {
+    GLOBAL.activate();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(a) = args.first() {
         match a.as_str() {
