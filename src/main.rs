@@ -24,6 +24,10 @@ Examples:
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The writer child of BGSAVE / BGREWRITEAOF (see persistence::child).
+    if args.first().map(|a| a.as_str()) == Some(magpie::persistence::child::CHILD_FLAG) {
+        magpie::persistence::child::child_main(args.get(1).map(|s| s.as_str()).unwrap_or("rdb"));
+    }
     if let Some(a) = args.first() {
         match a.as_str() {
             "-v" | "--version" => {

@@ -175,3 +175,8 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
     ctx.out.ok();
     Ok(())
 }
+
+/// MIGRATE connections kept open for reuse (INFO `migrate_cached_sockets`).
+pub fn cached_sockets() -> usize {
+    0
+}

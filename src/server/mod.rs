@@ -443,11 +443,14 @@ impl Server {
         log::notice("Saving the final RDB snapshot before exiting.");
         let mut lk = crate::store::Locked::new(&self.ks);
         lk.acquire_all();
-        match crate::persistence::snapshot::save_locked(
+        crate::persistence::SHUTDOWN_SAVING.store(true, Ordering::SeqCst);
+        let res = crate::persistence::snapshot::save_locked(
             self,
             &mut lk,
             &crate::persistence::snapshot::rdb_path(self),
-        ) {
+        );
+        crate::persistence::SHUTDOWN_SAVING.store(false, Ordering::SeqCst);
+        match res {
             Ok(()) => {
                 log::notice("DB saved on disk");
                 true
@@ -477,7 +480,10 @@ impl Server {
         let tcp = !listeners.is_empty();
         // Load the dataset before accepting clients: connections wait in the
         // backlog instead of seeing a partly loaded keyspace.
-        if !self.load_data() {
+        crate::persistence::LOADING.store(true, Ordering::SeqCst);
+        let loaded = self.load_data();
+        crate::persistence::LOADING.store(false, Ordering::SeqCst);
+        if !loaded {
             return 1;
         }
         self.start_listeners(listeners, port);
@@ -518,7 +524,8 @@ impl Server {
                 _ = int.recv() => 2u8,
                 _ = self.shutdown.notified() => break,
             };
-            if sig == 2 && self.shutdown_asap.load(Ordering::SeqCst) {
+            let saving = crate::persistence::SHUTDOWN_SAVING.load(Ordering::SeqCst);
+            if sig == 2 && (self.shutdown_asap.load(Ordering::SeqCst) || saving) {
                 log::warning("You insist on shutting down... exiting now.");
                 remove_temp_dumps();
                 std::process::exit(1);
@@ -567,6 +574,7 @@ impl Server {
     pub fn prepare_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         log::notice("User requested shutdown...");
+        crate::commands::persistence::kill_bgsave_at_shutdown();
         crate::persistence::aof::shutdown();
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {

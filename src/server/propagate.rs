@@ -21,6 +21,15 @@ use std::sync::atomic::Ordering;
 thread_local! {
     /// Records of the command (or transaction) running on this thread.
     static PENDING: RefCell<Vec<(usize, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+    /// The running command asked to be propagated even if it changed
+    /// nothing (FLUSHDB/FLUSHALL on empty databases, as Redis's
+    /// forceCommandPropagation).
+    static FORCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Propagates the running command even when it changed nothing.
+pub fn force() {
+    FORCE.with(|f| f.set(true));
 }
 
 #[inline]
@@ -95,11 +104,12 @@ pub fn after_command(
     for sh in lk.shards() {
         drain_expired(&mut sh.stats, on);
     }
+    let forced = FORCE.with(|f| f.replace(false));
     if !on {
         return;
     }
     let _ = srv;
-    if dirty > 0 && (rt.write || rt.may_replicate) {
+    if (dirty > 0 || forced) && (rt.write || rt.may_replicate) {
         rewrite(cl.db, lk, rt, args, reply);
     }
     if !cl.in_exec {
