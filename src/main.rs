@@ -53,6 +53,8 @@ fn main() {
         }
     };
     log::set_level(&cfg.get_str("loglevel"));
+    magpie::server::crash::set_enabled(cfg.get_bool("crash-log-enabled"));
+    magpie::server::crash::install();
     if let Err(e) = log::set_file(&cfg.get_str("logfile")) {
         eprintln!("Can't open the log file: {}", e);
         std::process::exit(1);

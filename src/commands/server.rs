@@ -1214,6 +1214,12 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.simple("OK");
         }
         b"protocol" if argc == 3 => debug_protocol(ctx)?,
+        b"segfault" => {
+            // Crash on purpose (tests the crash report).
+            unsafe {
+                libc::raise(libc::SIGSEGV);
+            }
+        }
         b"help" => help_reply(
             ctx,
             "DEBUG",

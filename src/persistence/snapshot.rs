@@ -67,10 +67,14 @@ fn encode_entry(e: &Entry, buf: &mut Vec<u8>) {
     let _ = w.entry(&e.key, &e.val, e.expire);
 }
 
-/// The encoder of the pre-write hook: also counts what it copies.
+/// The encoder of the pre-write hook. It runs inside a client's write,
+/// under the shard lock, so it does not compress (LZF would add to that
+/// write's latency); it counts the bytes it holds until the serializer
+/// drains them (INFO current_cow_size).
 fn encode_hooked(e: &Entry, buf: &mut Vec<u8>) {
     let before = buf.len();
-    encode_entry(e, buf);
+    let mut w = Writer::new(&mut *buf, false, false);
+    let _ = w.entry(&e.key, &e.val, e.expire);
     PROGRESS
         .cow
         .fetch_add((buf.len() - before) as u64, Ordering::Relaxed);
@@ -205,7 +209,6 @@ fn debug_delay(us: i64) {
 /// `temp-<pid>.rdb`, then renames it over `path`.
 pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Result<(), String> {
     let (compress, checksum) = settings(srv);
-    let now = crate::util::now_ms();
     let ndb = srv.ks.ndb;
     let delay = key_save_delay(srv);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
@@ -236,8 +239,10 @@ pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Res
             w.select_db(d, size, vol)?;
             for sh in lk.shards() {
                 let mut err = Ok(());
+                // Keys already expired are saved too, as Redis does: the
+                // loader counts and drops them (rdb_last_load_keys_expired).
                 sh.dbs[d].dict.for_each(|e| {
-                    if err.is_ok() && (e.expire == 0 || e.expire > now) {
+                    if err.is_ok() {
                         err = w.entry(&e.key, &e.val, e.expire);
                         if delay != 0 {
                             debug_delay(delay);
@@ -304,10 +309,10 @@ fn abort_cut(srv: &'static Server) {
 }
 
 /// Saves the entries of a detached (flushed) table that belong to the cut.
-fn save_detached(d: &Dict, cut: u32, now: i64, out: &mut Vec<u8>) -> u64 {
+fn save_detached(d: &Dict, cut: u32, out: &mut Vec<u8>) -> u64 {
     let mut n = 0;
     d.for_each(|e| {
-        if e.ver <= cut && (e.expire == 0 || e.expire > now) {
+        if e.ver <= cut {
             encode_entry(e, out);
             n += 1;
         }
@@ -481,7 +486,7 @@ pub fn write_snapshot(
                     let per_round = if delay != 0 { 1 } else { 256 };
                     chunk.clear();
                     let mut detached = Vec::new();
-                    let mut cut_now = (0u32, 0i64);
+                    let mut cut_now = 0u32;
                     let mut keys = 0u64;
                     let finished = {
                         let mut g = srv.ks.lock(s);
@@ -510,7 +515,7 @@ pub fn write_snapshot(
                         if cursor == 0 {
                             chunk.extend_from_slice(&snap.buf);
                             detached = std::mem::take(&mut snap.detached);
-                            cut_now = (snap.cut, snap.now);
+                            cut_now = snap.cut;
                             true
                         } else {
                             db.snap = Some(snap);
@@ -518,7 +523,7 @@ pub fn write_snapshot(
                         }
                     };
                     for t in &detached {
-                        keys += save_detached(t, cut_now.0, cut_now.1, &mut chunk);
+                        keys += save_detached(t, cut_now, &mut chunk);
                     }
                     if !chunk.is_empty() {
                         if !wrote_header {
@@ -657,10 +662,8 @@ impl SnapState {
     fn presave_into(&mut self, e: &mut Entry, out: &mut Vec<u8>) -> bool {
         if e.ver <= self.cut {
             e.ver = self.cut + 1;
-            if e.expire == 0 || e.expire > self.now {
-                encode_entry(e, out);
-                return true;
-            }
+            encode_entry(e, out);
+            return true;
         }
         false
     }

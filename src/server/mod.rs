@@ -1,6 +1,7 @@
 //! The server process: shared state, listener, connections, background
 //! cron (active expiry, rehashing), logging and shutdown.
 
+pub mod crash;
 pub mod client;
 pub mod conn;
 pub mod exec;
