@@ -268,6 +268,7 @@ pub fn kill_bgsave_at_shutdown() {
 
 /// Cron hook: runs `save <secs> <changes>` points and scheduled BGSAVEs.
 pub fn cron(srv: &'static Server) {
+    super::dump::migrate_cron();
     let (in_progress, scheduled, last_ok, last_try) = {
         let st = srv.save_state.lock();
         (st.in_progress, st.scheduled, st.last_ok, st.last_try_ms)

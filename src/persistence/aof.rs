@@ -852,6 +852,7 @@ fn start_background(srv: &'static Server) {
             let mut last_sync = std::time::Instant::now();
             loop {
                 std::thread::sleep(std::time::Duration::from_millis(50));
+                rewrite_cron(srv);
                 if !ON.load(Ordering::Relaxed) {
                     continue;
                 }
@@ -866,7 +867,6 @@ fn start_background(srv: &'static Server) {
                 {
                     flush(policy == 2);
                 }
-                rewrite_cron(srv);
             }
         });
 }

@@ -644,7 +644,15 @@ async fn cron(srv: &'static Server) {
         if srv.cron_paused.load(Ordering::Relaxed) {
             continue;
         }
-        srv.shutdown_on_signal();
+        // The final save blocks: hand this worker's queue and the I/O
+        // driver to another thread meanwhile (so a second SIGINT is seen).
+        if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| srv.shutdown_on_signal());
+        } else {
+            srv.shutdown_on_signal();
+        }
         let effort = srv
             .hot
             .active_expire_effort

@@ -27,6 +27,14 @@ thread_local! {
     static FORCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Records a command in place of the running one (MIGRATE propagates the
+/// DEL of the keys it moved, not itself).
+pub fn record(db: usize, args: &[&[u8]]) {
+    if active() {
+        push(db, args);
+    }
+}
+
 /// Propagates the running command even when it changed nothing.
 pub fn force() {
     FORCE.with(|f| f.set(true));
@@ -193,6 +201,8 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
     };
     let name = rt.spec.name;
     match name {
+        // Recorded by the handler itself (see `record`).
+        "migrate" => {}
         "set" if args.len() > 3 => {
             let rel = args[3..]
                 .iter()
