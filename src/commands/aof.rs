@@ -61,7 +61,9 @@ pub fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
         crate::server::log::warning(&e);
         std::process::exit(1);
     }
+    // Nothing to save or propagate: the data is what the files hold.
     ctx.dirty = 0;
+    ctx.srv.dirty.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }

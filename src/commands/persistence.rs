@@ -130,25 +130,33 @@ pub fn refused_on_disk_error(
     }
 }
 
+/// A foreground save (SAVE, DEBUG RELOAD, FLUSHALL, shutdown) with every
+/// shard lock held by the caller; on success the change counter, LASTSAVE
+/// and the save status are updated as Redis's rdbSave does.
+pub fn save_foreground(srv: &'static Server, lk: &mut crate::store::Locked) -> Result<(), String> {
+    let dirty = srv.dirty.load(Ordering::Relaxed);
+    let start = crate::util::now_ms();
+    let res = snapshot::save_locked(srv, lk, &snapshot::rdb_path(srv));
+    match &res {
+        Ok(()) => {
+            finish_save(srv, Outcome::Ok, dirty, start);
+            log::notice("DB saved on disk");
+        }
+        Err(e) => log::warning(e),
+    }
+    res
+}
+
 fn save(ctx: &mut Ctx) -> CmdResult {
     if ctx.srv.save_state.lock().in_progress {
         return Err("ERR Background save already in progress".into());
     }
-    let path = snapshot::rdb_path(ctx.srv);
-    let dirty = ctx.srv.dirty.load(Ordering::Relaxed);
-    let start = crate::util::now_ms();
-    let res = snapshot::save_locked(ctx.srv, ctx.lk, &path);
-    match res {
+    match save_foreground(ctx.srv, ctx.lk) {
         Ok(()) => {
-            finish_save(ctx.srv, Outcome::Ok, dirty, start);
-            log::notice("DB saved on disk");
             ctx.out.ok();
             Ok(())
         }
-        Err(e) => {
-            log::warning(&e);
-            Err("ERR".into())
-        }
+        Err(_) => Err("ERR".into()),
     }
 }
 
@@ -240,24 +248,7 @@ pub fn after_flushall(srv: &'static Server, lk: &mut crate::store::Locked) -> bo
     if srv.cfg.read().save_params().is_empty() {
         return false;
     }
-    let start = crate::util::now_ms();
-    match snapshot::save_locked(srv, lk, &snapshot::rdb_path(srv)) {
-        Ok(()) => {
-            let mut st = srv.save_state.lock();
-            st.saves += 1;
-            st.last_ok = true;
-            BGSAVE_FAILED.store(false, Ordering::SeqCst);
-            drop(st);
-            let _ = start;
-            srv.lastsave
-                .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
-            true
-        }
-        Err(e) => {
-            log::warning(&e);
-            false
-        }
-    }
+    save_foreground(srv, lk).is_ok()
 }
 
 /// Stops a running BGSAVE at shutdown (its child and temp file go away).

@@ -1310,7 +1310,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
     }
     let path = crate::persistence::snapshot::rdb_path(ctx.srv);
     if do_save {
-        crate::persistence::snapshot::save_locked(ctx.srv, ctx.lk, &path)
+        super::persistence::save_foreground(ctx.srv, ctx.lk)
             .map_err(|e| CmdErr::from(format!("ERR Error trying to save the DB: {}", e)))?;
     }
     if flush {
@@ -1319,6 +1319,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
                 db.clear();
             }
         }
+        crate::persistence::snapshot::clear_functions();
     }
     crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path)
         .map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;
