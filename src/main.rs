@@ -87,12 +87,8 @@ fn main() {
         .unwrap_or(2);
     let srv: &'static Server = Box::leak(Box::new(Server::new(cfg)));
     log::notice(&format!("Running mode=standalone, port={}.", port));
-    log::notice(&format!(
-        "PID: {}  (Magpie {} on {} threads)",
-        std::process::id(),
-        env!("CARGO_PKG_VERSION"),
-        threads
-    ));
+    // The "PID:" line is logged by Server::run once the port is bound
+    // (test harnesses take it as "listening").
     // With one CPU a single-threaded scheduler avoids work-stealing overhead.
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -611,6 +611,7 @@ pub fn load_file(
     let mut lk = lk;
     let lru = (now / 1000) as u32;
     let delay = srv.cfg.read().get_i64("key-load-delay");
+    let resize_hint: std::cell::Cell<Option<(usize, usize)>> = std::cell::Cell::new(None);
     rdb::load(
         &data,
         |k| {
@@ -619,6 +620,23 @@ pub fn load_file(
             }
             if delay != 0 {
                 debug_delay(delay);
+            }
+            if let Some((db, size)) = resize_hint.take() {
+                // Size every shard's table for its share of the database
+                // (keys spread evenly over the shards): nothing rehashes.
+                let n = srv.ks.nshards();
+                let per = size / n + size / n / 8 + 4;
+                for i in 0..n {
+                    let mut guard;
+                    let sh = match lk.as_deref_mut() {
+                        Some(l) => l.shard_at(i),
+                        None => {
+                            guard = srv.ks.lock(i);
+                            &mut *guard
+                        }
+                    };
+                    sh.dbs[db].dict.reserve(per);
+                }
             }
             if k.expire != 0 && k.expire <= now {
                 expired += 1;
@@ -644,8 +662,13 @@ pub fn load_file(
             Ok(())
         },
         |m| {
-            if let Meta::Function(code) = m {
-                load_function(&code).map_err(rdb::LoadError)?;
+            match m {
+                Meta::Function(code) => load_function(&code).map_err(rdb::LoadError)?,
+                // Applied before the database's first key (see above).
+                Meta::ResizeDb(db, size, _) if db < ndb && size > 0 => {
+                    resize_hint.set(Some((db, size as usize)));
+                }
+                _ => {}
             }
             Ok(())
         },

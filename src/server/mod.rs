@@ -479,6 +479,14 @@ impl Server {
             }
         };
         let tcp = !listeners.is_empty();
+        log::notice(&format!(
+            "PID: {}  (Magpie {} on {} threads)",
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        ));
         // Load the dataset before accepting clients: connections wait in the
         // backlog instead of seeing a partly loaded keyspace.
         crate::persistence::LOADING.store(true, Ordering::SeqCst);
