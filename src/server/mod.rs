@@ -1,9 +1,9 @@
 //! The server process: shared state, listener, connections, background
 //! cron (active expiry, rehashing), logging and shutdown.
 
-pub mod crash;
 pub mod client;
 pub mod conn;
+pub mod crash;
 pub mod exec;
 pub mod latency;
 pub mod log;
@@ -487,15 +487,19 @@ impl Server {
                 .map(|n| n.get())
                 .unwrap_or(2)
         ));
-        // Load the dataset before accepting clients: connections wait in the
-        // backlog instead of seeing a partly loaded keyspace.
+        // Clients are served while the dataset loads, as Redis does:
+        // commands without the `loading` flag get -LOADING; INFO (loading:1),
+        // DEBUG, CONFIG and the like work.
+        self.start_listeners(listeners, port);
         crate::persistence::LOADING.store(true, Ordering::SeqCst);
-        let loaded = self.load_data();
+        let me: &'static Server = self;
+        let loaded = tokio::task::spawn_blocking(move || me.load_data())
+            .await
+            .unwrap_or(false);
         crate::persistence::LOADING.store(false, Ordering::SeqCst);
         if !loaded {
             return 1;
         }
-        self.start_listeners(listeners, port);
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {
             let _ = std::fs::remove_file(&unixsocket);
