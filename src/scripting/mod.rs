@@ -775,6 +775,11 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
     }
+    if rt.write {
+        if let Some(e) = crate::commands::persistence::disk_error(srv) {
+            return reject(&e.0);
+        }
+    }
     if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }

@@ -133,6 +133,16 @@ pub fn execute(
         );
         return Flow::Continue;
     }
+    if crate::persistence::LOADING.load(Ordering::Relaxed) && !rt.spec.has_flag("loading") {
+        reject(
+            srv,
+            cl,
+            out,
+            "LOADING Redis is loading the dataset in memory".into(),
+            Some(rt),
+        );
+        return Flow::Continue;
+    }
     if let Some(e) = crate::scripting::busy_error(rt) {
         reject(srv, cl, out, e, Some(rt));
         return Flow::Continue;
@@ -150,6 +160,13 @@ pub fn execute(
             Some(rt),
         );
         return Flow::Continue;
+    }
+    // A failed save or AOF write refuses writes (-MISCONF), as Redis does.
+    if let Some(e) = crate::commands::persistence::disk_error(srv) {
+        if crate::commands::persistence::refused_on_disk_error(srv, rt, &args, cl.multi.as_ref()) {
+            reject(srv, cl, out, e, Some(rt));
+            return Flow::Continue;
+        }
     }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
     if out.proto < 3 && cl.subs.any() && !allowed_when_subscribed(top) {

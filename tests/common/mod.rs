@@ -245,7 +245,10 @@ impl Server {
                 // Make sure it really speaks: an inline PING must get a reply line.
                 let mut c = RawConn::from_stream(s, Duration::from_secs(2));
                 c.send_raw(b"PING\r\n");
-                if c.try_read_reply().is_ok() {
+                // Ready once it answers and is done loading its dataset.
+                if c.try_read_reply()
+                    .is_ok_and(|r| !r.starts_with(b"-LOADING"))
+                {
                     return Ok(server);
                 }
             }
