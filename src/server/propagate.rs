@@ -92,7 +92,7 @@ pub fn after_command(
     reply: &[u8],
 ) {
     let on = active();
-    if rt.spec.scope == Scope::All {
+    if rt.spec.scope == Scope::All && rt.spec.name == "swapdb" {
         // SWAPDB moves databases within shards: keep their indexes right.
         for sh in lk.shards() {
             for (i, db) in sh.dbs.iter_mut().enumerate() {
@@ -100,8 +100,11 @@ pub fn after_command(
             }
         }
     }
-    for sh in lk.shards() {
-        drain_expired(&mut sh.stats, on);
+    // Only lazy expiry during a command leaves keys to drain here.
+    if crate::store::take_lazy_expired() {
+        for sh in lk.shards() {
+            drain_expired(&mut sh.stats, on);
+        }
     }
     if !on {
         return;
