@@ -626,3 +626,40 @@ fn random_set_ops_seed_2_resp3() {
 fn random_set_ops_seed_3() {
     random_ops(3, 2000, false);
 }
+
+// Intsets across the sizes where the packed buffer moves between the key's
+// entry and the heap (ten 16-bit members fit inline, eleven do not), and
+// across width upgrades; intset replies are sorted in both servers.
+diff_test!(both: intset_inline_and_heap, intset_inline_and_heap_resp3, r#"
+SADD s 9 8 7 6 5 4 3 2 1
+SMEMBERS s
+SADD s 0
+OBJECT ENCODING s
+SMEMBERS s
+SADD s -1
+SMEMBERS s
+SCARD s
+SREM s -1
+SMEMBERS s
+SISMEMBER s 0
+SISMEMBER s -1
+SADD s 40000
+SMEMBERS s
+SREM s 40000 9 8
+SMEMBERS s
+SADD s -3000000000
+SMEMBERS s
+SMISMEMBER s -3000000000 0 7 8
+SREM s -3000000000 0 1 2 3 4 5 6
+SMEMBERS s
+SREM s 7
+EXISTS s
+SADD u 1 2 3 4 5 6 7 8 9 10 11 12
+SINTERSTORE d u s
+SUNIONSTORE d u u
+SMEMBERS d
+OBJECT ENCODING d
+SMOVE d e 12
+SMEMBERS e
+SMEMBERS d
+"#);

@@ -245,8 +245,9 @@ impl<V> Dense<V> {
 /// encoding, with no per-pair pointers. Each pair is a header then the
 /// field and value bytes. The header is one byte `flen * 16 + vlen` when the
 /// field is at most 14 bytes and the value at most 15 (so a pair of short
-/// strings costs one byte of overhead), otherwise the byte `0xFF` followed
-/// by both lengths as LEB128 varints.
+/// strings costs one byte of overhead); two bytes `0xF0 + flen`, `vlen` when
+/// the field is at most 14 bytes and the value at most 255; otherwise the
+/// byte `0xFF` followed by both lengths as LEB128 varints.
 ///
 /// The buffer starts with the pair count (u16, little-endian; `u16::MAX`
 /// means "count by walking", for configurations allowing more pairs). It is
@@ -267,6 +268,7 @@ impl Default for Pairs {
 
 const HDR: usize = 2;
 const COUNT_UNKNOWN: u16 = u16::MAX;
+const MEDIUM_PAIR: u8 = 0xF0;
 const LONG_PAIR: u8 = 0xFF;
 
 /// The header of a pair of lengths `f` and `v` into `out`; returns the used prefix.
@@ -275,6 +277,11 @@ fn pair_header(f: usize, v: usize, out: &mut [u8; 21]) -> &[u8] {
     if f <= 14 && v <= 15 {
         out[0] = (f * 16 + v) as u8;
         return &out[..1];
+    }
+    if f <= 14 && v <= 255 {
+        out[0] = MEDIUM_PAIR + f as u8;
+        out[1] = v as u8;
+        return &out[..2];
     }
     out[0] = LONG_PAIR;
     let mut i = 1;
@@ -310,9 +317,13 @@ fn get_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
 #[inline]
 fn pair_at(buf: &[u8], pos: usize) -> (usize, usize, usize, usize) {
     let h = buf[pos];
-    if h != LONG_PAIR {
+    if h < MEDIUM_PAIR {
         let (f, v) = ((h >> 4) as usize, (h & 15) as usize);
         return (pos + 1, f, v, pos + 1 + f + v);
+    }
+    if h != LONG_PAIR {
+        let (f, v) = ((h - MEDIUM_PAIR) as usize, buf[pos + 1] as usize);
+        return (pos + 2, f, v, pos + 2 + f + v);
     }
     let (f, p) = get_varint(buf, pos + 1);
     let (v, p) = get_varint(buf, p);
@@ -691,7 +702,7 @@ mod tests {
         // (14/15/16, 127/128 bytes), checked against an ordered Vec model.
         let mut p = Pairs::default();
         let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let lens = [0usize, 1, 2, 14, 15, 16, 30, 127, 128, 300];
+        let lens = [0usize, 1, 2, 14, 15, 16, 30, 127, 128, 255, 256, 300];
         let mut x: u64 = 0x9E37_79B9;
         for step in 0..4000 {
             x ^= x << 13;
@@ -741,6 +752,14 @@ mod tests {
             );
         }
         assert_eq!(h.heap_size(), 2 + 10 * 5);
+        // Values up to 255 bytes after a short field: a 2-byte header.
+        let mut h = Hash::new();
+        h.set(b"name", &[b'v'; 200], 128, 1024);
+        h.set(b"other", &[b'w'; 16], 128, 1024);
+        assert_eq!(h.heap_size(), 2 + (2 + 4 + 200) + (2 + 5 + 16));
+        h.set(b"a-field-of-15-b", b"x", 128, 1024);
+        assert_eq!(h.get(b"a-field-of-15-b"), Some(&b"x"[..]));
+        assert_eq!(h.get(b"name"), Some(&[b'v'; 200][..]));
     }
 
     #[test]
