@@ -5,13 +5,15 @@
 //! - `server`: listener, connections, client state, request execution, cron;
 //! - `commands`: the declarative command table and one module per family;
 //! - `store`: the sharded keyspace and value types, with expiry;
-//! - `config`: every redis.conf directive in one table.
+//! - `config`: every redis.conf directive in one table;
+//! - `replication`: master/replica replication (SYNC/PSYNC, the stream, the link).
 
 pub mod commands;
 pub mod config;
 pub mod ldouble;
 pub mod persistence;
 pub mod protocol;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod store;

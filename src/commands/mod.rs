@@ -346,6 +346,7 @@ fn families() -> Vec<&'static [Cmd]> {
         pubsub::COMMANDS,
         scripting::COMMANDS,
         dump::COMMANDS,
+        crate::replication::COMMANDS,
     ]
 }
 

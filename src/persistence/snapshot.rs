@@ -97,33 +97,56 @@ fn settings(srv: &Server) -> (bool, bool) {
     (compress, c.get_bool("rdbchecksum"))
 }
 
-/// Saves every database while the caller holds all shard locks.
-pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Result<(), String> {
+/// Writes every database as an RDB image while the caller holds all shard
+/// locks; `extra_aux` adds auxiliary fields (the replication ID and offset
+/// of a full resync).
+pub fn write_locked<W: Write>(
+    srv: &'static Server,
+    lk: &mut Locked,
+    out: W,
+    extra_aux: &[(&'static str, Vec<u8>)],
+) -> std::io::Result<W> {
     let (compress, checksum) = settings(srv);
     let now = crate::util::now_ms();
     let ndb = srv.ks.ndb;
-    write_atomically(path, "save", |bw| {
-        let mut w = Writer::new(bw, compress, checksum);
-        w.header(&aux_fields(srv))?;
-        for d in 0..ndb {
-            let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| {
-                (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64)
-            });
-            if size == 0 {
-                continue;
-            }
-            w.select_db(d, size, vol)?;
-            for sh in lk.shards() {
-                let mut err = Ok(());
-                sh.dbs[d].dict.for_each(|e| {
-                    if err.is_ok() && (e.expire == 0 || e.expire > now) {
-                        err = w.entry(&e.key, &e.val, e.expire);
-                    }
-                });
-                err?;
-            }
+    let mut w = Writer::new(out, compress, checksum);
+    let mut aux = aux_fields(srv);
+    aux.extend(extra_aux.iter().cloned());
+    w.header(&aux)?;
+    for d in 0..ndb {
+        let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| {
+            (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64)
+        });
+        if size == 0 {
+            continue;
         }
-        w.finish()?;
+        w.select_db(d, size, vol)?;
+        for sh in lk.shards() {
+            let mut err = Ok(());
+            sh.dbs[d].dict.for_each(|e| {
+                if err.is_ok() && (e.expire == 0 || e.expire > now) {
+                    err = w.entry(&e.key, &e.val, e.expire);
+                }
+            });
+            err?;
+        }
+    }
+    w.finish()
+}
+
+/// The RDB image of the dataset in memory (replication full sync).
+pub fn dump_locked(
+    srv: &'static Server,
+    lk: &mut Locked,
+    extra_aux: &[(&'static str, Vec<u8>)],
+) -> std::io::Result<Vec<u8>> {
+    write_locked(srv, lk, Vec::new(), extra_aux)
+}
+
+/// Saves every database while the caller holds all shard locks.
+pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Result<(), String> {
+    write_atomically(path, "save", |bw| {
+        write_locked(srv, lk, bw, &[])?;
         Ok(())
     })
 }
@@ -267,6 +290,17 @@ pub fn load_file(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
         Err(e) => return Err(format!("Fatal error loading the DB: {}. Exiting.", e)),
     };
+    load_bytes(srv, lk, &data, |_, _| {})
+}
+
+/// Loads an RDB image held in memory (a dump file's contents, or the
+/// payload of a replication full sync); `aux` sees the auxiliary fields.
+pub fn load_bytes(
+    srv: &'static Server,
+    lk: Option<&mut Locked>,
+    data: &[u8],
+    aux: impl FnMut(&[u8], &[u8]),
+) -> Result<(u64, u64), String> {
     super::types::use_limits(&srv.hot.enc);
     let now = crate::util::now_ms();
     let (mut loaded, mut expired) = (0u64, 0u64);
@@ -274,7 +308,7 @@ pub fn load_file(
     let mut lk = lk;
     let lru = (now / 1000) as u32;
     rdb::load(
-        &data,
+        data,
         |k| {
             if k.db >= ndb {
                 return Err(rdb::LoadError(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n", ndb)));
@@ -302,7 +336,7 @@ pub fn load_file(
             loaded += 1;
             Ok(())
         },
-        |_, _| {},
+        aux,
     )
     .map_err(|e| e.0)?;
     Ok((loaded, expired))

@@ -268,6 +268,7 @@ impl Server {
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         drop(c);
         crate::persistence::aof::config_changed(self);
+        crate::replication::config_changed(self);
         tracking::config_changed(self);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
@@ -509,6 +510,7 @@ impl Server {
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
         tokio::spawn(cron(self));
+        crate::replication::start(self);
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).unwrap();
         let mut int = signal(SignalKind::interrupt()).unwrap();
@@ -554,6 +556,10 @@ impl Server {
         } else {
             None
         };
+        // With replicas connected, wait for them first (shutdown-timeout).
+        if crate::replication::shutdown_signal(self, save, flags & 8 != 0, flags & 4 != 0) {
+            return;
+        }
         if self.final_save(save) || flags & 8 != 0 {
             self.shutdown.notify_one();
         } else {
@@ -642,7 +648,11 @@ async fn cron(srv: &'static Server) {
             .load(Ordering::Relaxed)
             .clamp(1, 10);
         let paused = srv.pause_until.load(Ordering::Relaxed) > crate::util::now_ms();
-        if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
+        // Replicas leave expiry to their master (it sends DELs).
+        if srv.active_expire_enabled.load(Ordering::Relaxed)
+            && !paused
+            && !crate::replication::is_replica()
+        {
             active_expire_cycle(srv, effort);
         }
         tracking::cron(srv);

@@ -1,4 +1,4 @@
-//! Propagation of changes (to the AOF; later to replicas).
+//! Propagation of changes to the AOF and to the replication stream.
 //!
 //! `after_command` runs in `exec::call` while the command still holds its
 //! shard locks: keys that expired during the command become `DEL`s, and a
@@ -24,8 +24,14 @@ thread_local! {
 }
 
 #[inline]
-fn active() -> bool {
+fn aof_on() -> bool {
     aof::ON.load(Ordering::Relaxed) && !aof::LOADING.load(Ordering::Relaxed)
+}
+
+/// Changes are recorded for the AOF or for the replication stream.
+#[inline]
+fn active() -> bool {
+    aof_on() || crate::replication::feeding()
 }
 
 fn push(db: usize, args: &[&[u8]]) {
@@ -38,7 +44,12 @@ fn commit() {
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
-            aof::append(&p, p.len() > 1);
+            let wrap = p.len() > 1;
+            if aof_on() {
+                aof::append(&p, wrap);
+            }
+            // The replication stream gets the same records (with its own SELECTs).
+            crate::replication::feed(&p, wrap);
             p.clear();
         }
     });
