@@ -1213,6 +1213,10 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"reload" => debug_reload(ctx)?,
+        b"replicate" if argc >= 3 => {
+            crate::replication::debug_replicate(ctx.cl.db, &ctx.args[2..]);
+            ctx.out.ok();
+        }
         b"loadaof" if argc == 2 => super::aof::debug_loadaof(ctx)?,
         b"aof-flush-sleep" if argc == 3 => super::aof::debug_flush_sleep(ctx)?,
         b"config-rewrite-force-all" if argc == 2 => {

@@ -567,6 +567,19 @@ async fn apply(
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
+                if out.buf.starts_with(b"-") {
+                    let msg = String::from_utf8_lossy(&out.buf[1..]);
+                    let name = srv
+                        .cmds
+                        .resolve(&req)
+                        .map(|rt| rt.full_name.clone())
+                        .unwrap_or_else(|_| String::from_utf8_lossy(&req[0]).into_owned());
+                    log::warning(&format!(
+                        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+                        msg.trim_end(),
+                        name
+                    ));
+                }
             }
         }
         break;

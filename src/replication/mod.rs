@@ -132,8 +132,6 @@ static READ_ONLY: AtomicBool = AtomicBool::new(true);
 static SERVE_STALE: AtomicBool = AtomicBool::new(true);
 static MIN_REPLICAS: AtomicI64 = AtomicI64::new(0);
 static MIN_LAG: AtomicI64 = AtomicI64::new(10);
-/// Replicas whose last ACK is at most min-replicas-max-lag old.
-static GOOD_REPLICAS: AtomicI64 = AtomicI64::new(0);
 /// Bytes queued to replicas and not yet written (INFO memory).
 static PING_PERIOD_S: AtomicI64 = AtomicI64::new(10);
 static BACKLOG_TTL_S: AtomicI64 = AtomicI64::new(3600);
@@ -181,9 +179,24 @@ pub fn is_replica() -> bool {
 /// propagation to our own replicas: the link proxies the master's bytes).
 pub fn as_master<R>(f: impl FnOnce() -> R) -> R {
     FROM_MASTER.with(|c| c.set(true));
+    crate::store::SEE_EXPIRED.with(|c| c.set(true));
     let r = f();
     FROM_MASTER.with(|c| c.set(false));
+    crate::store::SEE_EXPIRED.with(|c| c.set(false));
     r
+}
+
+fn set_replica_flag(on: bool) {
+    IS_REPLICA.store(on, Ordering::SeqCst);
+    crate::store::KEEP_EXPIRED.store(on, Ordering::SeqCst);
+}
+
+/// DEBUG REPLICATE: appends a command to the replication stream only.
+pub fn debug_replicate(db: usize, args: &[Bytes]) {
+    let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    let mut rec = Vec::new();
+    encode_command(&mut rec, &v);
+    feed(&[(db, rec)], false);
 }
 
 pub fn from_master() -> bool {
@@ -381,13 +394,6 @@ async fn cron(srv: &'static Server) {
                     st.append(&b);
                 }
             }
-            let lag = MIN_LAG.load(Ordering::Relaxed) * 1000;
-            let good = st
-                .replicas
-                .iter()
-                .filter(|r| !r.legacy && now - r.ack_ms <= lag)
-                .count();
-            GOOD_REPLICAS.store(good as i64, Ordering::Relaxed);
             // A master without replicas frees its backlog after repl-backlog-ttl.
             if st.replicas.is_empty() && !is_replica() && st.backlog.is_some() {
                 let since = NO_REPLICA_SINCE.load(Ordering::Relaxed);
@@ -440,10 +446,22 @@ pub fn deny(rt: &crate::commands::CmdRt) -> Option<CmdErr> {
         return None;
     }
     let min = MIN_REPLICAS.load(Ordering::Relaxed);
-    if min > 0 && rt.write && GOOD_REPLICAS.load(Ordering::Relaxed) < min {
+    if min > 0 && rt.write && good_replicas() < min {
         return Some("NOREPLICAS Not enough good replicas to write.".into());
     }
     None
+}
+
+/// Replicas whose last acknowledgement is at most min-replicas-max-lag
+/// seconds old (whole seconds, as Redis counts).
+fn good_replicas() -> i64 {
+    let now_s = crate::util::now_ms() / 1000;
+    let lag = MIN_LAG.load(Ordering::Relaxed);
+    let st = STATE.lock();
+    st.replicas
+        .iter()
+        .filter(|r| !r.legacy && !r.tx.is_closed() && now_s - r.ack_ms / 1000 <= lag)
+        .count() as i64
 }
 
 // ---------------------------------------------------------------- commands
@@ -772,7 +790,7 @@ pub fn set_master(srv: &'static Server, host: String, port: u16) {
             sync_total: -1,
             sync_read: 0,
         });
-        IS_REPLICA.store(true, Ordering::SeqCst);
+        set_replica_flag(true);
         FEEDING.store(false, Ordering::SeqCst);
         LINK_UP.store(false, Ordering::SeqCst);
         if was_master {
@@ -801,7 +819,7 @@ pub fn unset_master(_srv: &'static Server) {
     let mut st = STATE.lock();
     st.master = None;
     st.link_gen += 1;
-    IS_REPLICA.store(false, Ordering::SeqCst);
+    set_replica_flag(false);
     LINK_UP.store(false, Ordering::SeqCst);
     st.shift_replid();
     // Chained replicas reconnect and continue with PSYNC (replid2).

@@ -41,10 +41,16 @@ fn push(db: usize, args: &[&[u8]]) {
 }
 
 fn commit() {
+    commit_ex(false)
+}
+
+/// `no_wrap`: several records still go out unwrapped (the lazy-expiry
+/// DELs of commands that touch arbitrary keys: SCAN, RANDOMKEY, KEYS).
+fn commit_ex(no_wrap: bool) {
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
-            let wrap = p.len() > 1;
+            let wrap = p.len() > 1 && !no_wrap;
             if aof_on() {
                 aof::append(&p, wrap);
             }
@@ -114,7 +120,7 @@ pub fn after_command(
         rewrite(cl.db, lk, rt, args, reply);
     }
     if !cl.in_exec {
-        commit();
+        commit_ex(matches!(rt.spec.name, "scan" | "randomkey" | "keys"));
     }
 }
 
@@ -195,9 +201,10 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
     let name = rt.spec.name;
     match name {
         "set" if args.len() > 3 => {
+            // Any expire option becomes SET key value PXAT <ms> (Redis 7.0).
             let rel = args[3..]
                 .iter()
-                .any(|a| eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat"));
+                .any(|a| eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"));
             if !rel {
                 return verbatim(args);
             }
@@ -289,6 +296,22 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
             }
         }
         "brpoplpush" => push(db, &[b"RPOPLPUSH", &args[1], &args[2]]),
+        "getdel" => push(db, &[b"DEL", &args[1]]),
+        "restore" => {
+            // A relative TTL becomes absolute: RESTORE key <ms-at> payload ... ABSTTL.
+            let ttl = crate::util::parse_i64(&args[2]).unwrap_or(0);
+            let abs = args[3..].iter().any(|a| eq_ic(a, "absttl"));
+            match expire_of(lk, db, &args[1]) {
+                Some(at) if ttl > 0 && !abs && at > 0 => {
+                    let at = at.to_string();
+                    let mut v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                    v[2] = at.as_bytes();
+                    v.push(b"ABSTTL");
+                    push(db, &v);
+                }
+                _ => verbatim(args),
+            }
+        }
         "blmove" => push(db, &[b"LMOVE", &args[1], &args[2], &args[3], &args[4]]),
         "lmpop" | "blmpop" | "zmpop" | "bzmpop" => {
             let first = if name.starts_with('b') { 2 } else { 1 };
