@@ -30,6 +30,14 @@ pub fn kill_current() {
     KILL.notify_waiters();
 }
 
+/// Bumped by CLIENT KILL TYPE master: the session ends and reconnects.
+static DROPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn drop_link() {
+    DROPS.fetch_add(1, Ordering::SeqCst);
+    KILL.notify_waiters();
+}
+
 fn current(gen: u64) -> bool {
     STATE.lock().link_gen == gen
 }
@@ -484,9 +492,13 @@ async fn apply_stream(
     send_ack(&mut c).await?;
     let mut last_ack = std::time::Instant::now();
     let mut last_io = std::time::Instant::now();
+    let drops = DROPS.load(Ordering::SeqCst);
     loop {
         if !current(gen) {
             return Ok(());
+        }
+        if DROPS.load(Ordering::SeqCst) != drops {
+            return Err("Connection with master killed by CLIENT KILL".into());
         }
         loop {
             let req = match parser.next(&mut c.buf) {

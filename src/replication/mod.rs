@@ -426,12 +426,25 @@ async fn cron(srv: &'static Server) {
 
 /// Refuses a command a replica or a master short of good replicas must not
 /// run (READONLY, MASTERDOWN, NOREPLICAS).
-pub fn deny(rt: &crate::commands::CmdRt) -> Option<CmdErr> {
+pub fn deny(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
     if from_master() {
         return None;
     }
+    if !is_replica() && MIN_REPLICAS.load(Ordering::Relaxed) <= 0 {
+        return None;
+    }
+    // Functions, and scripts with a shebang, write unless they declare no-writes.
+    let write = rt.write
+        || match rt.spec.name {
+            "fcall" => !crate::commands::scripting::declared_no_writes(args),
+            "eval" => {
+                args.get(1).is_some_and(|b| b.starts_with(b"#!"))
+                    && !crate::commands::scripting::declared_no_writes(args)
+            }
+            _ => false,
+        };
     if is_replica() {
-        if rt.write && READ_ONLY.load(Ordering::Relaxed) {
+        if write && READ_ONLY.load(Ordering::Relaxed) {
             return Some("READONLY You can't write against a read only replica.".into());
         }
         if !LINK_UP.load(Ordering::Relaxed)
@@ -446,7 +459,7 @@ pub fn deny(rt: &crate::commands::CmdRt) -> Option<CmdErr> {
         return None;
     }
     let min = MIN_REPLICAS.load(Ordering::Relaxed);
-    if min > 0 && rt.write && good_replicas() < min {
+    if min > 0 && write && good_replicas() < min {
         return Some("NOREPLICAS Not enough good replicas to write.".into());
     }
     None
@@ -1256,6 +1269,15 @@ pub fn info_section(srv: &Server) -> String {
 
 pub(crate) fn next_client_id() -> u64 {
     NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// CLIENT KILL TYPE master: drops the link (it reconnects with PSYNC).
+pub fn kill_master_link() -> bool {
+    if !LINK_UP.load(Ordering::SeqCst) {
+        return false;
+    }
+    link::drop_link();
+    true
 }
 
 pub(crate) fn set_link_up(up: bool) {

@@ -110,7 +110,7 @@ pub fn execute(
     // Replicas refuse writes (READONLY) and, with the link down,
     // replica-serve-stale-data no refuses most commands; a master with
     // min-replicas-to-write refuses writes without enough good replicas.
-    if let Some(e) = crate::replication::deny(rt) {
+    if let Some(e) = crate::replication::deny(rt, &args) {
         reject(srv, cl, out, e, Some(rt));
         return Flow::Continue;
     }
