@@ -116,7 +116,9 @@ pub fn after_command(
         return;
     }
     let _ = srv;
-    if dirty > 0 && (rt.write || rt.may_replicate) {
+    // FLUSHDB/FLUSHALL propagate even when there was nothing to delete.
+    let forced = matches!(rt.spec.name, "flushdb" | "flushall") && reply.starts_with(b"+OK");
+    if (dirty > 0 || forced) && (rt.write || rt.may_replicate) {
         rewrite(cl.db, lk, rt, args, reply);
     }
     if !cl.in_exec {
