@@ -412,6 +412,9 @@ async fn cron(srv: &'static Server) {
                 NO_REPLICA_SINCE.store(0, Ordering::Relaxed);
             }
         }
+        if is_replica() && now % 100 < 10 {
+            expire_local_keys(srv, now);
+        }
         if now - last_ack >= 1000 {
             last_ack = now;
             prune_waits(srv);
@@ -1146,6 +1149,55 @@ fn shutdown_cron(srv: &'static Server, now: i64) {
     }
     log::warning("Errors trying to shut down the server. Check the logs for more information.");
     fail_waiters(s.waiters);
+}
+
+// ---------------------------------------------------------------- writable replicas
+
+/// Keys written by a replica's own clients: the replica expires these
+/// itself (the master knows nothing about them).
+static LOCAL_KEYS: Mutex<Option<HashSet<(usize, Bytes)>>> = parking_lot::const_mutex(None);
+
+pub fn remember_local_keys(db: usize, rt: &crate::commands::CmdRt, args: &[Bytes]) {
+    let mut g = LOCAL_KEYS.lock();
+    let set = g.get_or_insert_with(HashSet::new);
+    rt.spec.each_key(args, |i| {
+        if let Some(k) = args.get(i) {
+            if set.len() < 1 << 20 {
+                set.insert((db, k.clone()));
+            }
+        }
+    });
+}
+
+fn expire_local_keys(srv: &'static Server, now: i64) {
+    let keys: Vec<(usize, Bytes)> = match LOCAL_KEYS.lock().as_ref() {
+        Some(s) if !s.is_empty() => s.iter().cloned().collect(),
+        _ => return,
+    };
+    let mut forget = Vec::new();
+    for (db, k) in keys {
+        let Some(mut g) = srv.ks.try_lock(srv.ks.shard_of(&k)) else {
+            continue;
+        };
+        let Some(d) = g.dbs.get_mut(db) else {
+            forget.push((db, k));
+            continue;
+        };
+        match d.dict.get(&k).map(|e| e.expire) {
+            Some(at) if at != 0 && at <= now => {
+                d.remove(&k);
+                g.stats.expired_keys += 1;
+                forget.push((db, k));
+            }
+            Some(at) if at != 0 => {}
+            _ => forget.push((db, k)),
+        }
+    }
+    if let Some(s) = LOCAL_KEYS.lock().as_mut() {
+        for f in forget {
+            s.remove(&f);
+        }
+    }
 }
 
 // ---------------------------------------------------------------- INFO

@@ -100,6 +100,14 @@ pub fn after_command(
     dirty: u64,
     reply: &[u8],
 ) {
+    // A writable replica expires the keys its own clients wrote.
+    if dirty > 0
+        && rt.write
+        && crate::replication::is_replica()
+        && !crate::replication::from_master()
+    {
+        crate::replication::remember_local_keys(cl.db, rt, args);
+    }
     let on = active();
     if rt.spec.scope == Scope::All {
         // SWAPDB moves databases within shards: keep their indexes right.
