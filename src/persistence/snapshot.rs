@@ -111,6 +111,9 @@ pub fn write_locked<W: Write>(
     let ndb = srv.ks.ndb;
     let mut w = Writer::new(out, compress, checksum);
     let mut aux = aux_fields(srv);
+    if extra_aux.is_empty() {
+        aux.extend(crate::replication::rdb_aux());
+    }
     aux.extend(extra_aux.iter().cloned());
     w.header(&aux)?;
     for d in 0..ndb {
@@ -290,7 +293,7 @@ pub fn load_file(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
         Err(e) => return Err(format!("Fatal error loading the DB: {}. Exiting.", e)),
     };
-    load_bytes(srv, lk, &data, |_, _| {})
+    load_bytes(srv, lk, &data, crate::replication::rdb_aux_loaded)
 }
 
 /// Loads an RDB image held in memory (a dump file's contents, or the

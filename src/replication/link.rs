@@ -297,6 +297,7 @@ async fn session(srv: &'static Server, gen: u64, host: &str, port: u16) -> Resul
             return Ok(());
         }
         stream_db = Some(load_rdb(srv, &data, &id, off)?);
+        MASTER_DB.store(stream_db.unwrap_or(0), Ordering::Relaxed);
     } else if let Some(rest) = l.strip_prefix("+CONTINUE") {
         let new_id = rest.trim().to_string();
         let mut st = STATE.lock();
@@ -451,6 +452,11 @@ fn master_client(srv: &'static Server, host: &str, db: usize) -> Client {
 }
 
 static MASTER_DB: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The database the master's stream has selected.
+pub fn master_db() -> usize {
+    MASTER_DB.load(Ordering::Relaxed)
+}
 
 async fn send_ack(c: &mut Conn) -> Result<(), String> {
     let off = STATE.lock().offset;

@@ -348,6 +348,16 @@ pub fn start(srv: &'static Server) {
             st.replid = new_replid();
             st.replid2 = "0".repeat(40);
         }
+        // The dump file we loaded continues a replication history.
+        let (id, off) = std::mem::take(&mut *LOADED_AUX.lock());
+        if let (Some(id), Some(off)) = (id, off) {
+            st.replid = id;
+            st.offset = off;
+            st.backlog = Some(VecDeque::new());
+            st.first_byte = off + 1;
+            st.sel_db = -1;
+            FEEDING.store(true, Ordering::SeqCst);
+        }
     }
     config_changed(srv);
     let ro = srv.cfg.read().replicaof();
@@ -355,6 +365,39 @@ pub fn start(srv: &'static Server) {
         set_master(srv, host, port);
     }
     tokio::spawn(cron(srv));
+}
+
+/// Replication ID and offset read from the dump file at start-up.
+static LOADED_AUX: Mutex<(Option<String>, Option<u64>)> = parking_lot::const_mutex((None, None));
+
+/// An auxiliary field of an RDB being loaded (repl-id, repl-offset).
+pub fn rdb_aux_loaded(k: &[u8], v: &[u8]) {
+    let v = String::from_utf8_lossy(v).into_owned();
+    let mut g = LOADED_AUX.lock();
+    match k {
+        b"repl-id" if v.len() == 40 => g.0 = Some(v),
+        b"repl-offset" => g.1 = v.parse().ok(),
+        _ => {}
+    }
+}
+
+/// The replication fields a dump file records, so a restarted server
+/// can continue with PSYNC.
+pub fn rdb_aux() -> Vec<(&'static str, Vec<u8>)> {
+    let st = STATE.lock();
+    if st.backlog.is_none() && st.master.is_none() {
+        return Vec::new();
+    }
+    let db = if st.master.is_some() {
+        link::master_db()
+    } else {
+        st.sel_db.max(0) as usize
+    };
+    vec![
+        ("repl-stream-db", db.to_string().into_bytes()),
+        ("repl-id", st.replid.clone().into_bytes()),
+        ("repl-offset", st.offset.to_string().into_bytes()),
+    ]
 }
 
 /// Re-reads the replication settings (start-up and CONFIG SET).
@@ -763,6 +806,7 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
     if eq_ic(&ctx.args[1], "no") && eq_ic(&ctx.args[2], "one") {
         if is_replica() {
             unset_master(srv);
+            srv.cfg.write().set_replicaof(None);
             log::notice("MASTER MODE enabled (user request from client)");
         }
         ctx.out.ok();
@@ -783,6 +827,9 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
         }
     }
     set_master(srv, host.clone(), port as u16);
+    srv.cfg
+        .write()
+        .set_replicaof(Some((host.clone(), port as u16)));
     log::notice(&format!(
         "REPLICAOF {}:{} enabled (user request from client)",
         host, port
