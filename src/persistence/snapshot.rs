@@ -209,6 +209,9 @@ pub fn write_snapshot(
 ) -> Result<(), String> {
     let (compress, checksum) = settings(srv);
     let ndb = srv.ks.ndb;
+    // rdb-key-save-delay (microseconds, a testing aid): slows the
+    // background save down, applied once per chunk written.
+    let delay_us = srv.cfg.read().get_i64("rdb-key-save-delay").max(0) as u64;
     let res = write_atomically(path, "bgsave", |bw| {
         let mut w = Writer::new(bw, compress, checksum);
         w.header(&aux_fields(srv))?;
@@ -265,6 +268,9 @@ pub fn write_snapshot(
                             ));
                         }
                         w.raw(&chunk)?;
+                        if delay_us > 0 {
+                            std::thread::sleep(std::time::Duration::from_micros(delay_us));
+                        }
                     }
                     if finished {
                         break;
