@@ -342,6 +342,7 @@ fn feed_raw(args: &[&[u8]]) {
 /// `replicaof` in the configuration, the link to the master.
 pub fn start(srv: &'static Server) {
     let _ = SRV.set(srv);
+    let ro = srv.cfg.read().replicaof();
     {
         let mut st = STATE.lock();
         if st.replid.is_empty() {
@@ -357,10 +358,14 @@ pub fn start(srv: &'static Server) {
             st.first_byte = off + 1;
             st.sel_db = -1;
             FEEDING.store(true, Ordering::SeqCst);
+            if ro.is_none() {
+                // A restarted master starts a new history that continues the
+                // saved one: replicas PSYNC with the old ID (replid2).
+                st.shift_replid();
+            }
         }
     }
     config_changed(srv);
-    let ro = srv.cfg.read().replicaof();
     if let Some((host, port)) = ro {
         set_master(srv, host, port);
     }
