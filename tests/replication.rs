@@ -279,3 +279,46 @@ fn sync_stream_format() {
     let set = String::from_utf8_lossy(&c.read_reply()).into_owned();
     assert!(set.contains("SET") && set.contains("PXAT"), "{}", set);
 }
+
+/// SHUTDOWN on a master with a lagging replica waits for it (and SHUTDOWN
+/// ABORT cancels the wait); once the replica caught up the master exits
+/// and the replica has the last write.
+#[test]
+fn shutdown_waits_for_lagging_replica() {
+    let mut master = Server::magpie(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--shutdown-timeout",
+        "20",
+    ]);
+    let replica = Server::magpie(&[]);
+    let mut m = master.redis_conn();
+    let mut r = replica.redis_conn();
+    q(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
+    wait_sync(&mut m, &mut r);
+    let rpid = replica.pid() as i32;
+    unsafe { libc::kill(rpid, libc::SIGSTOP) };
+    q(&mut m, &["INCR", "k"]);
+    let mut a = master.conn();
+    a.send_cmd(&[b"SHUTDOWN"]);
+    wait_until("the shutdown to wait for the replica", || {
+        let v: String = redis::cmd("INFO").arg("server").query(&mut m).unwrap();
+        v.contains("shutdown_in_milliseconds:")
+    });
+    q(&mut m, &["SHUTDOWN", "ABORT"]);
+    let reply = String::from_utf8_lossy(&a.read_reply()).into_owned();
+    assert!(reply.contains("Errors trying to SHUTDOWN"), "{}", reply);
+    assert!(master.is_alive());
+    let mut b = master.conn();
+    b.send_cmd(&[b"SHUTDOWN"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(master.is_alive(), "the master must wait for its replica");
+    unsafe { libc::kill(rpid, libc::SIGCONT) };
+    wait_until("the master to exit", || !master.is_alive());
+    let v: String = redis::cmd("GET").arg("k").query(&mut r).unwrap();
+    assert_eq!(v, "1");
+    assert!(master.log().contains("1 of 1 replicas are in sync"));
+}
