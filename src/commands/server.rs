@@ -311,7 +311,7 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             let now = crate::util::now_ms();
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n{}",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}",
                 srv.dirty.load(Ordering::Relaxed),
                 st.in_progress as u8,
                 srv.lastsave.load(Ordering::Relaxed),
@@ -319,6 +319,8 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 if st.saves > 0 || !st.last_ok { st.last_time_sec } else { -1 },
                 if st.in_progress { (now - st.started_ms) / 1000 } else { -1 },
                 st.saves,
+                crate::persistence::snapshot::LAST_LOAD_EXPIRED.load(Ordering::Relaxed),
+                crate::persistence::snapshot::LAST_LOAD_LOADED.load(Ordering::Relaxed),
                 crate::persistence::aof::info_fields(),
             );
         }
@@ -546,6 +548,7 @@ fn apply_changes(ctx: &mut Ctx, changed: &[&str]) {
 
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     let srv = ctx.srv;
+    crate::replication::reset_stats();
     for c in srv.cmds.all() {
         for rt in std::iter::once(c).chain(c.subs.values().copied()) {
             rt.calls.store(0, Ordering::Relaxed);

@@ -19,6 +19,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static COMPRESS: AtomicBool = AtomicBool::new(true);
+/// Keys loaded and skipped as expired by the last load (INFO persistence).
+pub static LAST_LOAD_LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static LAST_LOAD_EXPIRED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The encoder the pre-write hook uses: one key record, RDB format.
 fn encode_entry(e: &Entry, buf: &mut Vec<u8>) {
@@ -322,8 +325,13 @@ pub fn load_bytes(
             if k.db >= ndb {
                 return Err(rdb::LoadError(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n", ndb)));
             }
-            if k.expire != 0 && k.expire <= now {
+            // A replica keeps expired keys: its master sends the DELs.
+            if k.expire != 0
+                && k.expire <= now
+                && !crate::store::KEEP_EXPIRED.load(Ordering::Relaxed)
+            {
                 expired += 1;
+                crate::replication::expired_on_load(k.db, &k.key);
                 return Ok(());
             }
             let lru = k.lru_idle.map(|i| lru.saturating_sub(i as u32)).unwrap_or(lru);
@@ -348,6 +356,8 @@ pub fn load_bytes(
         aux,
     )
     .map_err(|e| e.0)?;
+    LAST_LOAD_LOADED.store(loaded, Ordering::Relaxed);
+    LAST_LOAD_EXPIRED.store(expired, Ordering::Relaxed);
     Ok((loaded, expired))
 }
 

@@ -366,6 +366,15 @@ pub fn start(srv: &'static Server) {
         }
     }
     config_changed(srv);
+    // Keys that expired while we were down: their DELs go to the stream.
+    let expired = std::mem::take(&mut *EXPIRED_ON_LOAD.lock());
+    if ro.is_none() {
+        for (db, k) in expired {
+            let mut rec = Vec::new();
+            encode_command(&mut rec, &[b"DEL", &k]);
+            feed(&[(db, rec)], false);
+        }
+    }
     if let Some((host, port)) = ro {
         set_master(srv, host, port);
     }
@@ -374,6 +383,19 @@ pub fn start(srv: &'static Server) {
 
 /// Replication ID and offset read from the dump file at start-up.
 static LOADED_AUX: Mutex<(Option<String>, Option<u64>)> = parking_lot::const_mutex((None, None));
+
+/// Keys the start-up load found expired: a master propagates their DELs.
+static EXPIRED_ON_LOAD: Mutex<Vec<(usize, Bytes)>> = parking_lot::const_mutex(Vec::new());
+
+pub fn expired_on_load(db: usize, key: &[u8]) {
+    if SRV.get().is_some() {
+        return; // only the start-up load (DEBUG RELOAD runs later)
+    }
+    let mut v = EXPIRED_ON_LOAD.lock();
+    if v.len() < 1 << 20 {
+        v.push((db, Bytes::copy_from_slice(key)));
+    }
+}
 
 /// An auxiliary field of an RDB being loaded (repl-id, repl-offset).
 pub fn rdb_aux_loaded(k: &[u8], v: &[u8]) {
@@ -1275,6 +1297,14 @@ pub fn replica_count() -> usize {
 
 pub fn is_replica_client(id: u64) -> bool {
     STATE.lock().replicas.iter().any(|r| r.h.id == id)
+}
+
+/// CONFIG RESETSTAT: the sync counters start again.
+pub fn reset_stats() {
+    let mut st = STATE.lock();
+    st.sync_full = 0;
+    st.sync_partial_ok = 0;
+    st.sync_partial_err = 0;
 }
 
 pub fn stats_fields() -> (u64, u64, u64) {
