@@ -8,6 +8,7 @@
 //! - `config`: every redis.conf directive in one table;
 //! - `replication`: master/replica replication (SYNC/PSYNC, the stream, the link).
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod ldouble;

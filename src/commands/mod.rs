@@ -6,6 +6,7 @@
 
 pub mod aof;
 pub mod bitops;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod geo;
@@ -245,6 +246,9 @@ impl<'a> Ctx<'a> {
 
     /// The LRU clock value to store in entries accessed now.
     pub fn lru_now(&self) -> u32 {
+        if crate::store::lfu::enabled() {
+            return crate::store::lfu::initial();
+        }
         (self.now / 1000) as u32
     }
 }
@@ -280,7 +284,11 @@ pub fn lookup_read<'c>(
         Some(e) => {
             st.keyspace_hits += 1;
             if a.touch {
-                e.lru = a.lru;
+                e.lru = if crate::store::lfu::enabled() {
+                    crate::store::lfu::touch(e.lru)
+                } else {
+                    a.lru
+                };
             }
             Some(e)
         }
@@ -346,6 +354,7 @@ fn families() -> Vec<&'static [Cmd]> {
         pubsub::COMMANDS,
         scripting::COMMANDS,
         dump::COMMANDS,
+        cluster::COMMANDS,
         crate::replication::COMMANDS,
     ]
 }

@@ -8,8 +8,52 @@ use crate::commands::{arity_error, arity_ok, shards_for, BlockReq, CmdErr, CmdRt
 use crate::protocol::Reply;
 use crate::store::Locked;
 use bytes::Bytes;
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+thread_local! {
+    /// When the previous top-level command run by this thread ended, while
+    /// the connection that ran it is still working through one pipelined
+    /// batch: the next command's start reuses that reading, so a batch of
+    /// N commands reads the clock N+1 times instead of 2N.
+    static CHAIN: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+thread_local! {
+    /// The last plain command (no subcommands) this thread resolved, by its
+    /// exact name bytes: a pipeline of one command skips the table lookup.
+    static LAST_CMD: Cell<(usize, [u8; 16], Option<&'static CmdRt>)> =
+        const { Cell::new((0, [0; 16], None)) };
+}
+
+/// `srv.cmds.resolve` with a one-entry cache of the previous name.
+#[inline]
+fn resolve(srv: &Server, args: &[Bytes]) -> Result<&'static CmdRt, CmdErr> {
+    let name = &args[0][..];
+    let (len, bytes, hit) = LAST_CMD.with(|c| c.get());
+    if let Some(rt) = hit {
+        if len == name.len() && bytes[..len] == *name {
+            return Ok(rt);
+        }
+    }
+    let rt = srv.cmds.resolve(args)?;
+    if rt.parent.is_none() && rt.spec.subcommands.is_empty() && name.len() <= 16 {
+        let mut b = [0u8; 16];
+        b[..name.len()].copy_from_slice(name);
+        LAST_CMD.with(|c| c.set((name.len(), b, Some(rt))));
+    }
+    Ok(rt)
+}
+
+/// Starts a run of commands on this thread at `at` (a fresh reading taken
+/// after the connection's last await), or forgets the previous reading.
+/// The connection calls this after every await: another task may have run
+/// on this thread meanwhile.
+#[inline]
+pub fn clock_reset(at: Option<Instant>) {
+    CHAIN.with(|c| c.set(at));
+}
 
 pub enum Flow {
     Continue,
@@ -66,7 +110,7 @@ pub fn execute(
     if super::tracking::active() {
         super::tracking::enforce_limit(srv, cl.h.id, Some(&mut out.buf));
     }
-    let rt = match srv.cmds.resolve(&args) {
+    let rt = match resolve(srv, &args) {
         Ok(rt) => rt,
         Err(e) => {
             cl.h.clear_last_cmd();
@@ -160,12 +204,13 @@ pub fn count_unblocked(srv: &Server, args: &[Bytes], failed: bool) {
     }
 }
 
-/// True when maxmemory is set and exceeded. (Eviction will free memory
-/// here first; until then commands that may grow memory are refused.)
+/// With maxmemory set, evicts keys as the policy says before the command
+/// runs; true when the memory is still over the limit with nothing left to
+/// evict, so commands that may grow memory are refused.
 #[inline]
-fn over_maxmemory(srv: &Server) -> bool {
-    let max = srv.hot.maxmemory.load(Ordering::Relaxed);
-    max != 0 && srv.used_memory.load(Ordering::Relaxed) > max
+fn over_maxmemory(srv: &'static Server) -> bool {
+    srv.hot.maxmemory.load(Ordering::Relaxed) != 0
+        && super::evict::perform(srv) == super::evict::Outcome::Fail
 }
 
 /// Commands refused when over maxmemory: `denyoom` ones, and EXEC of a
@@ -193,6 +238,11 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 /// key spec names; whole-keyspace writers (FLUSHDB, FLUSHALL, SWAPDB...)
 /// invalidate every watch on the databases they hold.
 fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
+    if runs_commands(rt) {
+        // Scripts and functions lock every shard, but the commands they run
+        // touched exactly the keys they wrote.
+        return;
+    }
     if rt.spec.scope == crate::commands::Scope::All {
         let which = if rt.spec.name == "flushdb" {
             Some(db)
@@ -211,6 +261,15 @@ fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
             lk.shard(k).touch_watched(db, k);
         }
     });
+}
+
+/// EVAL, EVALSHA, FCALL and their read-only forms: the writes are done by
+/// the commands the script runs, each through `call`.
+fn runs_commands(rt: &CmdRt) -> bool {
+    matches!(
+        rt.spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// Publishes keyspace notifications (`__keyspace@<db>__:<key>` and
@@ -299,7 +358,11 @@ pub fn call(
         }
     }
     let mark = out.len();
-    let start = Instant::now();
+    let start = if already {
+        Instant::now()
+    } else {
+        CHAIN.with(|c| c.take()).unwrap_or_else(Instant::now)
+    };
     let now = srv.clock.wall_ms(start);
     let mut ctx = Ctx {
         srv,
@@ -348,7 +411,11 @@ pub fn call(
         }
         return block;
     }
-    let elapsed = start.elapsed();
+    let end = Instant::now();
+    if !already {
+        CHAIN.with(|c| c.set(Some(end)));
+    }
+    let elapsed = end.saturating_duration_since(start);
     let dur = elapsed.as_micros() as u64;
     if srv.hot.latency_tracking.load(Ordering::Relaxed) {
         rt.latency.record(elapsed.as_nanos() as u64);

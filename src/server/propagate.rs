@@ -74,6 +74,14 @@ fn drain_expired(st: &mut ShardStats, on: bool) {
     st.pending_expired.clear();
 }
 
+/// A key was deleted outside any command (eviction): propagate a DEL.
+pub fn key_removed(db: usize, key: &[u8]) {
+    if active() {
+        push(db, &[b"DEL", key]);
+        commit();
+    }
+}
+
 /// The active expire cycle removed keys from a shard (its lock is held).
 pub fn expired_in_cron(st: &mut ShardStats) {
     if st.pending_expired.is_empty() {
@@ -109,7 +117,7 @@ pub fn after_command(
         crate::replication::remember_local_keys(cl.db, rt, args);
     }
     let on = active();
-    if rt.spec.scope == Scope::All {
+    if rt.spec.scope == Scope::All && rt.spec.name == "swapdb" {
         // SWAPDB moves databases within shards: keep their indexes right.
         for sh in lk.shards() {
             for (i, db) in sh.dbs.iter_mut().enumerate() {
@@ -117,8 +125,11 @@ pub fn after_command(
             }
         }
     }
-    for sh in lk.shards() {
-        drain_expired(&mut sh.stats, on);
+    // Only lazy expiry during a command leaves keys to drain here.
+    if crate::store::take_lazy_expired() {
+        for sh in lk.shards() {
+            drain_expired(&mut sh.stats, on);
+        }
     }
     if !on {
         return;
