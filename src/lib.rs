@@ -5,7 +5,8 @@
 //! - `server`: listener, connections, client state, request execution, cron;
 //! - `commands`: the declarative command table and one module per family;
 //! - `store`: the sharded keyspace and value types, with expiry;
-//! - `config`: every redis.conf directive in one table.
+//! - `config`: every redis.conf directive in one table;
+//! - `replication`: master/replica replication (SYNC/PSYNC, the stream, the link).
 
 pub mod alloc;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod ldouble;
 pub mod persistence;
 pub mod protocol;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod store;

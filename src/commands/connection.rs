@@ -635,7 +635,14 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             || user
                 .as_ref()
                 .is_some_and(|x| x != *h.authenticated_user.lock())
-            || typ.as_ref().is_some_and(|t| t != "normal")
+            || typ.as_ref().is_some_and(|t| {
+                let replica = crate::replication::is_replica_client(h.id);
+                match t.as_str() {
+                    "normal" => replica,
+                    "replica" | "slave" => !replica,
+                    _ => true,
+                }
+            })
         {
             continue;
         }
@@ -647,6 +654,15 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         } else {
             h.request_kill();
         }
+        killed += 1;
+    }
+    // TYPE master: the link to our master (a replica's master client).
+    if typ.as_deref() == Some("master")
+        && id.is_none()
+        && addr.is_none()
+        && laddr.is_none()
+        && crate::replication::kill_master_link()
+    {
         killed += 1;
     }
     ctx.out.int(killed);

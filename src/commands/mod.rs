@@ -355,6 +355,7 @@ fn families() -> Vec<&'static [Cmd]> {
         scripting::COMMANDS,
         dump::COMMANDS,
         cluster::COMMANDS,
+        crate::replication::COMMANDS,
     ]
 }
 

@@ -269,9 +269,17 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 env!("CARGO_PKG_VERSION"),
                 srv.ks.nshards(),
             );
+            if let Some(ms) = crate::replication::shutdown_in_ms() {
+                let _ = write!(o, "shutdown_in_milliseconds:{}\r\n", ms);
+            }
         }
         "clients" => {
-            let n = srv.clients.lock().len();
+            // Replica connections are not counted, as in Redis.
+            let n = srv
+                .clients
+                .lock()
+                .len()
+                .saturating_sub(crate::replication::replica_count());
             let tracking_clients = crate::server::tracking::clients_on();
             let _ = write!(
                 o,
@@ -286,10 +294,12 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             let used = crate::server::evict::used_for_eviction();
             let peak = srv.used_memory_peak.fetch_max(used, Ordering::Relaxed).max(used);
             let maxmem = cfg.get_u64("maxmemory");
+            let (repl_backlog, repl_buffers) = crate::replication::mem_buffers();
+            let repl_clients = repl_buffers - repl_backlog;
             let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{}\r\nused_memory_lua:31744\r\nused_memory_vm_eval:31744\r\nused_memory_lua_human:31.00K\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_vm_total_human:63.00K\r\nused_memory_functions:184\r\nused_memory_scripts:184\r\nused_memory_scripts_human:184B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{frag:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{}\r\nused_memory_lua:31744\r\nused_memory_vm_eval:31744\r\nused_memory_lua_human:31.00K\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\nnumber_of_libraries:0\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_vm_total_human:63.00K\r\nused_memory_functions:184\r\nused_memory_scripts:184\r\nused_memory_scripts_human:184B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{frag:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{repl_backlog}\r\nmem_total_replication_buffers:{repl_buffers}\r\nmem_clients_slaves:{repl_clients}\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -311,6 +321,8 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 expired += sh.stats.expired_keys;
             }
             let pause = *srv.pause.lock();
+            let (sync_full, sync_partial_ok, sync_partial_err) =
+                crate::replication::stats_fields();
             let (tr_keys, tr_items, tr_prefixes) = crate::server::tracking::info_totals();
             let (ps_channels, ps_patterns, ps_shard) = (
                 srv.pubsub.channels(false, None).len(),
@@ -319,7 +331,7 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             );
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ps_channels}\r\npubsub_patterns:{ps_patterns}\r\npubsubshard_channels:{ps_shard}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{tr_keys}\r\ntracking_total_items:{tr_items}\r\ntracking_total_prefixes:{tr_prefixes}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{sync_full}\r\nsync_partial_ok:{sync_partial_ok}\r\nsync_partial_err:{sync_partial_err}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ps_channels}\r\npubsub_patterns:{ps_patterns}\r\npubsubshard_channels:{ps_shard}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{tr_keys}\r\ntracking_total_items:{tr_items}\r\ntracking_total_prefixes:{tr_prefixes}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
                 st.total_connections.load(Ordering::Relaxed),
                 st.total_commands.load(Ordering::Relaxed),
                 st.net_input_bytes.load(Ordering::Relaxed),
@@ -341,7 +353,9 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             );
         }
         "replication" => {
-            let _ = write!(o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n", srv.run_id, cfg.get_i64("repl-backlog-size"));
+            drop(cfg);
+            o.push_str(&crate::replication::info_section(srv));
+            return;
         }
         "cpu" => {
             let (u, s) = rusage();
@@ -528,6 +542,7 @@ fn apply_changes(ctx: &mut Ctx, changed: &[&str]) {
 
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     let srv = ctx.srv;
+    crate::replication::reset_stats();
     for c in srv.cmds.all() {
         for rt in std::iter::once(c).chain(c.subs.values().copied()) {
             rt.calls.store(0, Ordering::Relaxed);
@@ -1112,13 +1127,14 @@ fn variable_key_flags(rt: &CmdRt, args: &[bytes::Bytes]) -> Option<&'static str>
 
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let mut abort = false;
-    let (mut save, mut force) = (None, false);
+    let (mut save, mut force, mut now) = (None, false, false);
     for a in &ctx.args[1..] {
         if eq_ic(a, "nosave") {
             save = Some(false);
         } else if eq_ic(a, "save") {
             save = Some(true);
         } else if eq_ic(a, "now") {
+            now = true;
         } else if eq_ic(a, "force") {
             force = true;
         } else if eq_ic(a, "abort") {
@@ -1131,12 +1147,17 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         if ctx.args.len() != 2 {
             return Err(SYNTAX.into());
         }
-        // Only a signal's shutdown can be pending (it runs from the cron).
-        if !ctx.srv.shutdown_asap.swap(false, Ordering::SeqCst) {
+        // A signal's shutdown (run from the cron) or one waiting for replicas.
+        let signal = ctx.srv.shutdown_asap.swap(false, Ordering::SeqCst);
+        if !crate::replication::abort_shutdown() && !signal {
             return Err("ERR No shutdown in progress.".into());
         }
         crate::server::log::notice("Shutdown manually aborted.");
         ctx.out.ok();
+        return Ok(());
+    }
+    // A master with replicas lets them catch up first (shutdown-timeout).
+    if crate::replication::shutdown_command(ctx, save, force, now)? {
         return Ok(());
     }
     crate::server::log::warning("User requested shutdown...");
@@ -1170,8 +1191,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             let now = ctx.now;
             let now_s = ctx.lru_now();
             let key = ctx.args[2].clone();
-            let (db, st) = ctx.lk.db(ctx.cl.db, &key);
-            let Some(e) = db.lookup(&key, now, st) else {
+            let (db, _st) = ctx.lk.db(ctx.cl.db, &key);
+            let _ = now;
+            // As in Redis, DEBUG OBJECT looks at the table itself (a replica's
+            // logically expired key is still there).
+            let Some(e) = db.dict.get(&key) else {
                 return Err("ERR no such key".into());
             };
             let line = format!(
@@ -1202,6 +1226,10 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             }
         }
         b"reload" => debug_reload(ctx)?,
+        b"replicate" if argc >= 3 => {
+            crate::replication::debug_replicate(ctx.cl.db, &ctx.args[2..]);
+            ctx.out.ok();
+        }
         b"loadaof" if argc == 2 => super::aof::debug_loadaof(ctx)?,
         b"aof-flush-sleep" if argc == 3 => super::aof::debug_flush_sleep(ctx)?,
         b"config-rewrite-force-all" if argc == 2 => {

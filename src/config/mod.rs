@@ -755,6 +755,11 @@ impl Config {
         }
     }
 
+    /// REPLICAOF at run time updates the directive (CONFIG GET/REWRITE).
+    pub fn set_replicaof(&mut self, v: Option<(String, u16)>) {
+        self.values[must_lookup("replicaof")] = Value::ReplicaOf(v);
+    }
+
     /// replicaof host and port, if configured.
     pub fn replicaof(&self) -> Option<(String, u16)> {
         match self.value("replicaof") {

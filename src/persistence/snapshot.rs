@@ -82,6 +82,16 @@ fn encode_hooked(e: &Entry, buf: &mut Vec<u8>) {
 }
 
 fn aux_fields(srv: &Server, aof_base: bool) -> Vec<(&'static str, Vec<u8>)> {
+    let mut aux = base_aux(srv, aof_base);
+    if !aof_base {
+        // The replication ID and offset, so a restarted server can PSYNC.
+        aux.extend(crate::replication::rdb_aux());
+    }
+    aux
+}
+
+/// The aux fields every file carries (no replication state).
+fn base_aux(srv: &Server, aof_base: bool) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (
             "redis-ver",
@@ -205,12 +215,70 @@ fn debug_delay(us: i64) {
     }
 }
 
-/// Saves every database while the caller holds all shard locks, into
-/// `temp-<pid>.rdb`, then renames it over `path`.
-pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Result<(), String> {
+/// Writes every database as an RDB image while the caller holds all shard
+/// locks; `extra_aux` adds auxiliary fields (the replication ID and offset
+/// of a full resync).
+pub fn write_locked<W: Write>(
+    srv: &'static Server,
+    lk: &mut Locked,
+    out: W,
+    extra_aux: &[(&'static str, Vec<u8>)],
+) -> std::io::Result<W> {
     let (compress, checksum) = settings(srv);
     let ndb = srv.ks.ndb;
     let delay = key_save_delay(srv);
+    let mut w = Writer::new(out, compress, checksum);
+    // A full resync passes the replication fields itself (its caller holds
+    // the replication state).
+    let mut aux = if extra_aux.is_empty() {
+        aux_fields(srv, false)
+    } else {
+        base_aux(srv, false)
+    };
+    aux.extend(extra_aux.iter().cloned());
+    w.header(&aux)?;
+    for code in &function_codes() {
+        w.byte(rdb::OP_FUNCTION2)?;
+        w.string(code)?;
+    }
+    for d in 0..ndb {
+        let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| {
+            (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64)
+        });
+        if size == 0 {
+            continue;
+        }
+        w.select_db(d, size, vol)?;
+        for sh in lk.shards() {
+            let mut err = Ok(());
+            // Keys already expired are saved too, as Redis does: the
+            // loader counts and drops them (rdb_last_load_keys_expired).
+            sh.dbs[d].dict.for_each(|e| {
+                if err.is_ok() {
+                    err = w.entry(&e.key, &e.val, e.expire);
+                    if delay != 0 {
+                        debug_delay(delay);
+                    }
+                }
+            });
+            err?;
+        }
+    }
+    w.finish()
+}
+
+/// The RDB image of the dataset in memory (replication full sync).
+pub fn dump_locked(
+    srv: &'static Server,
+    lk: &mut Locked,
+    extra_aux: &[(&'static str, Vec<u8>)],
+) -> std::io::Result<Vec<u8>> {
+    write_locked(srv, lk, Vec::new(), extra_aux)
+}
+
+/// Saves every database while the caller holds all shard locks, into
+/// `temp-<pid>.rdb`, then renames it over `path`.
+pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Result<(), String> {
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
     let f = std::fs::File::create(&tmp).map_err(|e| {
         format!(
@@ -220,39 +288,9 @@ pub fn save_locked(srv: &'static Server, lk: &mut Locked, path: &PathBuf) -> Res
             io_msg(&e)
         )
     })?;
-    let funcs = function_codes();
     let res = (|| -> std::io::Result<()> {
         let bw = BufWriter::with_capacity(1 << 20, f);
-        let mut w = Writer::new(bw, compress, checksum);
-        w.header(&aux_fields(srv, false))?;
-        for code in &funcs {
-            w.byte(rdb::OP_FUNCTION2)?;
-            w.string(code)?;
-        }
-        for d in 0..ndb {
-            let (size, vol) = lk.shards().fold((0u64, 0u64), |(a, b), s| {
-                (a + s.dbs[d].len() as u64, b + s.dbs[d].volatile as u64)
-            });
-            if size == 0 {
-                continue;
-            }
-            w.select_db(d, size, vol)?;
-            for sh in lk.shards() {
-                let mut err = Ok(());
-                // Keys already expired are saved too, as Redis does: the
-                // loader counts and drops them (rdb_last_load_keys_expired).
-                sh.dbs[d].dict.for_each(|e| {
-                    if err.is_ok() {
-                        err = w.entry(&e.key, &e.val, e.expire);
-                        if delay != 0 {
-                            debug_delay(delay);
-                        }
-                    }
-                });
-                err?;
-            }
-        }
-        let bw = w.finish()?;
+        let bw = write_locked(srv, lk, bw, &[])?;
         let f = bw.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         Ok(())
@@ -604,6 +642,17 @@ pub fn load_file(
             ))
         }
     };
+    load_bytes(srv, lk, &data, crate::replication::rdb_aux_loaded)
+}
+
+/// Loads an RDB image held in memory (a dump file's contents, or the
+/// payload of a replication full sync); `aux` sees the auxiliary fields.
+pub fn load_bytes(
+    srv: &'static Server,
+    lk: Option<&mut Locked>,
+    data: &[u8],
+    mut aux: impl FnMut(&[u8], &[u8]),
+) -> Result<(u64, u64), String> {
     super::types::use_limits(&srv.hot.enc);
     let now = crate::util::now_ms();
     let (mut loaded, mut expired) = (0u64, 0u64);
@@ -613,7 +662,7 @@ pub fn load_file(
     let delay = srv.cfg.read().get_i64("key-load-delay");
     let resize_hint: std::cell::Cell<Option<(usize, usize)>> = std::cell::Cell::new(None);
     rdb::load(
-        &data,
+        data,
         |k| {
             if k.db >= ndb {
                 return Err(rdb::LoadError(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting\n", ndb)));
@@ -638,8 +687,13 @@ pub fn load_file(
                     sh.dbs[db].dict.reserve(per);
                 }
             }
-            if k.expire != 0 && k.expire <= now {
+            // A replica keeps expired keys: its master sends the DELs.
+            if k.expire != 0
+                && k.expire <= now
+                && !crate::store::KEEP_EXPIRED.load(Ordering::Relaxed)
+            {
                 expired += 1;
+                crate::replication::expired_on_load(k.db, &k.key);
                 return Ok(());
             }
             let lru = k.lru_idle.map(|i| lru.saturating_sub(i as u32)).unwrap_or(lru);
@@ -663,6 +717,7 @@ pub fn load_file(
         },
         |m| {
             match m {
+                Meta::Aux(k, v) => aux(k, v),
                 Meta::Function(code) => load_function(&code).map_err(rdb::LoadError)?,
                 // Applied before the database's first key (see above).
                 Meta::ResizeDb(db, size, _) if db < ndb && size > 0 => {

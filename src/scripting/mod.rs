@@ -783,6 +783,12 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
+    // A replica refuses writes; a master may lack good replicas (NOREPLICAS).
+    if rt.write {
+        if let Some(e) = crate::replication::deny(rt, &argv) {
+            return reject(&e.0);
+        }
+    }
     if rt.write {
         c.wrote = true;
         RUN.wrote.store(true, Ordering::Release);

@@ -234,12 +234,16 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
                 Flow::Continue => resume_deadline = None,
                 Flow::Block(req, b) => {
+                    // Blocked from now on (INFO, CLIENT LIST), not only once
+                    // the earlier replies are written.
+                    h.set_flag(F_BLOCKED, true);
+                    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
+                        h.set_flag(F_BLOCKED, false);
+                        srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                         break 'conn;
                     }
                     let deadline = resume_deadline.take().unwrap_or(b.deadline);
-                    h.set_flag(F_BLOCKED, true);
-                    srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     let outcome = wait_blocked(&h, deadline, &mut sock, &mut buf).await;
                     exec::clock_reset(None);
                     unregister_waits(srv, &h, &b);

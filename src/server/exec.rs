@@ -168,6 +168,13 @@ pub fn execute(
             return Flow::Continue;
         }
     }
+    // Replicas refuse writes (READONLY) and, with the link down,
+    // replica-serve-stale-data no refuses most commands; a master with
+    // min-replicas-to-write refuses writes without enough good replicas.
+    if let Some(e) = crate::replication::deny(rt, &args) {
+        reject(srv, cl, out, e, Some(rt));
+        return Flow::Continue;
+    }
     let top = rt.parent.map(|p| p.spec.name).unwrap_or(rt.spec.name);
     if out.proto < 3 && cl.subs.any() && !allowed_when_subscribed(top) {
         reject(srv, cl, out, format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", rt.full_name).into(), Some(rt));

@@ -276,6 +276,7 @@ impl Server {
         crate::store::lfu::set_params(c.get_i64("lfu-log-factor"), c.get_i64("lfu-decay-time"));
         drop(c);
         crate::persistence::aof::config_changed(self);
+        crate::replication::config_changed(self);
         tracking::config_changed(self);
         let max = self.hot.slowlog_max_len.load(Ordering::Relaxed);
         let mut sl = self.slowlog.lock();
@@ -535,6 +536,7 @@ impl Server {
         log::notice("Server initialized");
         log::notice("Ready to accept connections");
         tokio::spawn(cron(self));
+        crate::replication::start(self);
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).unwrap();
         let mut int = signal(SignalKind::interrupt()).unwrap();
@@ -581,6 +583,10 @@ impl Server {
         } else {
             None
         };
+        // With replicas connected, wait for them first (shutdown-timeout).
+        if crate::replication::shutdown_signal(self, save, flags & 8 != 0, flags & 4 != 0) {
+            return;
+        }
         if self.final_save(save) || flags & 8 != 0 {
             self.shutdown.notify_one();
         } else {
@@ -678,7 +684,11 @@ async fn cron(srv: &'static Server) {
             .load(Ordering::Relaxed)
             .clamp(1, 10);
         let paused = srv.pause_until.load(Ordering::Relaxed) > crate::util::now_ms();
-        if srv.active_expire_enabled.load(Ordering::Relaxed) && !paused {
+        // Replicas leave expiry to their master (it sends DELs).
+        if srv.active_expire_enabled.load(Ordering::Relaxed)
+            && !paused
+            && !crate::replication::is_replica()
+        {
             active_expire_cycle(srv, effort);
         }
         tracking::cron(srv);

@@ -1,4 +1,4 @@
-//! Propagation of changes (to the AOF; later to replicas).
+//! Propagation of changes to the AOF and to the replication stream.
 //!
 //! `after_command` runs in `exec::call` while the command still holds its
 //! shard locks: keys that expired during the command become `DEL`s, and a
@@ -41,8 +41,14 @@ pub fn force() {
 }
 
 #[inline]
-fn active() -> bool {
+fn aof_on() -> bool {
     aof::ON.load(Ordering::Relaxed) && !aof::LOADING.load(Ordering::Relaxed)
+}
+
+/// Changes are recorded for the AOF or for the replication stream.
+#[inline]
+fn active() -> bool {
+    aof_on() || crate::replication::feeding()
 }
 
 fn push(db: usize, args: &[&[u8]]) {
@@ -52,10 +58,21 @@ fn push(db: usize, args: &[&[u8]]) {
 }
 
 fn commit() {
+    commit_ex(false)
+}
+
+/// `no_wrap`: several records still go out unwrapped (the lazy-expiry
+/// DELs of commands that touch arbitrary keys: SCAN, RANDOMKEY, KEYS).
+fn commit_ex(no_wrap: bool) {
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
-            aof::append(&p, p.len() > 1);
+            let wrap = p.len() > 1 && !no_wrap;
+            if aof_on() {
+                aof::append(&p, wrap);
+            }
+            // The replication stream gets the same records (with its own SELECTs).
+            crate::replication::feed(&p, wrap);
             p.clear();
         }
     });
@@ -108,6 +125,14 @@ pub fn after_command(
     dirty: u64,
     reply: &[u8],
 ) {
+    // A writable replica expires the keys its own clients wrote.
+    if dirty > 0
+        && rt.write
+        && crate::replication::is_replica()
+        && !crate::replication::from_master()
+    {
+        crate::replication::remember_local_keys(cl.db, rt, args);
+    }
     let on = active();
     if rt.spec.scope == Scope::All && rt.spec.name == "swapdb" {
         // SWAPDB moves databases within shards: keep their indexes right.
@@ -128,11 +153,14 @@ pub fn after_command(
         return;
     }
     let _ = srv;
+    // FLUSHDB/FLUSHALL propagate even when there was nothing to delete.
+    let forced =
+        forced || (matches!(rt.spec.name, "flushdb" | "flushall") && reply.starts_with(b"+OK"));
     if (dirty > 0 || forced) && (rt.write || rt.may_replicate) {
         rewrite(cl.db, lk, rt, args, reply);
     }
     if !cl.in_exec {
-        commit();
+        commit_ex(matches!(rt.spec.name, "scan" | "randomkey" | "keys"));
     }
 }
 
@@ -215,9 +243,10 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
         // Recorded by the handler itself (see `record`).
         "migrate" => {}
         "set" if args.len() > 3 => {
+            // Any expire option becomes SET key value PXAT <ms> (Redis 7.0).
             let rel = args[3..]
                 .iter()
-                .any(|a| eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat"));
+                .any(|a| eq_ic(a, "ex") || eq_ic(a, "px") || eq_ic(a, "exat") || eq_ic(a, "pxat"));
             if !rel {
                 return verbatim(args);
             }
@@ -309,6 +338,22 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
             }
         }
         "brpoplpush" => push(db, &[b"RPOPLPUSH", &args[1], &args[2]]),
+        "getdel" => push(db, &[b"DEL", &args[1]]),
+        "restore" => {
+            // A relative TTL becomes absolute: RESTORE key <ms-at> payload ... ABSTTL.
+            let ttl = crate::util::parse_i64(&args[2]).unwrap_or(0);
+            let abs = args[3..].iter().any(|a| eq_ic(a, "absttl"));
+            match expire_of(lk, db, &args[1]) {
+                Some(at) if ttl > 0 && !abs && at > 0 => {
+                    let at = at.to_string();
+                    let mut v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                    v[2] = at.as_bytes();
+                    v.push(b"ABSTTL");
+                    push(db, &v);
+                }
+                _ => verbatim(args),
+            }
+        }
         "blmove" => push(db, &[b"LMOVE", &args[1], &args[2], &args[3], &args[4]]),
         "lmpop" | "blmpop" | "zmpop" | "bzmpop" => {
             let first = if name.starts_with('b') { 2 } else { 1 };

@@ -23,6 +23,16 @@ pub use value::Value;
 /// keys are treated as missing but not deleted, as in Redis.
 pub static EXPIRE_PAUSED_UNTIL: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
+/// Set on replicas: a logically expired key is hidden but not deleted (the
+/// master sends the DEL), and the master's own commands still see it.
+pub static KEEP_EXPIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// The command running on this thread comes from our master: expired
+    /// keys are still there for it (replication keeps the master's view).
+    pub static SEE_EXPIRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// One database's part of a shard.
 #[derive(Default)]
 pub struct Db {
@@ -95,6 +105,12 @@ impl Db {
                 Some(e) => e.expire != 0 && e.expire <= now,
             };
             if expired {
+                if KEEP_EXPIRED.load(std::sync::atomic::Ordering::Relaxed) {
+                    if SEE_EXPIRED.with(|c| c.get()) {
+                        return self.dict.get_mut(key);
+                    }
+                    return None;
+                }
                 if now < EXPIRE_PAUSED_UNTIL.load(std::sync::atomic::Ordering::Relaxed) {
                     return None;
                 }
