@@ -113,6 +113,9 @@ pub struct RunCtx {
 
 thread_local! {
     static CUR: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+    /// The hook of this thread's interpreter fires on every instruction
+    /// (a kill was requested).
+    static KILL_HOOK: Cell<bool> = const { Cell::new(false) };
     /// Deadline of a FUNCTION LOAD run on this thread.
     static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
@@ -344,10 +347,7 @@ impl Vm {
             Function,
         ) = boot.call((rawcall, load_api))?;
         let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(100_000),
-            |_lua, _dbg| hook(),
-        );
+        set_normal_hook(&lua);
         Ok(Vm {
             lua,
             globals: g,
@@ -826,8 +826,19 @@ fn error_handler(lua: &Lua, v: Value) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// Installs the count hook at its normal rate.
+fn set_normal_hook(lua: &Lua) {
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        |lua, _dbg| hook(lua),
+    );
+}
+
 /// The count hook: FUNCTION LOAD timeout, busy detection and SCRIPT KILL.
-fn hook() -> mlua::Result<VmState> {
+/// Once a kill is requested the hook fires on every instruction, so that
+/// a script catching the error with pcall is stopped at its next
+/// instruction outside the protected call.
+fn hook(lua: &Lua) -> mlua::Result<VmState> {
     if let Some(d) = LOAD_DEADLINE.with(|c| c.get()) {
         if Instant::now() > d {
             return Err(lua_err("ERR FUNCTION LOAD timeout"));
@@ -847,6 +858,11 @@ fn hook() -> mlua::Result<VmState> {
         ));
     }
     if RUN.kill.load(Ordering::Acquire) {
+        if !KILL_HOOK.with(|k| k.replace(true)) {
+            lua.set_hook(HookTriggers::new().every_nth_instruction(1), |lua, _dbg| {
+                hook(lua)
+            });
+        }
         return Err(lua_err(if RUN.is_eval.load(Ordering::Relaxed) {
             "ERR Script killed by user with SCRIPT KILL..."
         } else {
@@ -928,6 +944,9 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     RUN.running.store(false, Ordering::Release);
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
+    if KILL_HOOK.with(|k| k.replace(false)) {
+        set_normal_hook(&inv.vm.lua);
+    }
     CUR.with(|c| c.set(prev));
     ctx.cl.db = saved_db;
     ctx.cl.reply_mode = saved_mode;

@@ -240,8 +240,8 @@ pub struct Client {
     pub push_tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
     /// This client's Pub/Sub subscriptions.
     pub subs: Subscriptions,
-    /// WATCHed keys: (db, key, whether it was already expired when watched).
-    pub watched: Vec<(usize, Bytes, bool)>,
+    /// WATCHed keys: (db, key). Their per-key state lives in the shard.
+    pub watched: Vec<(usize, Bytes)>,
     /// Set by any write to a watched key: EXEC then fails.
     pub watch_dirty: Arc<AtomicBool>,
 }

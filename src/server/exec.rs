@@ -44,9 +44,24 @@ fn runs_in_multi(name: &str) -> bool {
     )
 }
 
-fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
+fn reject(srv: &'static Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
     if let Some(rt) = rt {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if rt.spec.name == "exec" && cl.multi.is_some() {
+            // A refused EXEC discards the transaction (Redis's execCommandAbort).
+            cl.multi = None;
+            cl.multi_error = false;
+            cl.h.multi.store(-1, Ordering::Relaxed);
+            crate::commands::connection::unwatch_all(srv, cl);
+            let msg = String::from_utf8_lossy(e.bytes());
+            let msg = msg.strip_prefix('-').unwrap_or(&msg);
+            let msg = msg.trim_end_matches(['\r', '\n']);
+            let abort: CmdErr =
+                format!("EXECABORT Transaction discarded because of: {}", msg).into();
+            srv.count_error(&abort.0);
+            out.error_bytes(abort.bytes());
+            return;
+        }
     }
     if cl.multi.is_some() {
         cl.multi_error = true;
@@ -183,18 +198,22 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 }
 
 /// A command that wrote (`dirty > 0`) invalidates WATCH on the keys its
-/// key spec names; whole-keyspace writers (FLUSHDB, FLUSHALL, SWAPDB...)
-/// invalidate every watch on the databases they hold.
+/// key spec names. FLUSHDB, FLUSHALL and SWAPDB mark watchers themselves
+/// (before the data changes); other whole-keyspace writers that name no
+/// keys (DEBUG RELOAD...) invalidate every watch on the databases they hold.
 fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
-    if rt.spec.scope == crate::commands::Scope::All {
-        let which = if rt.spec.name == "flushdb" {
-            Some(db)
-        } else {
-            None
-        };
+    if matches!(rt.spec.name, "flushdb" | "flushall" | "swapdb") {
+        return;
+    }
+    if rt.spec.scope == crate::commands::Scope::All
+        && rt.spec.keys.0 <= 0
+        && rt.spec.getkeys.is_none()
+    {
         for sh in lk.shards() {
-            if !sh.watched.is_empty() {
-                sh.touch_all_watched(which);
+            for v in sh.watched.values() {
+                for w in v {
+                    w.dirty.store(true, Ordering::SeqCst);
+                }
             }
         }
         return;
@@ -322,6 +341,12 @@ pub fn call(
     let events = std::mem::take(&mut ctx.events);
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
+    }
+    if crate::store::watching() {
+        // Keys removed by lazy expiry are modified for their watchers.
+        for sh in lk.shards() {
+            sh.touch_expired_watched();
+        }
     }
     // Client-side caching: invalidations and remembered keys, under the locks.
     if super::tracking::active() {

@@ -695,6 +695,7 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
                 }
             }
         }
+        g.touch_expired_watched();
         let expired = tracking::take_expired(&g.stats);
         propagate::expired_in_cron(&mut g.stats);
         drop(g);
