@@ -7,6 +7,7 @@
 //! - `store`: the sharded keyspace and value types, with expiry;
 //! - `config`: every redis.conf directive in one table.
 
+pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod ldouble;

@@ -3,7 +3,7 @@
 use magpie::server::{log, Server, REDIS_VERSION};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: magpie::alloc::Counting = magpie::alloc::Counting;
 
 fn usage() {
     eprintln!(
@@ -23,6 +23,7 @@ Examples:
 }
 
 fn main() {
+    GLOBAL.activate();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(a) = args.first() {
         match a.as_str() {

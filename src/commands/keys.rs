@@ -646,7 +646,7 @@ fn object_freq(ctx: &mut Ctx) -> CmdResult {
     if !lfu_policy(ctx) {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    match object_entry(ctx).map(|e| e.lru & 0xff) {
+    match object_entry(ctx).map(|e| crate::store::lfu::decayed(e.lru)) {
         Some(f) => ctx.out.int(f as i64),
         None => ctx.out.null(),
     }
@@ -666,9 +666,19 @@ fn object_idletime(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
-    // Redis shares the integers 0..9999: they report INT_MAX references.
+    // Redis shares the integers 0..9999: they report INT_MAX references,
+    // unless an LRU/LFU eviction policy needs a clock per key.
+    let per_key_clock = ctx.srv.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed) != 0
+        && matches!(
+            crate::server::evict::POLICY.load(std::sync::atomic::Ordering::Relaxed),
+            crate::server::evict::ALLKEYS_LRU
+                | crate::server::evict::VOLATILE_LRU
+                | crate::server::evict::ALLKEYS_LFU
+                | crate::server::evict::VOLATILE_LFU
+        );
     let shared = |e: &Entry| {
-        e.val.encoding() == "int"
+        !per_key_clock
+            && e.val.encoding() == "int"
             && e.val
                 .as_str()
                 .and_then(parse_i64)

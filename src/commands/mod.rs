@@ -245,6 +245,9 @@ impl<'a> Ctx<'a> {
 
     /// The LRU clock value to store in entries accessed now.
     pub fn lru_now(&self) -> u32 {
+        if crate::store::lfu::enabled() {
+            return crate::store::lfu::initial();
+        }
         (self.now / 1000) as u32
     }
 }
@@ -280,7 +283,11 @@ pub fn lookup_read<'c>(
         Some(e) => {
             st.keyspace_hits += 1;
             if a.touch {
-                e.lru = a.lru;
+                e.lru = if crate::store::lfu::enabled() {
+                    crate::store::lfu::touch(e.lru)
+                } else {
+                    a.lru
+                };
             }
             Some(e)
         }

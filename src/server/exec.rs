@@ -168,12 +168,13 @@ pub fn count_unblocked(srv: &Server, args: &[Bytes], failed: bool) {
     }
 }
 
-/// True when maxmemory is set and exceeded. (Eviction will free memory
-/// here first; until then commands that may grow memory are refused.)
+/// With maxmemory set, evicts keys as the policy says before the command
+/// runs; true when the memory is still over the limit with nothing left to
+/// evict, so commands that may grow memory are refused.
 #[inline]
-fn over_maxmemory(srv: &Server) -> bool {
-    let max = srv.hot.maxmemory.load(Ordering::Relaxed);
-    max != 0 && srv.used_memory.load(Ordering::Relaxed) > max
+fn over_maxmemory(srv: &'static Server) -> bool {
+    srv.hot.maxmemory.load(Ordering::Relaxed) != 0
+        && super::evict::perform(srv) == super::evict::Outcome::Fail
 }
 
 /// Commands refused when over maxmemory: `denyoom` ones, and EXEC of a

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod conn;
+pub mod evict;
 pub mod exec;
 pub mod latency;
 pub mod log;
@@ -146,6 +147,8 @@ pub struct Server {
     pub blocked_clients: AtomicUsize,
     /// Memory in use as maxmemory sees it (resident set), refreshed by the cron.
     pub used_memory: AtomicU64,
+    /// The highest `used_memory` seen (INFO used_memory_peak).
+    pub used_memory_peak: AtomicU64,
     /// The accept loops of the current listeners (replaced by CONFIG SET port/bind).
     pub accept_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -201,7 +204,8 @@ impl Server {
             }),
             active_expire_enabled: AtomicBool::new(true),
             blocked_clients: AtomicUsize::new(0),
-            used_memory: AtomicU64::new(crate::commands::server::rss_bytes()),
+            used_memory: AtomicU64::new(evict::used_for_eviction()),
+            used_memory_peak: AtomicU64::new(0),
             accept_tasks: Mutex::new(Vec::new()),
         };
         srv.refresh_hot();
@@ -266,6 +270,9 @@ impl Server {
         h.protected_mode
             .store(c.get_bool("protected-mode"), Ordering::Relaxed);
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
+        evict::set_policy(&c.get_str("maxmemory-policy"));
+        crate::store::dict::MAXMEMORY.store(c.get_u64("maxmemory"), Ordering::Relaxed);
+        crate::store::lfu::set_params(c.get_i64("lfu-log-factor"), c.get_i64("lfu-decay-time"));
         drop(c);
         crate::persistence::aof::config_changed(self);
         tracking::config_changed(self);
@@ -660,8 +667,12 @@ async fn cron(srv: &'static Server) {
                 }
             }
         }
-        srv.used_memory
-            .store(crate::commands::server::rss_bytes(), Ordering::Relaxed);
+        if srv.hot.maxmemory.load(Ordering::Relaxed) != 0 {
+            evict::perform(srv);
+        }
+        let used = evict::used_for_eviction();
+        srv.used_memory.store(used, Ordering::Relaxed);
+        srv.used_memory_peak.fetch_max(used, Ordering::Relaxed);
         conn::check_timeouts(srv);
         crate::commands::persistence::cron(srv);
     }

@@ -57,6 +57,14 @@ fn drain_expired(st: &mut ShardStats, on: bool) {
     st.pending_expired.clear();
 }
 
+/// A key was deleted outside any command (eviction): propagate a DEL.
+pub fn key_removed(db: usize, key: &[u8]) {
+    if active() {
+        push(db, &[b"DEL", key]);
+        commit();
+    }
+}
+
 /// The active expire cycle removed keys from a shard (its lock is held).
 pub fn expired_in_cron(st: &mut ShardStats) {
     if st.pending_expired.is_empty() {

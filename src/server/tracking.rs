@@ -477,6 +477,21 @@ pub fn expired_in_cron(srv: &Server, keys: Vec<(usize, crate::store::SBytes)>) {
     }
 }
 
+/// A key was evicted (its shard unlocked): the `evicted` notification and
+/// the trackers' invalidation.
+pub fn key_evicted(srv: &Server, db: usize, key: &[u8]) {
+    let ev = Event {
+        class: crate::config::NOTIFY_EVICTED,
+        name: "evicted",
+        db,
+        key: Bytes::copy_from_slice(key),
+    };
+    super::exec::notify_keyspace(srv, std::slice::from_ref(&ev));
+    if active() {
+        invalidate(srv, 0, &[(key, None)]);
+    }
+}
+
 /// Copies the expired keys of a shard if anyone consumes them.
 pub fn take_expired(st: &crate::store::ShardStats) -> Vec<(usize, crate::store::SBytes)> {
     if st.pending_expired.is_empty() || !crate::store::events::wanted(crate::store::events::EXPIRED)

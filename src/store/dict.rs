@@ -42,6 +42,19 @@ impl Table {
     }
 }
 
+/// `maxmemory`, mirrored here for the table-growth check (0: no limit).
+pub static MAXMEMORY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether a table may grow to `buckets` buckets without crossing maxmemory.
+fn expand_allowed(buckets: usize) -> bool {
+    let max = MAXMEMORY.load(std::sync::atomic::Ordering::Relaxed);
+    if max == 0 {
+        return true;
+    }
+    let more = (buckets * std::mem::size_of::<usize>()) as u64;
+    crate::alloc::used().is_none_or(|u| u + more <= max)
+}
+
 /// Process-wide hasher so every table hashes alike (seeded once per process).
 pub fn hasher() -> &'static foldhash::quality::RandomState {
     static H: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
@@ -144,6 +157,7 @@ impl Dict {
         }
     }
 
+    #[inline]
     fn maybe_grow(&mut self) {
         if self.is_rehashing() {
             return;
@@ -152,6 +166,12 @@ impl Dict {
         if size == 0 {
             self.resize_to(MIN_SIZE);
         } else if self.t[0].used >= size {
+            // Under maxmemory, a table does not double if the new bucket
+            // array alone would cross the limit, until it is 1.618 full
+            // (Redis's dictExpandAllowed): growing would only evict keys.
+            if self.t[0].used * 1000 < size * 1618 && !expand_allowed(size * 2) {
+                return;
+            }
             self.resize_to(self.t[0].used + 1);
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod lfu;
 pub mod sbytes;
 pub mod types;
 pub mod value;
