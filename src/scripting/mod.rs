@@ -71,6 +71,9 @@ pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptErr(msg.into()))
 }
 
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
+pub static DISABLE_DENY_SCRIPTS: AtomicBool = AtomicBool::new(false);
+
 /// The state of the script in execution, shared with other clients (BUSY,
 /// SCRIPT KILL, FUNCTION STATS).
 pub struct RunState {
@@ -109,6 +112,9 @@ pub struct RunCtx {
     pub allow_oom: bool,
     pub wrote: bool,
     pub scratch: Vec<usize>,
+    /// The reply holds an error already counted in errorstats: the
+    /// command still counts as failed.
+    pub failed_uncounted: bool,
 }
 
 thread_local! {
@@ -133,6 +139,14 @@ fn cur<'a>() -> Option<&'a mut RunCtx> {
 pub fn count_error(msg: &str) {
     if let Some(c) = cur() {
         c.srv.count_error(msg);
+    }
+}
+
+/// A script's reply holds an error that was already counted: the script's
+/// command still counts as failed.
+pub fn note_counted_error() {
+    if let Some(c) = cur() {
+        c.failed_uncounted = true;
     }
 }
 
@@ -330,7 +344,16 @@ impl Vm {
         } else {
             None
         };
-        let rawcall = lua.create_function(|lua, args: MultiValue| script_call(lua, args))?;
+        // Takes the arguments as (table, count): a call with thousands of
+        // arguments (unpack of a big table) must not need a Lua stack slot
+        // per argument inside the callback.
+        let rawcall = lua.create_function(|lua, (t, n): (Table, i64)| {
+            let mut args = Vec::with_capacity(n.max(0) as usize);
+            for i in 1..=n {
+                args.push(t.raw_get::<Value>(i)?);
+            }
+            script_call(lua, &args)
+        })?;
         lua.set_named_registry_value("magpie_rawcall", rawcall.clone())?;
         // redis.call/pcall are C functions (not Lua wrappers) so that
         // `return redis.call(...)` keeps the script's frame for error lines.
@@ -434,9 +457,19 @@ impl Vm {
 unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
+    // Pack the arguments into a table: only two stack slots are needed
+    // whatever their number.
+    ffi::lua_createtable(l, n, 0);
+    for i in 1..=n {
+        ffi::lua_pushvalue(l, i);
+        ffi::lua_rawseti(l, -2, i as _);
+    }
+    ffi::lua_replace(l, 1);
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushinteger(l, n as ffi::lua_Integer);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_rawcall".as_ptr());
     ffi::lua_insert(l, 1);
-    ffi::lua_call(l, n, 2);
+    ffi::lua_call(l, 2, 2);
     if raise && ffi::lua_toboolean(l, -2) == 0 {
         ffi::lua_error(l);
     }
@@ -550,7 +583,7 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
         "acl_check_cmd",
         lua.create_function(|_, args: MultiValue| {
             let Some(c) = cur() else { return Ok(false) };
-            let argv = lua_args(&args).map_err(lua_err)?;
+            let argv = lua_args(&args.into_iter().collect::<Vec<_>>()).map_err(lua_err)?;
             if argv.is_empty() {
                 return Err(lua_err(
                     "ERR Please specify at least one argument for this redis lib call",
@@ -648,7 +681,7 @@ pub fn sha1_hex(b: &[u8]) -> String {
 
 /// Converts redis.call arguments: strings, and numbers in Lua's own
 /// formatting.
-fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
+fn lua_args(args: &[Value]) -> Result<Vec<Bytes>, String> {
     let mut out = Vec::with_capacity(args.len());
     for v in args.iter() {
         match v {
@@ -699,8 +732,21 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
+/// Field of an error table whose error was already counted in errorstats
+/// (by the command that failed inside redis.call/pcall): returning it
+/// from the script does not count it again.
+pub const COUNTED: &str = "ignore_error_stats_update";
+
+/// An error table for an error already counted in errorstats.
+fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    t.raw_set(COUNTED, true)?;
+    Ok((false, Value::Table(t)))
+}
+
 /// redis.call / redis.pcall: runs a command and returns (ok, reply).
-fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let Some(c) = cur() else {
         return err_table(
             lua,
@@ -713,7 +759,7 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let argv = match lua_args(&args) {
+    let argv = match lua_args(args) {
         Ok(a) => a,
         Err(e) => return err_table(lua, &e),
     };
@@ -726,18 +772,19 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             } else {
                 "ERR Unknown Redis command called from script"
             };
-            return err_table(lua, msg);
+            srv.count_error(msg);
+            return counted_err_table(lua, msg);
         }
     };
     let reject = |msg: &str| -> mlua::Result<(bool, Value)> {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(msg);
-        err_table(lua, msg)
+        counted_err_table(lua, msg)
     };
     if !crate::commands::arity_ok(rt.spec, argv.len()) {
         return reject("ERR Wrong number of args calling Redis command from script");
     }
-    if rt.spec.has_flag("noscript") {
+    if rt.spec.has_flag("noscript") && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
         return reject("ERR This Redis command is not allowed from script");
     }
     let name = rt.spec.name;
@@ -772,6 +819,12 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let mut pos = 0;
     let is_err = out.buf.first() == Some(&b'-');
     let v = convert::resp_to_lua(lua, &out.buf, &mut pos)?;
+    if is_err {
+        // exec::call counted this error already.
+        if let Value::Table(t) = &v {
+            t.raw_set(COUNTED, true)?;
+        }
+    }
     Ok((!is_err, v))
 }
 
@@ -909,6 +962,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         allow_oom: inv.flags & F_ALLOW_OOM != 0,
         wrote: false,
         scratch: Vec::new(),
+        failed_uncounted: false,
     };
     let saved_db = ctx.cl.db;
     let saved_mode =
@@ -961,9 +1015,20 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
             let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
             let r = convert::lua_to_reply(&v, ctx.out, rc.resp);
             CUR.with(|c| c.set(prev));
+            if rc.failed_uncounted {
+                ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
             match r {
                 convert::Ret::Ok => Ok(()),
-                convert::Ret::Err(e) => Err(e.into()),
+                convert::Ret::Err(e, false) => Err(e.into()),
+                convert::Ret::Err(e, true) => {
+                    // Already in errorstats: the reply only, and a failed call.
+                    if !rc.failed_uncounted {
+                        ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ctx.out.error(&e);
+                    Ok(())
+                }
             }
         }
         Err(t) => {
@@ -972,12 +1037,18 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 _ => "ERR unknown error".into(),
             };
             let msg = msg.strip_prefix('-').map(|s| s.to_string()).unwrap_or(msg);
+            let counted = matches!(t.raw_get::<Value>(COUNTED), Ok(Value::Boolean(true)));
             let line: Option<i64> = t.raw_get("line").ok();
             let source: Option<String> = t.raw_get("source").ok();
             let full = match (line, source) {
                 (Some(l), Some(s)) => format!("{} script: {}, on {}:{}.", msg, inv.name, s, l),
                 _ => msg,
             };
+            if counted {
+                ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+                ctx.out.error(&full);
+                return Ok(());
+            }
             Err(full.into())
         }
     }
