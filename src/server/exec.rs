@@ -112,7 +112,7 @@ pub fn execute(
         reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
         return Flow::Continue;
     }
-    if over_maxmemory(srv) && denies_oom(srv, cl, rt) {
+    if over_maxmemory(srv, cl.h.id, &mut out.buf) && denies_oom(srv, cl, rt) {
         reject(
             srv,
             cl,
@@ -172,9 +172,16 @@ pub fn count_unblocked(srv: &Server, args: &[Bytes], failed: bool) {
 /// runs; true when the memory is still over the limit with nothing left to
 /// evict, so commands that may grow memory are refused.
 #[inline]
-fn over_maxmemory(srv: &'static Server) -> bool {
-    srv.hot.maxmemory.load(Ordering::Relaxed) != 0
-        && super::evict::perform(srv) == super::evict::Outcome::Fail
+fn over_maxmemory(srv: &'static Server, id: u64, out: &mut Vec<u8>) -> bool {
+    if srv.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    // Invalidations of keys evicted now reach this client before its reply.
+    super::tracking::set_evicting_for(id);
+    let fail = super::evict::perform(srv) == super::evict::Outcome::Fail;
+    super::tracking::set_evicting_for(0);
+    super::tracking::write_after_reply(out);
+    fail
 }
 
 /// Commands refused when over maxmemory: `denyoom` ones, and EXEC of a
