@@ -115,6 +115,15 @@ pub struct RunCtx {
     /// The reply holds an error already counted in errorstats: the
     /// command still counts as failed.
     pub failed_uncounted: bool,
+    /// The time of the script's start: commands inside see the clock
+    /// stopped there (a key does not expire in the middle of a script).
+    pub now: i64,
+}
+
+/// The frozen time of the script running on this thread, if any.
+#[inline]
+pub fn frozen_now() -> Option<i64> {
+    cur().map(|c| c.now)
 }
 
 thread_local! {
@@ -464,8 +473,10 @@ unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::
         ffi::lua_pushvalue(l, i);
         ffi::lua_rawseti(l, -2, i as _);
     }
-    ffi::lua_replace(l, 1);
-    ffi::lua_settop(l, 1);
+    if n > 0 {
+        ffi::lua_replace(l, 1);
+        ffi::lua_settop(l, 1);
+    }
     ffi::lua_pushinteger(l, n as ffi::lua_Integer);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_rawcall".as_ptr());
     ffi::lua_insert(l, 1);
@@ -963,6 +974,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         wrote: false,
         scratch: Vec::new(),
         failed_uncounted: false,
+        now: ctx.now,
     };
     let saved_db = ctx.cl.db;
     let saved_mode =

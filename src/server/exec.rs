@@ -320,7 +320,13 @@ pub fn call(
     }
     let mark = out.len();
     let start = Instant::now();
-    let now = srv.clock.wall_ms(start);
+    let mut now = srv.clock.wall_ms(start);
+    if already {
+        // Inside a script the clock stands still.
+        if let Some(t) = crate::scripting::frozen_now() {
+            now = t;
+        }
+    }
     let mut ctx = Ctx {
         srv,
         cl,
