@@ -24,6 +24,13 @@ fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     if aof::rewrite_in_progress() {
         return Err("ERR Background append only file rewriting already in progress".into());
     }
+    if ctx.cl.in_exec {
+        // Inside a transaction the rewrite is scheduled (as Redis does).
+        aof::schedule_rewrite_after_exec(ctx.srv);
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
     match aof::start_rewrite(ctx.srv, ctx.lk) {
         Ok(()) => ctx
             .out

@@ -888,9 +888,11 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(queue.len());
     let mut scratch = Vec::new();
     ctx.cl.in_exec = true;
+    crate::server::client::set_exec_running(true);
     for (rt, args) in resolved.into_iter().zip(queue.iter()) {
         exec::call(srv, ctx.cl, ctx.out, ctx.lk, rt, args, &mut scratch);
     }
+    crate::server::client::set_exec_running(false);
     ctx.cl.in_exec = false;
     crate::server::propagate::exec_done();
     ctx.lk.release();

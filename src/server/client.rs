@@ -273,3 +273,18 @@ impl Client {
         self.h.db.store(db, Ordering::Relaxed);
     }
 }
+
+thread_local! {
+    static EXEC_RUNNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks that this thread runs an EXEC (it holds the transaction's shard
+/// locks, so nothing it calls may lock shards on its own).
+pub fn set_exec_running(on: bool) {
+    EXEC_RUNNING.with(|c| c.set(on));
+}
+
+/// True while this thread runs an EXEC's queued commands.
+pub fn exec_running() -> bool {
+    EXEC_RUNNING.with(|c| c.get())
+}
