@@ -85,6 +85,7 @@ pub fn start_bgsave(srv: &'static Server, lk: &mut crate::store::Locked) -> bool
             return false;
         }
         st.in_progress = true;
+        crate::persistence::TOTAL_FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         st.scheduled = false;
         st.started_ms = crate::util::now_ms();
     }

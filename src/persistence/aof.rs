@@ -415,6 +415,7 @@ pub fn start_rewrite(srv: &'static Server, lk: &mut crate::store::Locked) -> Res
             st.last_ts = 0;
         }
         st.rewrite_in_progress = true;
+        super::TOTAL_FORKS.fetch_add(1, Ordering::Relaxed);
         st.rewrite_scheduled = false;
         st.rewrite_start_ms = crate::util::now_ms();
         let base_seq = st.manifest.cur_base_seq + 1;
