@@ -405,3 +405,27 @@ fn script_errors_counted_once_like_redis() {
         "#,
     );
 }
+
+/// lua-enable-deprecated-api: setfenv/getfenv/newproxy exist only when
+/// the directive is yes (default no), as in Redis 7.0.15.
+#[test]
+fn deprecated_lua_api_follows_config() {
+    let script = r#"
+        eval "local f = function() return 1 end setfenv(f, {}) getfenv(f) getmetatable(newproxy(true)).__gc = function() return 1 end return 0" 0
+        config get lua-enable-deprecated-api
+        "#;
+    common::run_diff_with(
+        script,
+        common::DiffOpts {
+            server_args: vec!["--lua-enable-deprecated-api".into(), "yes".into()],
+            ..Default::default()
+        },
+    );
+    common::run_diff(
+        r#"
+        !err eval "setfenv(function() end, {}) return 0" 0
+        !err eval "return getfenv(1)" 0
+        !err eval "return newproxy(true)" 0
+        "#,
+    );
+}

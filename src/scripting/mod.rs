@@ -71,6 +71,10 @@ pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptErr(msg.into()))
 }
 
+/// lua-enable-deprecated-api: setfenv, getfenv and newproxy stay visible
+/// to scripts (set once at startup; the directive is immutable).
+pub static DEPRECATED_API: AtomicBool = AtomicBool::new(false);
+
 /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
 pub static DISABLE_DENY_SCRIPTS: AtomicBool = AtomicBool::new(false);
 
@@ -223,7 +227,7 @@ pub fn kill(is_eval: bool) -> Result<(), CmdErr> {
 /// its metatable, the read-only global view, the function-load view, and
 /// a binder of (function, KEYS, ARGV).
 const BOOT: &str = r#"
-local rawcall, load_api = ...
+local rawcall, load_api, deprecated = ...
 local R = _G
 local err, rawget, rawset, tostring_, type_ = error, rawget, rawset, tostring, type
 local setmetatable_, getmetatable_ = setmetatable, getmetatable
@@ -239,8 +243,13 @@ local function proxy(t)
   ro[p] = true
   return p
 end
-for _, n in ipairs({'print', 'loadfile', 'dofile', 'setfenv', 'getfenv', 'newproxy', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
+for _, n in ipairs({'print', 'loadfile', 'dofile', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
   rawset(R, n, nil)
+end
+if not deprecated then
+  for _, n in ipairs({'setfenv', 'getfenv', 'newproxy'}) do
+    rawset(R, n, nil)
+  end
 end
 local unpack_ = unpack
 rawset(R, 'unpack', function(t, i, j)
@@ -377,7 +386,7 @@ impl Vm {
             Table,
             Option<Table>,
             Function,
-        ) = boot.call((rawcall, load_api))?;
+        ) = boot.call((rawcall, load_api, DEPRECATED_API.load(Ordering::Relaxed)))?;
         let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
         set_normal_hook(&lua);
         Ok(Vm {
