@@ -25,6 +25,10 @@ Examples:
 fn main() {
     GLOBAL.activate();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The writer child of BGSAVE / BGREWRITEAOF (see persistence::child).
+    if args.first().map(|a| a.as_str()) == Some(magpie::persistence::child::CHILD_FLAG) {
+        magpie::persistence::child::child_main(args.get(1).map(|s| s.as_str()).unwrap_or("rdb"));
+    }
     if let Some(a) = args.first() {
         match a.as_str() {
             "-v" | "--version" => {
@@ -49,7 +53,19 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // disable-thp (Redis's directive): the allocator asks the kernel for
+    // transparent huge pages on its arenas, which makes resident memory
+    // grow in 2 MiB steps; like Redis, opt the process out of THP.
+    #[cfg(target_os = "linux")]
+    if cfg.get_bool("disable-thp") {
+        // SAFETY: prctl with PR_SET_THP_DISABLE takes plain integer arguments.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+    }
     log::set_level(&cfg.get_str("loglevel"));
+    magpie::server::crash::set_enabled(cfg.get_bool("crash-log-enabled"));
+    magpie::server::crash::install();
     if let Err(e) = log::set_file(&cfg.get_str("logfile")) {
         eprintln!("Can't open the log file: {}", e);
         std::process::exit(1);
@@ -82,12 +98,8 @@ fn main() {
         .unwrap_or(2);
     let srv: &'static Server = Box::leak(Box::new(Server::new(cfg)));
     log::notice(&format!("Running mode=standalone, port={}.", port));
-    log::notice(&format!(
-        "PID: {}  (Magpie {} on {} threads)",
-        std::process::id(),
-        env!("CARGO_PKG_VERSION"),
-        threads
-    ));
+    // The "PID:" line is logged by Server::run once the port is bound
+    // (test harnesses take it as "listening").
     // With one CPU a single-threaded scheduler avoids work-stealing overhead.
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: hash_basic, hash_basic_resp3, r#"
 HSET h f1 v1
@@ -385,34 +385,14 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut steps = Vec::new();
-    for (i, cfg) in [
-        ["CONFIG", "SET", "hash-max-listpack-entries", "6"],
-        ["CONFIG", "SET", "hash-max-listpack-value", "12"],
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut s = Step::cmd(cfg.iter().map(|a| b(a)).collect());
-        s.line = i + 1;
-        steps.push(s);
-    }
-    for i in 0..n {
-        let (args, compare) = random_command(&mut rng);
-        let mut s = Step::cmd(args);
-        s.line = i + 3;
-        s.compare = compare;
-        s.text = format!("[seed {}] {}", seed, s.text);
-        steps.push(s);
-    }
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    let setup: &[&[&str]] = &[
+        &["CONFIG", "SET", "hash-max-listpack-entries", "6"],
+        &["CONFIG", "SET", "hash-max-listpack-value", "12"],
+    ];
+    common::run_random(
+        &common::seeded_steps::<StdRng>(seed, n, setup, random_command),
+        resp3,
+        &[],
     );
 }
 
@@ -429,4 +409,45 @@ fn random_hash_ops_seed_2_resp3() {
 #[test]
 fn random_hash_ops_seed_3() {
     random_ops(3, 2000, false);
+}
+
+// Listpack hashes whose pairs change header size (short/medium/long field
+// and value lengths: 14/15-byte fields, 15/16/255/256-byte values): replies
+// in insertion order, updates in place, deletes, then the conversion when
+// the value limit is lowered.
+#[test]
+fn listpack_pair_sizes() {
+    let s = |c: char, n: usize| c.to_string().repeat(n);
+    let mut script = String::from(
+        "CONFIG SET hash-max-listpack-value 300\nCONFIG SET hash-max-listpack-entries 16\n",
+    );
+    let steps = [
+        (s('a', 14), s('v', 15)),
+        (s('b', 15), s('v', 1)),
+        (s('c', 2), s('w', 16)),
+        (s('d', 3), s('x', 255)),
+        (s('e', 1), s('y', 256)),
+        (s('a', 14), s('z', 16)),
+        (s('c', 2), s('q', 15)),
+        (s('d', 3), s('r', 256)),
+        (s('e', 1), s('t', 255)),
+        (s('b', 15), s('u', 300)),
+        (s('f', 200), String::new()),
+    ];
+    for (f, v) in &steps {
+        script.push_str(&format!("HSET h {f} \"{v}\"\nHGETALL h\nHSTRLEN h {f}\n"));
+    }
+    script.push_str(&format!(
+        "OBJECT ENCODING h\nHLEN h\nHDEL h {} {}\nHGETALL h\n",
+        s('c', 2),
+        s('b', 15)
+    ));
+    script.push_str("!type HRANDFIELD h -5 WITHVALUES\nCONFIG SET hash-max-listpack-value 64\n");
+    script.push_str(&format!(
+        "HSET h {} {}\nOBJECT ENCODING h\n",
+        s('g', 3),
+        s('g', 65)
+    ));
+    script.push_str("CONFIG SET hash-max-listpack-entries 128\n");
+    common::run_diff(&script);
 }

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: set_basic, set_basic_resp3, r#"
 SADD s 3 1 2
@@ -604,30 +604,11 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut s = Step::cmd(vec![
-        b("CONFIG"),
-        b("SET"),
-        b("set-max-intset-entries"),
-        b("8"),
-    ]);
-    s.line = 1;
-    let mut steps = vec![s];
-    for i in 0..n {
-        let (args, compare) = random_command(&mut rng);
-        let mut s = Step::cmd(args);
-        s.line = i + 2;
-        s.compare = compare;
-        s.text = format!("[seed {}] {}", seed, s.text);
-        steps.push(s);
-    }
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    let setup: &[&[&str]] = &[&["CONFIG", "SET", "set-max-intset-entries", "8"]];
+    common::run_random(
+        &common::seeded_steps::<StdRng>(seed, n, setup, random_command),
+        resp3,
+        &[],
     );
 }
 
@@ -645,3 +626,40 @@ fn random_set_ops_seed_2_resp3() {
 fn random_set_ops_seed_3() {
     random_ops(3, 2000, false);
 }
+
+// Intsets across the sizes where the packed buffer moves between the key's
+// entry and the heap (ten 16-bit members fit inline, eleven do not), and
+// across width upgrades; intset replies are sorted in both servers.
+diff_test!(both: intset_inline_and_heap, intset_inline_and_heap_resp3, r#"
+SADD s 9 8 7 6 5 4 3 2 1
+SMEMBERS s
+SADD s 0
+OBJECT ENCODING s
+SMEMBERS s
+SADD s -1
+SMEMBERS s
+SCARD s
+SREM s -1
+SMEMBERS s
+SISMEMBER s 0
+SISMEMBER s -1
+SADD s 40000
+SMEMBERS s
+SREM s 40000 9 8
+SMEMBERS s
+SADD s -3000000000
+SMEMBERS s
+SMISMEMBER s -3000000000 0 7 8
+SREM s -3000000000 0 1 2 3 4 5 6
+SMEMBERS s
+SREM s 7
+EXISTS s
+SADD u 1 2 3 4 5 6 7 8 9 10 11 12
+SINTERSTORE d u s
+SUNIONSTORE d u u
+SMEMBERS d
+OBJECT ENCODING d
+SMOVE d e 12
+SMEMBERS e
+SMEMBERS d
+"#);

@@ -24,9 +24,13 @@ fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     if aof::rewrite_in_progress() {
         return Err("ERR Background append only file rewriting already in progress".into());
     }
-    if ctx.cl.in_exec {
-        // Inside a transaction the rewrite is scheduled (as Redis does).
-        aof::schedule_rewrite_after_exec(ctx.srv);
+    let busy = ctx.srv.save_state.lock().in_progress || aof::snapshot_busy();
+    if busy || ctx.cl.in_exec {
+        let mut st = aof::STATE.lock();
+        st.rewrite_scheduled = true;
+        // A manual request is not held back by the failure limit.
+        st.consecutive_failures = 0;
+        drop(st);
         ctx.out
             .simple("Background append only file rewriting scheduled");
         return Ok(());
@@ -40,7 +44,12 @@ fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
             ctx.out
                 .simple("Background append only file rewriting scheduled");
         }
-        Err(e) => return Err(CmdErr::from(e)),
+        Err(e) => {
+            crate::server::log::warning(&e);
+            return Err(CmdErr::from(
+                "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+            ));
+        }
     }
     Ok(())
 }
@@ -52,7 +61,9 @@ pub fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
         crate::server::log::warning(&e);
         std::process::exit(1);
     }
+    // Nothing to save or propagate: the data is what the files hold.
     ctx.dirty = 0;
+    ctx.srv.dirty.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }

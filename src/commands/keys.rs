@@ -782,6 +782,8 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
         sh.dbs[dbi].clear();
     }
     ctx.dirty += n as u64;
+    // Written to the AOF even when the database was already empty.
+    crate::server::propagate::force();
     ctx.out.ok();
     Ok(())
 }
@@ -800,6 +802,9 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
         }
     }
     ctx.dirty += n as u64 + 1;
+    // Stops a running BGSAVE; saves the empty dataset with save points on.
+    super::persistence::after_flushall(ctx.srv, ctx.lk);
+    crate::server::propagate::force();
     ctx.out.ok();
     Ok(())
 }

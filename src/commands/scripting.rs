@@ -322,16 +322,9 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
         eng.add(&ctx.args[1])?
     };
     let script = &eng.scripts[&sha];
-    let keys = eng
-        .vm
-        .strings(&ctx.args[3..3 + nk])
+    eng.vm
+        .set_keys_argv(&ctx.args[3..3 + nk], &ctx.args[3 + nk..])
         .map_err(|e| CmdErr::from(e.to_string()))?;
-    let argv = eng
-        .vm
-        .strings(&ctx.args[3 + nk..])
-        .map_err(|e| CmdErr::from(e.to_string()))?;
-    let _ = eng.vm.globals.raw_set("KEYS", keys);
-    let _ = eng.vm.globals.raw_set("ARGV", argv);
     let inv = Invocation {
         vm: &eng.vm,
         func: script.func.clone(),

@@ -85,7 +85,6 @@ static SLOWLOG_SUBS: &[Cmd] = &[
 static MEMORY_SUBS: &[Cmd] = &[
     Cmd::new("usage", -3, "readonly", memory_usage)
         .keys(2, 2, 1, "RO")
-        .acl("@keyspace")
         .doc(
             "server",
             "4.0.0",
@@ -312,25 +311,9 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 rss as i64 - used as i64,
             );
         }
-        "persistence" => {
-            let st = srv.save_state.lock();
-            let now = crate::util::now_ms();
-            let _ = write!(
-                o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n{}",
-                srv.dirty.load(Ordering::Relaxed),
-                st.in_progress as u8,
-                srv.lastsave.load(Ordering::Relaxed),
-                if st.last_ok { "ok" } else { "err" },
-                if st.saves > 0 || !st.last_ok { st.last_time_sec } else { -1 },
-                if st.in_progress { (now - st.started_ms) / 1000 } else { -1 },
-                st.saves,
-                crate::persistence::aof::info_fields(),
-            );
-        }
+        "persistence" => o.push_str(&super::persistence::info_section(srv)),
         "stats" => {
             let st = &srv.stats;
-            let forks = crate::persistence::TOTAL_FORKS.load(Ordering::Relaxed);
             let (mut hits, mut misses, mut expired) = (0u64, 0u64, 0u64);
             for sh in ctx.lk.shards() {
                 hits += sh.stats.keyspace_hits;
@@ -346,7 +329,7 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             );
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ps_channels}\r\npubsub_patterns:{ps_patterns}\r\npubsubshard_channels:{ps_shard}\r\nlatest_fork_usec:0\r\ntotal_forks:{forks}\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{tr_keys}\r\ntracking_total_items:{tr_items}\r\ntracking_total_prefixes:{tr_prefixes}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{ps_channels}\r\npubsub_patterns:{ps_patterns}\r\npubsubshard_channels:{ps_shard}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{tr_keys}\r\ntracking_total_items:{tr_items}\r\ntracking_total_prefixes:{tr_prefixes}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\npaused_reason:{}\r\n",
                 st.total_connections.load(Ordering::Relaxed),
                 st.total_commands.load(Ordering::Relaxed),
                 st.net_input_bytes.load(Ordering::Relaxed),
@@ -358,6 +341,9 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 crate::server::evict::current_exceeded_us() / 1000,
                 hits,
                 misses,
+                crate::persistence::child::LATEST_USEC.load(Ordering::Relaxed),
+                crate::persistence::child::TOTAL.load(Ordering::Relaxed),
+                super::dump::cached_sockets(),
                 st.unexpected_error_replies.load(Ordering::Relaxed),
                 st.total_error_replies.load(Ordering::Relaxed),
                 st.client_query_buffer_limit_disconnections.load(Ordering::Relaxed),
@@ -552,7 +538,6 @@ fn apply_changes(ctx: &mut Ctx, changed: &[&str]) {
 
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     let srv = ctx.srv;
-    crate::persistence::TOTAL_FORKS.store(0, Ordering::Relaxed);
     for c in srv.cmds.all() {
         for rt in std::iter::once(c).chain(c.subs.values().copied()) {
             rt.calls.store(0, Ordering::Relaxed);
@@ -698,6 +683,11 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 return Err("ERR Invalid number of arguments specified for command".into());
             }
             let pos = rt.spec.key_positions(args);
+            if pos.is_empty() && rt.spec.has_flag("no_mandatory_keys") {
+                // EVAL and FCALL may declare no key at all.
+                ctx.out.array(0);
+                return Ok(());
+            }
             if pos.is_empty() {
                 return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() {
                     "ERR The command has no key arguments"
@@ -774,14 +764,22 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     o.array(10);
     o.bulk(c.full_name.as_bytes());
     o.int(s.arity as i64);
-    let flags: Vec<&str> = s
-        .flags
-        .split(' ')
-        .filter(|f| !f.is_empty())
-        .chain(if s.getkeys.is_some() {
-            Some("movablekeys")
-        } else {
-            None
+    // Redis replies with its flags in this order and hides may_replicate,
+    // sentinel, only_sentinel and protected.
+    const SHOWN: &[&str] = &[
+        "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
+        "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
+        "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+    ];
+    let flags: Vec<&str> = SHOWN
+        .iter()
+        .copied()
+        .filter(|f| {
+            if *f == "movablekeys" {
+                s.getkeys.is_some() || s.has_flag(f)
+            } else {
+                s.has_flag(f)
+            }
         })
         .collect();
     o.set(flags.len());
@@ -1250,6 +1248,12 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.simple("OK");
         }
         b"protocol" if argc == 3 => debug_protocol(ctx)?,
+        b"segfault" => {
+            // Crash on purpose (tests the crash report).
+            unsafe {
+                libc::raise(libc::SIGSEGV);
+            }
+        }
         b"help" => help_reply(
             ctx,
             "DEBUG",
@@ -1340,7 +1344,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
     }
     let path = crate::persistence::snapshot::rdb_path(ctx.srv);
     if do_save {
-        crate::persistence::snapshot::save_locked(ctx.srv, ctx.lk, &path)
+        super::persistence::save_foreground(ctx.srv, ctx.lk)
             .map_err(|e| CmdErr::from(format!("ERR Error trying to save the DB: {}", e)))?;
     }
     if flush {
@@ -1349,6 +1353,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
                 db.clear();
             }
         }
+        crate::persistence::snapshot::clear_functions();
     }
     crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path)
         .map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;

@@ -476,7 +476,8 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
-    let key = ctx.args[1].clone();
+    let args = ctx.args;
+    let key = &args[1];
     let now = ctx.now;
     let lru = ctx.lru_now();
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);

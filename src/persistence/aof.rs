@@ -21,6 +21,7 @@
 pub mod load;
 pub mod manifest;
 
+use super::child::{Kind, SaveChild};
 use crate::server::{log, Server};
 use manifest::{FileKind, Manifest};
 use parking_lot::Mutex;
@@ -72,6 +73,10 @@ pub struct State {
     /// Bumped to abandon a running rewrite (appendonly turned off).
     pub rewrite_gen: u64,
     pub delayed_fsync: u64,
+    /// Enabled at run time, waiting for the first rewrite to succeed.
+    pub wait_rewrite: bool,
+    /// Pid of the writer child of the running rewrite.
+    pub child_pid: u32,
 }
 
 pub static STATE: Mutex<State> = parking_lot::const_mutex(State {
@@ -93,7 +98,12 @@ pub static STATE: Mutex<State> = parking_lot::const_mutex(State {
     last_write_ok: true,
     rewrite_gen: 0,
     delayed_fsync: 0,
+    wait_rewrite: false,
+    child_pid: 0,
 });
+/// The last write to the file failed (fast check), and why.
+static WRITE_ERR: AtomicBool = AtomicBool::new(false);
+static WRITE_ERR_MSG: Mutex<String> = parking_lot::const_mutex(String::new());
 /// Serializes writes to the file (taken before `STATE`, never inside it).
 static IO: Mutex<()> = parking_lot::const_mutex(());
 
@@ -220,8 +230,17 @@ pub fn flush(sync: bool) {
         let res = (&*file).write_all(&data);
         if let Err(e) = res {
             log::warning(&format!("Error writing to the AOF file: {}", e));
+            let msg = e.to_string();
+            *WRITE_ERR_MSG.lock() = match msg.find(" (os error") {
+                Some(i) => msg[..i].to_string(),
+                None => msg,
+            };
+            WRITE_ERR.store(true, Ordering::SeqCst);
             STATE.lock().last_write_ok = false;
             return;
+        }
+        if WRITE_ERR.swap(false, Ordering::SeqCst) {
+            log::warning("AOF write error looks solved, Redis can write again.");
         }
         STATE.lock().last_write_ok = true;
     }
@@ -280,9 +299,18 @@ pub fn config_changed(srv: &Server) {
     } else if !want_on && enabled {
         stop_aof();
     }
+    // Turning aof-disable-auto-gc off removes the history files at once.
+    if !s.cfg.read().get_bool("aof-disable-auto-gc") {
+        let mut st = STATE.lock();
+        if !st.rewrite_in_progress && !st.manifest.history.is_empty() {
+            delete_history(&mut st, &names(s));
+        }
+    }
 }
 
 /// CONFIG SET appendonly yes: AOF starts with a rewrite of the dataset.
+/// Until that first rewrite succeeds (Redis's WAIT_REWRITE state) writes
+/// go to a temporary incremental file that becomes the first real one.
 fn start_aof(srv: &'static Server) {
     let names = names(srv);
     if let Err(e) = std::fs::create_dir_all(&names.dir) {
@@ -296,12 +324,10 @@ fn start_aof(srv: &'static Server) {
     {
         let mut st = STATE.lock();
         st.enabled = true;
-        if st.manifest.base.is_none() && st.manifest.incr.is_empty() {
-            // Continue numbering after whatever an earlier session left in the dir.
-            if let Ok(m) = manifest::read(&names.manifest_path()) {
-                st.manifest.cur_base_seq = m.cur_base_seq;
-                st.manifest.cur_incr_seq = m.cur_incr_seq;
-            }
+        st.wait_rewrite = true;
+        // Continue numbering after whatever an earlier session left in the dir.
+        if let Ok(m) = manifest::read(&names.manifest_path()) {
+            st.manifest = m;
         }
     }
     if crate::server::client::exec_running() {
@@ -331,19 +357,6 @@ fn first_rewrite(srv: &'static Server) {
     }
 }
 
-/// BGREWRITEAOF inside MULTI/EXEC: scheduled, and started from another
-/// thread once the transaction has released its locks.
-pub fn schedule_rewrite_after_exec(srv: &'static Server) {
-    STATE.lock().rewrite_scheduled = true;
-    let _ = std::thread::Builder::new()
-        .name("aof-start".into())
-        .spawn(move || {
-            let mut lk = crate::store::Locked::new(&srv.ks);
-            lk.acquire_all();
-            let _ = start_rewrite(srv, &mut lk);
-        });
-}
-
 /// CONFIG SET appendonly no.
 fn stop_aof() {
     flush(true);
@@ -353,9 +366,12 @@ fn stop_aof() {
     st.cur_db = -1;
     st.buf.clear();
     if st.rewrite_in_progress {
-        st.rewrite_in_progress = false;
         st.rewrite_gen += 1;
         log::notice("Killing running AOF rewrite child");
+        super::snapshot::request_abort(super::snapshot::ABORT_AOF);
+    }
+    if st.wait_rewrite {
+        st.wait_rewrite = false;
     }
     st.rewrite_scheduled = false;
     ON.store(false, Ordering::SeqCst);
@@ -370,8 +386,14 @@ pub fn rewrite_in_progress() -> bool {
     STATE.lock().rewrite_in_progress
 }
 
-/// Starts a rewrite: fixes the snapshot cut and opens a new incremental
-/// file, with every shard lock held by the caller; a thread writes the base.
+/// The name of the temporary incremental file of the first rewrite.
+fn temp_incr_name(names: &Names) -> String {
+    format!("temp-{}.incr", names.prefix)
+}
+
+/// Starts a rewrite: spawns the writer child, fixes the snapshot cut and
+/// opens a new incremental file, with every shard lock held by the
+/// caller; a thread streams the base into the child.
 pub fn start_rewrite(srv: &'static Server, lk: &mut crate::store::Locked) -> Result<(), String> {
     if STATE.lock().rewrite_in_progress {
         return Err("ERR Background append only file rewriting already in progress".into());
@@ -384,7 +406,11 @@ pub fn start_rewrite(srv: &'static Server, lk: &mut crate::store::Locked) -> Res
         .map_err(|e| format!("ERR Can't create the AOF directory: {}", e))?;
     flush(true);
     let preamble = srv.cfg.read().get_bool("aof-use-rdb-preamble");
-    let (gen, base_name, aof_on) = {
+    let mut child = SaveChild::spawn(Kind::AofRewrite).map_err(|e| {
+        log::warning(&e);
+        "ERR Can't rewrite append only file in background: fork failed".to_string()
+    })?;
+    let (gen, aof_on) = {
         let mut st = STATE.lock();
         let aof_on = st.enabled;
         if !aof_on {
@@ -392,78 +418,112 @@ pub fn start_rewrite(srv: &'static Server, lk: &mut crate::store::Locked) -> Res
             if let Ok(m) = manifest::read(&names.manifest_path()) {
                 st.manifest = m;
             }
-        }
-        // The new incremental file receives every write after the cut.
-        let seq = st.manifest.cur_incr_seq + 1;
-        let incr = format!("{}.{}.incr.aof", names.prefix, seq);
-        if aof_on {
-            let f = open_append(&names.path(&incr))
-                .map_err(|e| format!("ERR Can't open the append-only file {}: {}", incr, e))?;
+        } else if st.wait_rewrite {
+            // First rewrite after enabling: writes collect in a temp file.
+            let name = temp_incr_name(&names);
+            let f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(names.path(&name))
+                .map_err(|e| format!("ERR Can't open the append-only file {}: {}", name, e));
+            let f = match f {
+                Ok(f) => f,
+                Err(e) => {
+                    drop(st);
+                    child.kill();
+                    return Err(e);
+                }
+            };
+            st.buf.clear();
+            st.file = Some(Arc::new(f));
+            st.cur_db = -1;
+            st.last_ts = 0;
+        } else {
+            // The new incremental file receives every write after the cut.
+            let seq = st.manifest.cur_incr_seq + 1;
+            let incr = format!("{}.{}.incr.aof", names.prefix, seq);
+            let f = match open_append(&names.path(&incr)) {
+                Ok(f) => f,
+                Err(e) => {
+                    drop(st);
+                    child.kill();
+                    return Err(format!(
+                        "ERR Can't open the append-only file {}: {}",
+                        incr, e
+                    ));
+                }
+            };
             st.manifest.cur_incr_seq = seq;
             st.manifest.incr.push(manifest::Entry {
                 name: incr,
                 seq,
                 kind: FileKind::Incr,
             });
-            if ON.load(Ordering::SeqCst) {
-                if let Err(e) = manifest::write(&names, &st.manifest) {
-                    log::warning(&format!("Can't persist the AOF manifest: {}", e));
-                }
+            if let Err(e) = manifest::write(&names, &st.manifest) {
+                log::warning(&format!("Can't persist the AOF manifest: {}", e));
             }
             st.file = Some(Arc::new(f));
             st.cur_db = -1;
             st.last_ts = 0;
         }
         st.rewrite_in_progress = true;
-        super::TOTAL_FORKS.fetch_add(1, Ordering::Relaxed);
         st.rewrite_scheduled = false;
         st.rewrite_start_ms = crate::util::now_ms();
-        let base_seq = st.manifest.cur_base_seq + 1;
-        let base = format!(
-            "{}.{}.base.{}",
-            names.prefix,
-            base_seq,
-            if preamble { "rdb" } else { "aof" }
-        );
-        (st.rewrite_gen, base, aof_on)
+        st.child_pid = child.pid;
+        (st.rewrite_gen, aof_on)
     };
     if aof_on {
         ON.store(true, Ordering::SeqCst);
     }
     SNAP_BUSY.store(true, Ordering::SeqCst);
     let counts = super::snapshot::begin_cut(srv, lk);
-    let keep_incr_from = if aof_on {
-        STATE.lock().manifest.cur_incr_seq
-    } else {
-        u64::MAX
-    };
-    log::notice("Background append only file rewriting started");
+    log::notice(&format!(
+        "Background append only file rewriting started by pid {}",
+        child.pid
+    ));
     let spawned = std::thread::Builder::new()
         .name("aofrw".into())
         .spawn(move || {
-            let names = names;
-            let path = names.path(&base_name);
             let start = crate::util::now_ms();
-            let res = if preamble {
-                super::snapshot::write_snapshot(srv, &path, counts)
-            } else {
-                let tmp = names.path(&format!("temp-rewriteaof-bg-{}.rdb", std::process::id()));
-                let r = super::snapshot::write_snapshot(srv, &tmp, counts)
-                    .and_then(|_| load::rdb_to_aof(srv, &tmp, &path));
-                let _ = std::fs::remove_file(&tmp);
-                r
+            let res = {
+                let res = if preamble {
+                    let mut sink = super::snapshot::RdbSink::new(srv, &mut child, true);
+                    super::snapshot::write_snapshot(
+                        srv,
+                        &mut sink,
+                        counts,
+                        super::snapshot::ABORT_AOF,
+                    )
+                } else {
+                    let mut sink = super::snapshot::AofSink::new(&mut child);
+                    super::snapshot::write_snapshot(
+                        srv,
+                        &mut sink,
+                        counts,
+                        super::snapshot::ABORT_AOF,
+                    )
+                };
+                super::snapshot::PROGRESS.last_aof_cow.store(
+                    super::snapshot::PROGRESS.cow.load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                match res {
+                    Ok(()) => child.finish(),
+                    Err(e) => {
+                        let why = match child.check() {
+                            Err(ce) if e != "aborted" => {
+                                format!("Background AOF rewrite terminated by signal ({})", ce)
+                            }
+                            _ => e,
+                        };
+                        child.kill();
+                        Err(why)
+                    }
+                }
             };
             SNAP_BUSY.store(false, Ordering::SeqCst);
-            finish_rewrite(
-                srv,
-                &names,
-                gen,
-                base_name,
-                keep_incr_from,
-                aof_on,
-                res,
-                start,
-            );
+            finish_rewrite(srv, &names, gen, base_ext(preamble), aof_on, res, start);
         });
     if spawned.is_err() {
         SNAP_BUSY.store(false, Ordering::SeqCst);
@@ -473,59 +533,141 @@ pub fn start_rewrite(srv: &'static Server, lk: &mut crate::store::Locked) -> Res
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+fn base_ext(preamble: bool) -> &'static str {
+    if preamble {
+        "rdb"
+    } else {
+        "aof"
+    }
+}
+
+/// Ends a rewrite: on success the child's file becomes the new base, the
+/// incremental files written before the cut become history (deleted, or
+/// kept in the manifest with aof-disable-auto-gc) and the manifest is
+/// switched atomically. On failure the temp files go away and, if AOF is
+/// waiting for its first rewrite, another one is scheduled.
 fn finish_rewrite(
     srv: &'static Server,
     names: &Names,
     gen: u64,
-    base_name: String,
-    keep_incr_from: u64,
+    ext: &'static str,
     aof_on: bool,
-    res: Result<(), String>,
+    res: Result<PathBuf, String>,
     start: i64,
 ) {
     let mut st = STATE.lock();
-    if st.rewrite_gen != gen || st.enabled != aof_on {
-        let _ = std::fs::remove_file(names.path(&base_name));
-        st.rewrite_in_progress = false;
-        return;
-    }
+    st.child_pid = 0;
     st.rewrite_in_progress = false;
     st.last_rewrite_secs = (crate::util::now_ms() - start) / 1000;
-    if let Err(e) = res {
-        log::warning(&e);
-        log::warning("Background AOF rewrite terminated with error");
-        st.last_bgrewrite_ok = false;
-        st.consecutive_failures += 1;
-        let _ = std::fs::remove_file(names.path(&base_name));
+    if st.rewrite_gen != gen || st.enabled != aof_on {
+        if let Ok(tmp) = &res {
+            let _ = std::fs::remove_file(tmp);
+        }
         return;
     }
-    let base_seq = st.manifest.cur_base_seq + 1;
+    let tmp = match res {
+        Ok(t) => t,
+        Err(e) => {
+            if e == "aborted" {
+                log::warning("Background AOF rewrite terminated by signal 10");
+            } else {
+                log::warning(&e);
+                log::warning("Background AOF rewrite terminated with error");
+                st.last_bgrewrite_ok = false;
+                st.consecutive_failures += 1;
+            }
+            if st.wait_rewrite {
+                let name = temp_incr_name(names);
+                log::notice(&format!(
+                    "Removing the temp incr aof file {} in the background",
+                    name
+                ));
+                st.file = None;
+                st.buf.clear();
+                ON.store(false, Ordering::SeqCst);
+                let _ = std::fs::remove_file(names.path(&name));
+                st.rewrite_scheduled = true;
+            }
+            return;
+        }
+    };
     let mut m = st.manifest.clone();
-    let mut old: Vec<String> = Vec::new();
-    if let Some(b) = m.base.take() {
-        old.push(b.name);
-    }
-    let (keep, dropped): (Vec<_>, Vec<_>) = m.incr.drain(..).partition(|e| e.seq >= keep_incr_from);
-    old.extend(dropped.into_iter().map(|e| e.name));
-    old.extend(m.history.drain(..).map(|e| e.name));
-    m.incr = keep;
-    m.base = Some(manifest::Entry {
-        name: base_name.clone(),
-        seq: base_seq,
-        kind: FileKind::Base,
-    });
-    m.cur_base_seq = base_seq;
-    if let Err(e) = manifest::write(names, &m) {
+    let base_seq = m.cur_base_seq + 1;
+    let base_name = format!("{}.{}.base.{}", names.prefix, base_seq, ext);
+    if let Err(e) = std::fs::rename(&tmp, names.path(&base_name)) {
+        let _ = std::fs::remove_file(&tmp);
         log::warning(&format!(
-            "Error trying to rename the temporary AOF manifest file: {}",
+            "Error trying to rename the temporary AOF file {} into {}: {}",
+            tmp.display(),
+            base_name,
             e
         ));
         st.last_bgrewrite_ok = false;
         st.consecutive_failures += 1;
         return;
     }
+    // Redis lists history newest first: the old base, then the old incrs.
+    let mut hist: Vec<manifest::Entry> = Vec::new();
+    if let Some(mut b) = m.base.take() {
+        b.kind = FileKind::History;
+        hist.insert(0, b);
+    }
+    let keep_last = aof_on && !st.wait_rewrite;
+    let n = m.incr.len();
+    for (i, mut e) in std::mem::take(&mut m.incr).into_iter().enumerate() {
+        if keep_last && i + 1 == n {
+            m.incr.push(e);
+        } else {
+            e.kind = FileKind::History;
+            hist.insert(0, e);
+        }
+    }
+    hist.extend(m.history.drain(..));
+    m.history = hist;
+    if aof_on && st.wait_rewrite {
+        // The temp incremental file becomes the first real one.
+        let seq = m.cur_incr_seq + 1;
+        let name = format!("{}.{}.incr.aof", names.prefix, seq);
+        if let Err(e) = std::fs::rename(names.path(&temp_incr_name(names)), names.path(&name)) {
+            log::warning(&format!(
+                "Error trying to rename the temporary AOF incr file: {}",
+                e
+            ));
+            let _ = std::fs::remove_file(names.path(&base_name));
+            st.last_bgrewrite_ok = false;
+            st.consecutive_failures += 1;
+            st.rewrite_scheduled = true;
+            return;
+        }
+        m.cur_incr_seq = seq;
+        m.incr.push(manifest::Entry {
+            name,
+            seq,
+            kind: FileKind::Incr,
+        });
+    }
+    m.base = Some(manifest::Entry {
+        name: base_name.clone(),
+        seq: base_seq,
+        kind: FileKind::Base,
+    });
+    m.cur_base_seq = base_seq;
+    if !aof_on {
+        // As if read back from disk: no incremental file is listed.
+        m.cur_incr_seq = 0;
+    }
+    if let Err(e) = manifest::write(names, &m) {
+        log::warning(&format!(
+            "Error trying to rename the temporary AOF manifest file: {}",
+            e
+        ));
+        let _ = std::fs::remove_file(names.path(&base_name));
+        st.last_bgrewrite_ok = false;
+        st.consecutive_failures += 1;
+        return;
+    }
     st.manifest = m;
+    st.wait_rewrite = false;
     st.base_size = std::fs::metadata(names.path(&base_name))
         .map(|m| m.len())
         .unwrap_or(0);
@@ -544,27 +686,45 @@ fn finish_rewrite(
     st.last_bgrewrite_ok = true;
     st.consecutive_failures = 0;
     st.rewrites += 1;
-    let disable_gc = srv.cfg.read().get_bool("aof-disable-auto-gc");
-    if disable_gc {
-        for n in old {
-            st.manifest.history.push(manifest::Entry {
-                name: n,
-                seq: 0,
-                kind: FileKind::History,
-            });
-        }
-        let _ = manifest::write(names, &st.manifest);
-    } else {
-        for n in old {
-            if n != base_name {
-                let _ = std::fs::remove_file(names.path(&n));
-            }
-        }
+    if !srv.cfg.read().get_bool("aof-disable-auto-gc") {
+        delete_history(&mut st, names);
     }
     drop(st);
     fsync_dir(&names.dir);
     log::notice("Background AOF rewrite terminated with success");
     log::notice("Background AOF rewrite finished successfully");
+}
+
+/// Deletes the history files and drops them from the manifest.
+fn delete_history(st: &mut State, names: &Names) {
+    if st.manifest.history.is_empty() {
+        return;
+    }
+    let hist = std::mem::take(&mut st.manifest.history);
+    if let Err(e) = manifest::write(names, &st.manifest) {
+        log::warning(&format!("Can't persist the AOF manifest: {}", e));
+        st.manifest.history = hist;
+        return;
+    }
+    for h in hist {
+        log::notice(&format!(
+            "Removing the history file {} in the background",
+            h.name
+        ));
+        let _ = std::fs::remove_file(names.path(&h.name));
+    }
+}
+
+/// The last write to the AOF failed: why (for `-MISCONF`).
+pub fn write_failed() -> Option<String> {
+    if !WRITE_ERR.load(Ordering::Relaxed) || !ON.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(WRITE_ERR_MSG.lock().clone())
+}
+
+pub fn timestamps_enabled() -> bool {
+    TIMESTAMPS.load(Ordering::Relaxed)
 }
 
 /// Start-up: with appendonly yes, loads the AOF (instead of the RDB file)
@@ -707,6 +867,7 @@ fn start_background(srv: &'static Server) {
             let mut last_sync = std::time::Instant::now();
             loop {
                 std::thread::sleep(std::time::Duration::from_millis(50));
+                rewrite_cron(srv);
                 if !ON.load(Ordering::Relaxed) {
                     continue;
                 }
@@ -721,13 +882,12 @@ fn start_background(srv: &'static Server) {
                 {
                     flush(policy == 2);
                 }
-                rewrite_cron(srv);
             }
         });
 }
 
 fn rewrite_cron(srv: &'static Server) {
-    let (scheduled, in_progress, cur, base, enabled) = {
+    let (scheduled, in_progress, cur, base, enabled, failures) = {
         let st = STATE.lock();
         (
             st.rewrite_scheduled,
@@ -735,18 +895,15 @@ fn rewrite_cron(srv: &'static Server) {
             st.current_size,
             st.base_size,
             st.enabled,
+            st.consecutive_failures,
         )
     };
-    if !enabled
-        || in_progress
-        || SNAP_BUSY.load(Ordering::SeqCst)
-        || srv.save_state.lock().in_progress
-    {
+    if in_progress || SNAP_BUSY.load(Ordering::SeqCst) || srv.save_state.lock().in_progress {
         return;
     }
     let go = if scheduled {
-        true
-    } else {
+        !rewrite_limited(failures)
+    } else if enabled {
         let (perc, min) = {
             let c = srv.cfg.read();
             (
@@ -756,7 +913,7 @@ fn rewrite_cron(srv: &'static Server) {
         };
         let b = base.max(1);
         let growth = (cur.saturating_sub(b) * 100 / b) as i64;
-        let ok = perc > 0 && cur > min && growth >= perc;
+        let ok = perc > 0 && cur > min && growth >= perc && !rewrite_limited(failures);
         if ok {
             log::notice(&format!(
                 "Starting automatic rewriting of AOF on {}% growth",
@@ -764,12 +921,48 @@ fn rewrite_cron(srv: &'static Server) {
             ));
         }
         ok
+    } else {
+        false
     };
     if go {
         let mut lk = crate::store::Locked::new(&srv.ks);
         lk.acquire_all();
-        let _ = start_rewrite(srv, &mut lk);
+        if let Err(e) = start_rewrite(srv, &mut lk) {
+            if e != "busy" {
+                log::warning(&e);
+            }
+        }
     }
+}
+
+/// After repeated failures, automatic and scheduled rewrites back off
+/// (1, 2, 4 ... up to 60 minutes), as Redis does; BGREWRITEAOF still runs.
+fn rewrite_limited(failures: u64) -> bool {
+    static NEXT_DELAY_MIN: AtomicU64 = AtomicU64::new(0);
+    static NEXT_TIME: AtomicU64 = AtomicU64::new(0);
+    if failures < 3 {
+        NEXT_DELAY_MIN.store(0, Ordering::Relaxed);
+        NEXT_TIME.store(0, Ordering::Relaxed);
+        return false;
+    }
+    let now = (crate::util::now_ms() / 1000) as u64;
+    let next = NEXT_TIME.load(Ordering::Relaxed);
+    if next != 0 {
+        if now < next {
+            return true;
+        }
+        NEXT_TIME.store(0, Ordering::Relaxed);
+        return false;
+    }
+    let d = NEXT_DELAY_MIN.load(Ordering::Relaxed);
+    let d = if d == 0 { 1 } else { (d * 2).min(60) };
+    NEXT_DELAY_MIN.store(d, Ordering::Relaxed);
+    NEXT_TIME.store(now + d * 60, Ordering::Relaxed);
+    log::warning(&format!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        d
+    ));
+    true
 }
 
 /// Flushes and fsyncs at shutdown.

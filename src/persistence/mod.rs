@@ -1,6 +1,7 @@
-//! Persistence: RDB snapshots (and, later, the append-only file).
+//! Persistence: RDB snapshots, the append-only file, DUMP payloads.
 
 pub mod aof;
+pub mod child;
 pub mod crc64;
 pub mod intset;
 pub mod listpack;
@@ -11,6 +12,10 @@ pub mod types;
 pub mod ziplist;
 pub mod zipmap;
 
-/// Background jobs started (BGSAVE snapshots and AOF rewrites): Magpie's
-/// counterpart of Redis's forked children, shown as INFO `total_forks`.
-pub static TOTAL_FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// A dataset is being loaded (start-up, DEBUG RELOAD, DEBUG LOADAOF):
+/// commands without the `loading` flag get `-LOADING`.
+pub static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The final save of a shutdown is running (a second SIGINT exits at once).
+pub static SHUTDOWN_SAVING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);

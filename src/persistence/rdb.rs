@@ -160,11 +160,20 @@ impl<W: Write> Writer<W> {
 
     /// EOF opcode and checksum (zero when rdbchecksum is off).
     pub fn finish(mut self) -> io::Result<W> {
+        self.eof()?;
+        Ok(self.w)
+    }
+
+    /// Writes the EOF opcode and checksum, keeping the writer.
+    pub fn eof(&mut self) -> io::Result<()> {
         self.byte(OP_EOF)?;
         let crc = if self.checksum { self.crc } else { 0 };
         self.w.write_all(&crc.to_le_bytes())?;
-        self.w.flush()?;
-        Ok(self.w)
+        self.w.flush()
+    }
+
+    pub fn inner_mut(&mut self) -> &mut W {
+        &mut self.w
     }
 
     pub fn crc(&self) -> u64 {
@@ -297,13 +306,25 @@ pub struct LoadedKey {
     pub lfu_freq: Option<u8>,
 }
 
-/// Walks an RDB image, handing every key to `f`. Verifies magic, version
-/// and (when present and non-zero) the checksum.
+/// What an RDB image carries besides keys.
+pub enum Meta<'a> {
+    /// An aux field (`redis-ver`, `ctime`, ...).
+    Aux(&'a [u8], &'a [u8]),
+    /// A function library's code (OP_FUNCTION2).
+    Function(Vec<u8>),
+    /// A database's size hint (RESIZEDB): keys, keys with an expire.
+    ResizeDb(usize, u64, u64),
+}
+
+/// Walks an RDB image, handing every key to `f` and everything else to
+/// `meta`. Verifies magic, version and (when present and non-zero) the
+/// checksum. Returns the length of the image (up to and including the
+/// checksum), so an AOF tail after it can be found.
 pub fn load(
     buf: &[u8],
     mut f: impl FnMut(LoadedKey) -> LoadResult<()>,
-    mut aux: impl FnMut(&[u8], &[u8]),
-) -> LoadResult<()> {
+    mut meta: impl FnMut(Meta) -> LoadResult<()>,
+) -> LoadResult<usize> {
     if buf.len() < 9 || &buf[..5] != b"REDIS" {
         return Err(LoadError(
             "Wrong signature trying to load DB from file".into(),
@@ -351,22 +372,23 @@ pub fn load(
                 continue;
             }
             OP_RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                let size = r.len()?;
+                let expires = r.len()?;
+                meta(Meta::ResizeDb(db, size, expires))?;
                 continue;
             }
             OP_AUX => {
                 let k = r.string()?;
                 let v = r.string()?;
-                aux(&k, &v);
+                meta(Meta::Aux(&k, &v))?;
                 continue;
             }
             OP_MODULE_AUX => {
                 return Err(LoadError("Module auxiliary data is not supported".into()))
             }
             OP_FUNCTION2 => {
-                // Function libraries: skipped until scripting lands.
-                r.string()?;
+                let code = r.string()?;
+                meta(Meta::Function(code))?;
                 continue;
             }
             OP_EOF => {
@@ -376,8 +398,9 @@ pub fn load(
                     if stored != 0 && stored != computed {
                         return Err(LoadError(format!("Wrong RDB checksum expected: ({:x}) got: ({:x}). Aborting now.\nInternal error in RDB reading offset {}: RDB CRC error", computed, stored, r.pos)));
                     }
+                    return Ok(r.pos + 8);
                 }
-                return Ok(());
+                return Ok(r.pos);
             }
             t => {
                 let key = r.string()?;
@@ -404,4 +427,34 @@ pub fn load(
 /// A string value as the keyspace stores it.
 pub fn string_value(s: Vec<u8>) -> Value {
     Value::Str(SBytes::from_vec(s))
+}
+
+/// Walks a run of key records (what `Writer::entry` writes, no header),
+/// handing each key to `f` with database `db`.
+pub fn read_records(
+    buf: &[u8],
+    db: usize,
+    mut f: impl FnMut(LoadedKey) -> LoadResult<()>,
+) -> LoadResult<()> {
+    let mut r = Reader::new(buf);
+    let mut expire = 0i64;
+    while r.pos < buf.len() {
+        let t = r.byte()?;
+        if t == OP_EXPIRETIME_MS {
+            expire = i64::from_le_bytes(r.take(8)?.try_into().unwrap());
+            continue;
+        }
+        let key = r.string()?;
+        let val = super::types::read_value(&mut r, t)?;
+        f(LoadedKey {
+            db,
+            key,
+            val,
+            expire,
+            lru_idle: None,
+            lfu_freq: None,
+        })?;
+        expire = 0;
+    }
+    Ok(())
 }

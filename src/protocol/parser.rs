@@ -5,7 +5,7 @@
 //! announced length is never allocated up front; the buffer only grows as
 //! bytes actually arrive.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Longest inline request or length line Redis accepts (PROTO_INLINE_MAX_SIZE).
 const INLINE_MAX: usize = 64 * 1024;
@@ -113,9 +113,8 @@ impl Parser {
                     }
                     return Ok(None);
                 }
-                let mut chunk = buf.split_to(len + 2);
-                chunk.truncate(len);
-                self.args.push(chunk.freeze());
+                self.args.push(buf.split_to(len).freeze());
+                buf.advance(2);
                 self.bulk_len = None;
                 self.pending -= 1;
             }
@@ -148,7 +147,7 @@ impl Parser {
         if n > 10 && self.unauthenticated {
             return Err(ParseError::new("unauthenticated multibulk length"));
         }
-        let _ = buf.split_to(consumed);
+        buf.advance(consumed);
         Ok(Some(n.max(0) as usize))
     }
 
@@ -175,7 +174,7 @@ impl Parser {
         if len > 16384 && self.unauthenticated {
             return Err(ParseError::new("unauthenticated bulk length"));
         }
-        let _ = buf.split_to(consumed);
+        buf.advance(consumed);
         Ok(Some(len))
     }
 

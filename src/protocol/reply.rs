@@ -17,6 +17,14 @@ impl Reply {
         }
     }
 
+    /// A buffer for a reply or two (a script's `redis.call`).
+    pub fn with_capacity(proto: u8, cap: usize) -> Reply {
+        Reply {
+            buf: Vec::with_capacity(cap),
+            proto,
+        }
+    }
+
     #[inline]
     fn header(&mut self, tag: u8, n: i64) {
         self.buf.push(tag);

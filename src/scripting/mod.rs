@@ -463,6 +463,27 @@ impl Vm {
         self.bind.call((f.clone(), keys, argv))
     }
 
+    /// Sets the globals KEYS and ARGV of an EVAL (raw sets, as Redis), built
+    /// in one protected call instead of one per element.
+    pub fn set_keys_argv(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
+        use mlua::ffi;
+        // SAFETY: the closure only pushes and pops what it balances itself,
+        // inside mlua's protected call (a memory error unwinds through Lua).
+        unsafe {
+            self.lua.exec_raw::<()>((), |l| {
+                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
+                    ffi::lua_pushstring(l, name.as_ptr());
+                    ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
+                    for (i, a) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(l, a.as_ptr() as *const std::os::raw::c_char, a.len());
+                        ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
+                    }
+                    ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+                }
+            })
+        }
+    }
+
     pub fn strings(&self, items: &[Bytes]) -> mlua::Result<Table> {
         let t = self.lua.create_table_with_capacity(items.len(), 0)?;
         for (i, a) in items.iter().enumerate() {
@@ -821,6 +842,11 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
     }
+    if rt.write {
+        if let Some(e) = crate::commands::persistence::disk_error(srv) {
+            return reject(&e.0);
+        }
+    }
     if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
@@ -830,7 +856,7 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     }
     let cl = unsafe { &mut *c.cl };
     let lk = unsafe { &mut *c.lk };
-    let mut out = Reply::new(c.resp);
+    let mut out = Reply::with_capacity(c.resp, 256);
     let mut scratch = std::mem::take(&mut c.scratch);
     crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
     if let Some(c) = cur() {
@@ -906,6 +932,8 @@ fn set_normal_hook(lua: &Lua) {
         |lua, _dbg| hook(lua),
     );
 }
+/// `RUN.threshold_ms` before the hook first read busy-reply-threshold.
+const THRESHOLD_UNREAD: i64 = i64::MIN;
 
 /// The count hook: FUNCTION LOAD timeout, busy detection and SCRIPT KILL.
 /// Once a kill is requested the hook fires on every instruction, so that
@@ -922,7 +950,18 @@ fn hook(lua: &Lua) -> mlua::Result<VmState> {
         return Ok(VmState::Continue);
     }
     let elapsed = crate::util::now_ms() - RUN.start_ms.load(Ordering::Relaxed);
-    if elapsed >= RUN.threshold_ms.load(Ordering::Relaxed) && !RUN.busy.load(Ordering::Relaxed) {
+    let mut threshold = RUN.threshold_ms.load(Ordering::Relaxed);
+    if threshold == THRESHOLD_UNREAD {
+        threshold = match cur() {
+            Some(c) => {
+                let t = c.srv.cfg.read().get_i64("busy-reply-threshold");
+                RUN.threshold_ms.store(t, Ordering::Relaxed);
+                t
+            }
+            None => i64::MAX,
+        };
+    }
+    if elapsed >= threshold && !RUN.busy.load(Ordering::Relaxed) {
         RUN.busy.store(true, Ordering::Release);
         crate::server::log::warning(&format!(
             "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {} command.",
@@ -994,10 +1033,8 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     RUN.busy.store(false, Ordering::Relaxed);
     RUN.wrote.store(false, Ordering::Relaxed);
     RUN.is_eval.store(inv.is_eval, Ordering::Relaxed);
-    RUN.threshold_ms.store(
-        srv.cfg.read().get_i64("busy-reply-threshold"),
-        Ordering::Relaxed,
-    );
+    // Read from the config by the hook, the first time it needs it.
+    RUN.threshold_ms.store(THRESHOLD_UNREAD, Ordering::Relaxed);
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
     *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
     RUN.running.store(true, Ordering::Release);

@@ -197,6 +197,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             }
         }
         h.last_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+        exec::clock_reset(None);
         let qlimit = srv.hot.query_buffer_limit.load(Ordering::Relaxed);
         if buf.len() > qlimit {
             log::warning(&format!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", h.id, h.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)])));
@@ -240,6 +241,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     h.set_flag(F_BLOCKED, true);
                     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     let outcome = wait_blocked(&h, deadline, &mut sock, &mut buf).await;
+                    exec::clock_reset(None);
                     unregister_waits(srv, &h, &b);
                     h.set_flag(F_BLOCKED, false);
                     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
@@ -273,6 +275,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     h.set_flag(F_BLOCKED, true);
                     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     wait_unpause(srv, &h).await;
+                    exec::clock_reset(None);
                     h.set_flag(F_BLOCKED, false);
                     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                     if h.killed.load(Ordering::Relaxed) {
@@ -285,8 +288,11 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             if cl.close_after_reply {
                 break;
             }
-            if out.len() > 64 * 1024 && !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
-                break 'conn;
+            if out.len() > 64 * 1024 {
+                if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
+                    break 'conn;
+                }
+                exec::clock_reset(None);
             }
         }
         h.qbuf.store(buf.len(), Ordering::Relaxed);

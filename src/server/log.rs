@@ -12,6 +12,13 @@ pub const WARNING: u8 = 3;
 
 static LEVEL: AtomicU8 = AtomicU8::new(NOTICE);
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// The log's file descriptor, for the crash handler (which can't lock).
+static FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// The descriptor the log writes to (1 for stdout).
+pub fn raw_fd() -> i32 {
+    FD.load(Ordering::Relaxed)
+}
 
 pub fn set_level(name: &str) {
     let l = match name {
@@ -27,6 +34,7 @@ pub fn set_level(name: &str) {
 /// Directs the log to a file (append); an empty path means stdout.
 pub fn set_file(path: &str) -> std::io::Result<()> {
     let mut f = FILE.lock();
+    FD.store(1, Ordering::Relaxed);
     *f = if path.is_empty() {
         None
     } else {
@@ -37,6 +45,10 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
                 .open(path)?,
         )
     };
+    if let Some(file) = f.as_ref() {
+        use std::os::fd::AsRawFd;
+        FD.store(file.as_raw_fd(), Ordering::Relaxed);
+    }
     Ok(())
 }
 

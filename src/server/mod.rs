@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod conn;
+pub mod crash;
 pub mod evict;
 pub mod exec;
 pub mod latency;
@@ -452,11 +453,14 @@ impl Server {
         log::notice("Saving the final RDB snapshot before exiting.");
         let mut lk = crate::store::Locked::new(&self.ks);
         lk.acquire_all();
-        match crate::persistence::snapshot::save_locked(
+        crate::persistence::SHUTDOWN_SAVING.store(true, Ordering::SeqCst);
+        let res = crate::persistence::snapshot::save_locked(
             self,
             &mut lk,
             &crate::persistence::snapshot::rdb_path(self),
-        ) {
+        );
+        crate::persistence::SHUTDOWN_SAVING.store(false, Ordering::SeqCst);
+        match res {
             Ok(()) => {
                 log::notice("DB saved on disk");
                 true
@@ -484,12 +488,27 @@ impl Server {
             }
         };
         let tcp = !listeners.is_empty();
-        // Load the dataset before accepting clients: connections wait in the
-        // backlog instead of seeing a partly loaded keyspace.
-        if !self.load_data() {
+        log::notice(&format!(
+            "PID: {}  (Magpie {} on {} threads)",
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        ));
+        // Clients are served while the dataset loads, as Redis does:
+        // commands without the `loading` flag get -LOADING; INFO (loading:1),
+        // DEBUG, CONFIG and the like work.
+        self.start_listeners(listeners, port);
+        crate::persistence::LOADING.store(true, Ordering::SeqCst);
+        let me: &'static Server = self;
+        let loaded = tokio::task::spawn_blocking(move || me.load_data())
+            .await
+            .unwrap_or(false);
+        crate::persistence::LOADING.store(false, Ordering::SeqCst);
+        if !loaded {
             return 1;
         }
-        self.start_listeners(listeners, port);
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {
             let _ = std::fs::remove_file(&unixsocket);
@@ -527,7 +546,8 @@ impl Server {
                 _ = int.recv() => 2u8,
                 _ = self.shutdown.notified() => break,
             };
-            if sig == 2 && self.shutdown_asap.load(Ordering::SeqCst) {
+            let saving = crate::persistence::SHUTDOWN_SAVING.load(Ordering::SeqCst);
+            if sig == 2 && (self.shutdown_asap.load(Ordering::SeqCst) || saving) {
                 log::warning("You insist on shutting down... exiting now.");
                 remove_temp_dumps();
                 std::process::exit(1);
@@ -576,6 +596,7 @@ impl Server {
     pub fn prepare_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         log::notice("User requested shutdown...");
+        crate::commands::persistence::kill_bgsave_at_shutdown();
         crate::persistence::aof::shutdown();
         let unixsocket = self.cfg.read().get_str("unixsocket");
         if !unixsocket.is_empty() {
@@ -644,7 +665,15 @@ async fn cron(srv: &'static Server) {
         if srv.cron_paused.load(Ordering::Relaxed) {
             continue;
         }
-        srv.shutdown_on_signal();
+        // The final save blocks: hand this worker's queue and the I/O
+        // driver to another thread meanwhile (so a second SIGINT is seen).
+        if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| srv.shutdown_on_signal());
+        } else {
+            srv.shutdown_on_signal();
+        }
         let effort = srv
             .hot
             .active_expire_effort

@@ -21,6 +21,23 @@ use std::sync::atomic::Ordering;
 thread_local! {
     /// Records of the command (or transaction) running on this thread.
     static PENDING: RefCell<Vec<(usize, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+    /// The running command asked to be propagated even if it changed
+    /// nothing (FLUSHDB/FLUSHALL on empty databases, as Redis's
+    /// forceCommandPropagation).
+    static FORCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records a command in place of the running one (MIGRATE propagates the
+/// DEL of the keys it moved, not itself).
+pub fn record(db: usize, args: &[&[u8]]) {
+    if active() {
+        push(db, args);
+    }
+}
+
+/// Propagates the running command even when it changed nothing.
+pub fn force() {
+    FORCE.with(|f| f.set(true));
 }
 
 #[inline]
@@ -92,7 +109,7 @@ pub fn after_command(
     reply: &[u8],
 ) {
     let on = active();
-    if rt.spec.scope == Scope::All {
+    if rt.spec.scope == Scope::All && rt.spec.name == "swapdb" {
         // SWAPDB moves databases within shards: keep their indexes right.
         for sh in lk.shards() {
             for (i, db) in sh.dbs.iter_mut().enumerate() {
@@ -100,14 +117,18 @@ pub fn after_command(
             }
         }
     }
-    for sh in lk.shards() {
-        drain_expired(&mut sh.stats, on);
+    // Only lazy expiry during a command leaves keys to drain here.
+    if crate::store::take_lazy_expired() {
+        for sh in lk.shards() {
+            drain_expired(&mut sh.stats, on);
+        }
     }
+    let forced = FORCE.with(|f| f.replace(false));
     if !on {
         return;
     }
     let _ = srv;
-    if dirty > 0 && (rt.write || rt.may_replicate) {
+    if (dirty > 0 || forced) && (rt.write || rt.may_replicate) {
         rewrite(cl.db, lk, rt, args, reply);
     }
     if !cl.in_exec {
@@ -191,6 +212,8 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
     };
     let name = rt.spec.name;
     match name {
+        // Recorded by the handler itself (see `record`).
+        "migrate" => {}
         "set" if args.len() > 3 => {
             let rel = args[3..]
                 .iter()

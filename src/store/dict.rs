@@ -157,6 +157,15 @@ impl Dict {
         }
     }
 
+    /// Sizes an empty table for `n` keys up front (RDB loading uses the
+    /// file's RESIZEDB hints), so loading never rehashes.
+    pub fn reserve(&mut self, n: usize) {
+        if self.is_empty() && !self.is_rehashing() && n > self.t[0].buckets.len() {
+            self.t[0] = Table::default();
+            self.resize_to(n);
+        }
+    }
+
     #[inline]
     fn maybe_grow(&mut self) {
         if self.is_rehashing() {

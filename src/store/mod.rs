@@ -102,6 +102,7 @@ impl Db {
                 self.volatile -= 1;
                 stats.expired_keys += 1;
                 stats.pending_expired.push((self.index, SBytes::new(key)));
+                LAZY_EXPIRED.with(|c| c.set(true));
                 events::record(events::EXPIRED, self.index, key);
                 return None;
             }
@@ -218,6 +219,17 @@ impl Db {
         self.volatile = 0;
         self.expire_cursor = 0;
     }
+}
+
+thread_local! {
+    static LAZY_EXPIRED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a lookup on this thread expired a key (leaving it in its shard's
+/// `pending_expired`) since the last call; clears the flag. Lookups run only
+/// inside commands, whose end drains every shard they hold when this is set.
+pub fn take_lazy_expired() -> bool {
+    LAZY_EXPIRED.with(|c| c.replace(false))
 }
 
 /// Counters kept per shard (no shared cache line on the hot path); INFO sums them.

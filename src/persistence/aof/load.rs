@@ -41,7 +41,10 @@ pub fn prepare_manifest(srv: &Server, names: &Names) -> Result<Manifest, String>
                         b.name
                     ));
                 } else {
-                    return Err(format!("The base AOF file {} doesn't exist", b.name));
+                    return Err(format!(
+                        "The append log file {} doesn't exist: No such file or directory",
+                        b.name
+                    ));
                 }
             }
         }
@@ -103,6 +106,7 @@ pub fn load_all(
         }
     }
     super::LOADING.store(true, Ordering::SeqCst);
+    crate::persistence::LOADING.store(true, Ordering::SeqCst);
     let n = files.len();
     let mut res = Ok(true);
     for (i, f) in files.iter().enumerate() {
@@ -132,6 +136,7 @@ pub fn load_all(
         sh.stats.pending_expired.clear();
     }
     super::LOADING.store(false, Ordering::SeqCst);
+    crate::persistence::LOADING.store(false, Ordering::SeqCst);
     res
 }
 
@@ -387,22 +392,18 @@ fn run(
     Ok(())
 }
 
-/// Loads the RDB image at the start of `data`; returns the bytes it used.
+/// Loads the RDB image at the start of `data`; returns the bytes it used
+/// (an AOF tail may follow). Keys are loaded as they are, expired or not:
+/// the incremental files that follow assume exactly that keyspace.
 fn load_rdb_part(srv: &'static Server, lk: &mut Locked, data: &[u8]) -> Result<usize, String> {
-    // The image ends with EOF (0xff) and an 8-byte checksum; find where by
-    // loading and measuring what the reader consumed.
     let now = crate::util::now_ms();
     let ndb = srv.ks.ndb;
     let lru = (now / 1000) as u32;
-    let end = rdb_image_len(data)?;
     crate::persistence::rdb::load(
-        &data[..end],
+        data,
         |k| {
             if k.db >= ndb {
                 return Err(crate::persistence::rdb::LoadError(format!("Data file was created with a Redis server configured to handle more than {} databases.", ndb)));
-            }
-            if k.expire != 0 && k.expire <= now {
-                return Ok(());
             }
             let entry = crate::store::Entry { key: crate::store::SBytes::new(&k.key), val: k.val, expire: k.expire, lru, ver: 0 };
             let db = &mut lk.shard(&k.key).dbs[k.db];
@@ -410,86 +411,19 @@ fn load_rdb_part(srv: &'static Server, lk: &mut Locked, data: &[u8]) -> Result<u
             db.insert_entry(entry);
             Ok(())
         },
-        |_, _| {},
-    )
-    .map_err(|e| e.0)?;
-    Ok(end)
-}
-
-/// Length of the RDB image at the start of `data`: an RDB file ends with
-/// the EOF opcode and its checksum; with an AOF tail, the tail starts with
-/// `*` (or `#`) right after those 8 bytes. Found by loading prefixes that
-/// end at an EOF byte followed by a tail start (or the end of the data).
-fn rdb_image_len(data: &[u8]) -> Result<usize, String> {
-    if data.len() >= 9 && data[data.len() - 9] == 0xff {
-        if crate::persistence::rdb::load(data, |_| Ok(()), |_, _| {}).is_ok() {
-            return Ok(data.len());
-        }
-    }
-    for i in 9..data.len() {
-        if data[i] == 0xff
-            && i + 9 <= data.len()
-            && (i + 9 == data.len() || data[i + 9] == b'*' || data[i + 9] == b'#')
-            && crate::persistence::rdb::load(&data[..i + 9], |_| Ok(()), |_, _| {}).is_ok()
-        {
-            return Ok(i + 9);
-        }
-    }
-    crate::persistence::rdb::load(data, |_| Ok(()), |_, _| {}).map_err(|e| e.0)?;
-    Ok(data.len())
-}
-
-/// Converts an RDB snapshot file into an AOF-format base file.
-pub fn rdb_to_aof(
-    srv: &'static Server,
-    rdb_path: &PathBuf,
-    out_path: &PathBuf,
-) -> Result<(), String> {
-    let _ = srv;
-    let data = std::fs::read(rdb_path).map_err(|e| e.to_string())?;
-    let mut out: Vec<u8> = Vec::new();
-    if super::TIMESTAMPS.load(Ordering::Relaxed) {
-        out.extend_from_slice(format!("#TS:{}\r\n", crate::util::now_ms() / 1000).as_bytes());
-    }
-    let mut cur_db = usize::MAX;
-    let mut err: Option<String> = None;
-    crate::persistence::rdb::load(
-        &data,
-        |k| {
-            if k.db != cur_db {
-                cur_db = k.db;
-                encode_command(&mut out, &[b"SELECT", k.db.to_string().as_bytes()]);
-            }
-            if let Err(e) = value_commands(&mut out, &k.key, &k.val) {
-                err = Some(e);
-            }
-            if k.expire != 0 {
-                encode_command(
-                    &mut out,
-                    &[b"PEXPIREAT", &k.key, k.expire.to_string().as_bytes()],
-                );
+        |m| {
+            if let crate::persistence::rdb::Meta::Function(code) = m {
+                crate::persistence::snapshot::load_function(&code)
+                    .map_err(crate::persistence::rdb::LoadError)?;
             }
             Ok(())
         },
-        |_, _| {},
     )
-    .map_err(|e| e.0)?;
-    if let Some(e) = err {
-        return Err(e);
-    }
-    let tmp = out_path.with_extension("tmp");
-    (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&out)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, out_path)
-    })()
-    .map_err(|e| format!("Error writing the AOF base file: {}", io_msg(&e)))
+    .map_err(|e| e.0)
 }
 
 /// Commands that rebuild a value, in batches of at most 64 items.
-fn value_commands(out: &mut Vec<u8>, key: &[u8], val: &Value) -> Result<(), String> {
+pub fn value_commands(out: &mut Vec<u8>, key: &[u8], val: &Value) -> Result<(), String> {
     const BATCH: usize = 64;
     fn emit(out: &mut Vec<u8>, cmd: &[u8], key: &[u8], items: &[Vec<u8>]) {
         let mut a: Vec<&[u8]> = vec![cmd, key];
@@ -547,20 +481,33 @@ fn value_commands(out: &mut Vec<u8>, key: &[u8], val: &Value) -> Result<(), Stri
     Ok(())
 }
 
-/// DEBUG LOADAOF: flushes the AOF, empties the keyspace (all shards held
-/// by DEBUG) and loads the AOF files again.
+/// DEBUG LOADAOF: flushes the AOF, empties the keyspace and the function
+/// libraries (all shards held by DEBUG), reads the manifest from disk again
+/// and loads the files it names, whether or not AOF is on (as Redis does).
 pub fn debug_loadaof(srv: &'static Server, lk: &mut Locked) -> Result<(), String> {
-    if !super::ON.load(Ordering::SeqCst) {
-        return Ok(());
+    if super::ON.load(Ordering::SeqCst) {
+        super::flush(true);
     }
-    super::flush(true);
     for sh in lk.shards() {
         for db in sh.dbs.iter_mut() {
             db.clear();
         }
     }
+    crate::persistence::snapshot::clear_functions();
     let names = super::names(srv);
-    let m = super::STATE.lock().manifest.clone();
+    let m = match manifest::read(&names.manifest_path()) {
+        Ok(m) => m,
+        Err(_) if !names.manifest_path().exists() => Manifest::empty(),
+        Err(e) => return Err(e),
+    };
+    {
+        let mut st = super::STATE.lock();
+        let (hist, waiting) = (st.manifest.history.clone(), st.wait_rewrite);
+        if !waiting {
+            st.manifest = m.clone();
+            st.manifest.history = hist;
+        }
+    }
     load_all(srv, lk, &names, &m)?;
     log::warning("Append Only File loaded by DEBUG LOADAOF");
     Ok(())
