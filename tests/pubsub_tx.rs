@@ -190,3 +190,158 @@ fn watch_check_and_set_loses_no_update() {
     let v = c.cmd(&[b"GET", b"counter"]);
     assert_eq!(v, bulk((CLIENTS * ROUNDS).to_string().as_bytes()));
 }
+
+/// WATCH against keys that expire, are flushed or swapped: Redis 7.0
+/// remembers whether a key was already expired when watched, so deleting
+/// or flushing a stale key is no change, while a key expiring after WATCH
+/// (lazily or actively) aborts EXEC. Compared with redis-server.
+#[test]
+fn watch_stale_flushed_and_swapped_keys_match_redis() {
+    common::run_diff_with(
+        r#"
+        debug set-active-expire 0
+        # stale key watched, untouched: EXEC runs
+        set x foo px 1
+        !sleep=5
+        watch x
+        multi
+        ping
+        exec
+        # stale key deleted by lazy expiry after WATCH: no change
+        set x foo px 1
+        !sleep=5
+        watch x
+        exists x
+        multi
+        ping
+        exec
+        # FLUSHDB while watching a stale key: no change
+        set x foo px 1
+        !sleep=5
+        watch x
+        flushdb
+        multi
+        ping
+        exec
+        # a live key expiring after WATCH aborts EXEC
+        set x foo px 20
+        watch x
+        !sleep=40
+        get x
+        multi
+        ping
+        exec
+        # FLUSHALL of a missing key touches nobody; of an existing one does
+        del x
+        watch x
+        flushall
+        multi
+        ping
+        exec
+        set x 1
+        watch x
+        flushall
+        multi
+        ping
+        exec
+        # SWAPDB: missing key replaced by a stale key is no change
+        flushall
+        select 1
+        set x foo px 1
+        !sleep=5
+        select 0
+        watch x
+        swapdb 0 1
+        multi
+        ping
+        exec
+        # SWAPDB: stale key replaced by another stale key is no change
+        flushall
+        select 1
+        set x foo px 1
+        select 0
+        set x bar px 1
+        !sleep=5
+        watch x
+        swapdb 0 1
+        multi
+        ping
+        exec
+        # SWAPDB bringing a live key aborts
+        flushall
+        select 1
+        set x 30
+        select 0
+        watch x
+        swapdb 0 1
+        multi
+        ping
+        exec
+        # a write to another db's key of the same name does not touch
+        select 5
+        set y 1
+        watch y
+        select 6
+        set y 2
+        select 5
+        multi
+        ping
+        exec
+        select 0
+        debug set-active-expire 1
+        "#,
+        common::DiffOpts {
+            server_args: vec!["--enable-debug-command".into(), "yes".into()],
+            ..Default::default()
+        },
+    );
+}
+
+/// A key watched while live and then removed by the active expire cycle
+/// aborts EXEC (Redis 7.0 signals the deletion to watchers).
+#[test]
+fn watch_sees_active_expiry() {
+    common::run_diff_with(
+        r#"
+        flushall
+        set x foo px 50
+        watch x
+        !sleep=400
+        dbsize
+        multi
+        ping
+        exec
+        "#,
+        common::DiffOpts::default(),
+    );
+}
+
+/// A command refused at EXEC time (OOM here) aborts the whole transaction
+/// with EXECABORT naming the reason, and leaves the client out of MULTI;
+/// a command refused while queueing makes EXEC fail with EXECABORT.
+#[test]
+fn exec_refused_aborts_transaction_like_redis() {
+    common::run_diff(
+        r#"
+        flushall
+        multi
+        set x 1
+        get x
+        !conn=1 config set maxmemory 1
+        !err exec
+        !conn=1 config set maxmemory 0
+        !err exec
+        ping hello
+        multi
+        get x
+        !conn=1 config set maxmemory 1
+        exec
+        !conn=1 config set maxmemory 0
+        multi
+        !err nosuchcommand
+        set x 2
+        !err exec
+        get x
+        "#,
+    );
+}

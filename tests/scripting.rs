@@ -308,7 +308,7 @@ fn busy_and_kill() {
         // A script that wrote cannot be killed; let it end by itself.
         runner.send_cmd(&[
             b"EVAL",
-            b"redis.call('set','x','1') local i = 0 while i < 200000000 do i = i + 1 end return 1",
+            b"redis.call('set','x','1') local i = 0 while i < 60000000 do i = i + 1 end return 1",
             b"0",
         ]);
         std::thread::sleep(Duration::from_millis(300));
@@ -321,4 +321,111 @@ fn busy_and_kill() {
         assert_eq!(runner.read_reply(), b":1\r\n".to_vec());
         assert_eq!(c.cmd(&[b"GET", b"x"]), b"$1\r\n1\r\n".to_vec());
     }
+}
+
+/// SCRIPT KILL stops a script that catches the kill error with pcall, and
+/// a transaction touched by a busy script is handled as Redis does: a
+/// command refused while queueing makes EXEC fail with EXECABORT ... previous
+/// errors; an EXEC refused with BUSY aborts the transaction
+/// (EXECABORT ... BUSY) and leaves the client out of MULTI.
+#[test]
+fn kill_through_pcall_and_exec_during_busy_script() {
+    for s in [Server::magpie(&[]), Server::redis(&[])] {
+        let mut c = s.conn();
+        c.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"10"]);
+        c.cmd(&[b"SET", b"xx", b"1"]);
+        let mut tx = s.conn();
+        assert_eq!(tx.cmd(&[b"MULTI"]), b"+OK\r\n".to_vec());
+        assert_eq!(tx.cmd(&[b"INCR", b"xx"]), b"+QUEUED\r\n".to_vec());
+        let mut runner = s.conn();
+        runner.send_cmd(&[
+            b"EVAL",
+            b"local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+            b"0",
+        ]);
+        std::thread::sleep(Duration::from_millis(200));
+        let e = tx.cmd(&[b"EXEC"]);
+        assert!(
+            e.starts_with(b"-EXECABORT Transaction discarded because of: BUSY"),
+            "{}",
+            String::from_utf8_lossy(&e)
+        );
+        assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n".to_vec());
+        let r = runner.read_reply();
+        assert!(
+            String::from_utf8_lossy(&r).contains("killed by user"),
+            "{}",
+            String::from_utf8_lossy(&r)
+        );
+        // Out of MULTI: commands run, and the INCR never happened.
+        assert_eq!(tx.cmd(&[b"PING", b"x"]), b"$1\r\nx\r\n".to_vec());
+        assert_eq!(c.cmd(&[b"GET", b"xx"]), b"$1\r\n1\r\n".to_vec());
+        // MULTI is allowed during a busy script, a queued command is not.
+        runner.send_cmd(&[b"EVAL", b"while true do end", b"0"]);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(tx.cmd(&[b"MULTI"]), b"+OK\r\n".to_vec());
+        assert!(tx.cmd(&[b"INCR", b"xx"]).starts_with(b"-BUSY"));
+        assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n".to_vec());
+        runner.read_reply();
+        std::thread::sleep(Duration::from_millis(50));
+        let e = tx.cmd(&[b"EXEC"]);
+        assert!(
+            e.starts_with(b"-EXECABORT Transaction discarded because of previous errors"),
+            "{}",
+            String::from_utf8_lossy(&e)
+        );
+        assert_eq!(c.cmd(&[b"GET", b"xx"]), b"$1\r\n1\r\n".to_vec());
+    }
+}
+
+/// Errors raised inside redis.call/pcall are counted once in errorstats
+/// (where the command failed or was refused), whether the script raises
+/// them, returns them or nests them; the script's command still counts as
+/// failed. Thousands of arguments through unpack() reach the command.
+#[test]
+fn script_errors_counted_once_like_redis() {
+    common::run_diff(
+        r#"
+        config resetstat
+        config set maxmemory 1
+        !err eval "return redis.call('set','x','y')" 1 x
+        !err eval "return redis.pcall('set','x','y')" 1 x
+        eval "return {1, redis.pcall('set','x','y')}" 1 x
+        eval "local t = redis.pcall('set','x','y') return t['err']" 1 x
+        config set maxmemory 0
+        !err eval "return redis.call('select',99)" 0
+        !err eval "return redis.call('nosuchcommand')" 0
+        !err eval "return redis.call()" 0
+        !err eval "return {err='MYERR custom'}" 0
+        info errorstats
+        eval "local a = {} for i=1,7999 do a[i] = i end return redis.call('rpush', 'l', unpack(a))" 1 l
+        eval "redis.call('set','k','v','px',1) local t = redis.call('time') while true do local n = redis.call('time') if (n[1]-t[1])*1000000 + n[2]-t[2] > 5000 then break end end return redis.call('exists','k')" 1 k
+        sadd s b c a aa
+        eval "return redis.call('sort', KEYS[1], 'by', '_')" 1 s
+        "#,
+    );
+}
+
+/// lua-enable-deprecated-api: setfenv/getfenv/newproxy exist only when
+/// the directive is yes (default no), as in Redis 7.0.15.
+#[test]
+fn deprecated_lua_api_follows_config() {
+    let script = r#"
+        eval "local f = function() return 1 end setfenv(f, {}) getfenv(f) getmetatable(newproxy(true)).__gc = function() return 1 end return 0" 0
+        config get lua-enable-deprecated-api
+        "#;
+    common::run_diff_with(
+        script,
+        common::DiffOpts {
+            server_args: vec!["--lua-enable-deprecated-api".into(), "yes".into()],
+            ..Default::default()
+        },
+    );
+    common::run_diff(
+        r#"
+        !err eval "setfenv(function() end, {}) return 0" 0
+        !err eval "return getfenv(1)" 0
+        !err eval "return newproxy(true)" 0
+        "#,
+    );
 }

@@ -819,17 +819,12 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.cl.db;
     let now = ctx.now;
     for k in ctx.args[1..].iter() {
-        if ctx.cl.watched.iter().any(|(d, x, _)| *d == db && x == k) {
+        if ctx.cl.watched.iter().any(|(d, x)| *d == db && x == k) {
             continue;
         }
-        let sh = ctx.lk.shard(k);
-        let expired = sh.dbs[db]
-            .dict
-            .get(k)
-            .is_some_and(|e| e.expire != 0 && e.expire <= now);
-        let v = sh.watched.entry((db, k.to_vec())).or_default();
-        v.push((ctx.cl.h.id, ctx.cl.watch_dirty.clone()));
-        ctx.cl.watched.push((db, k.clone(), expired));
+        let (id, dirty) = (ctx.cl.h.id, ctx.cl.watch_dirty.clone());
+        ctx.lk.shard(k).add_watch(db, k, id, dirty, now);
+        ctx.cl.watched.push((db, k.clone()));
     }
     ctx.out.ok();
     Ok(())
@@ -845,15 +840,8 @@ fn unwatch(ctx: &mut Ctx) -> CmdResult {
 /// disconnect). Must run with no shard lock held.
 pub fn unwatch_all(srv: &'static crate::server::Server, cl: &mut crate::server::Client) {
     let id = cl.h.id;
-    for (db, k, _) in cl.watched.drain(..) {
-        let mut sh = srv.ks.lock(srv.ks.shard_of(&k));
-        let key = (db, k.to_vec());
-        if let Some(v) = sh.watched.get_mut(&key) {
-            v.retain(|(c, _)| *c != id);
-            if v.is_empty() {
-                sh.watched.remove(&key);
-            }
-        }
+    for (db, k) in cl.watched.drain(..) {
+        srv.ks.lock(srv.ks.shard_of(&k)).remove_watch(db, &k, id);
     }
     cl.watch_dirty.store(false, Ordering::SeqCst);
 }
@@ -892,7 +880,7 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     }
     // The watched keys' shards too: the WATCH check and the queue run
     // under one set of locks.
-    for (_, k, _) in &ctx.cl.watched {
+    for (_, k) in &ctx.cl.watched {
         shards.push(srv.ks.shard_of(k));
     }
     if all {
@@ -902,12 +890,10 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     }
     let now = ctx.now;
     let stale = ctx.cl.watch_dirty.load(Ordering::SeqCst)
-        || ctx.cl.watched.iter().any(|(db, k, was_expired)| {
-            !was_expired
-                && ctx.lk.shard(k).dbs[*db]
-                    .dict
-                    .get(k)
-                    .is_some_and(|e| e.expire != 0 && e.expire <= now)
+        || ctx.cl.watched.iter().any(|(db, k)| {
+            ctx.lk
+                .shard(k)
+                .watched_key_expired(*db, k, ctx.cl.h.id, now)
         });
     if stale {
         ctx.lk.release();
@@ -918,9 +904,11 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(queue.len());
     let mut scratch = Vec::new();
     ctx.cl.in_exec = true;
+    crate::server::client::set_exec_running(true);
     for (rt, args) in resolved.into_iter().zip(queue.iter()) {
         exec::call(srv, ctx.cl, ctx.out, ctx.lk, rt, args, &mut scratch);
     }
+    crate::server::client::set_exec_running(false);
     ctx.cl.in_exec = false;
     crate::server::propagate::exec_done();
     ctx.lk.release();

@@ -737,7 +737,11 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
         return Err(DB_RANGE.into());
     }
     if a != b {
+        let now = ctx.now;
         for sh in ctx.lk.shards() {
+            // Watchers keep their database: they now see the other's keys.
+            sh.touch_db_replaced(a as usize, Some(b as usize), now);
+            sh.touch_db_replaced(b as usize, Some(a as usize), now);
             sh.dbs.swap(a as usize, b as usize);
             // Clients blocked on keys that now exist get a chance to be served.
             let ready: Vec<(usize, Vec<u8>)> = sh
@@ -771,7 +775,9 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let dbi = ctx.cl.db;
     let mut n = 0;
+    let now = ctx.now;
     for sh in ctx.lk.shards() {
+        sh.touch_db_replaced(dbi, None, now);
         n += sh.dbs[dbi].len();
         sh.dbs[dbi].clear();
     }
@@ -785,7 +791,11 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
 fn flushall(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let mut n = 0;
+    let now = ctx.now;
     for sh in ctx.lk.shards() {
+        for d in 0..sh.dbs.len() {
+            sh.touch_db_replaced(d, None, now);
+        }
         for db in sh.dbs.iter_mut() {
             n += db.len();
             db.clear();

@@ -424,8 +424,8 @@ fn script_help(ctx: &mut Ctx) -> CmdResult {
 
 // ------------------------------------------------------------ functions
 
-static LIBS: AtomicUsize = AtomicUsize::new(0);
-static FUNCS: AtomicUsize = AtomicUsize::new(0);
+pub static LIBS: AtomicUsize = AtomicUsize::new(0);
+pub static FUNCS: AtomicUsize = AtomicUsize::new(0);
 
 fn update_counts(e: &FnEngine) {
     LIBS.store(e.libs.len(), Ordering::Relaxed);

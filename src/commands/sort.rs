@@ -182,8 +182,12 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             _ => return Err(WRONGTYPE.into()),
         },
     };
-    if dontsort && matches!(kind, Some(Kind::Set)) && store.is_some() {
-        // Unordered set output must be deterministic when stored.
+    if dontsort
+        && matches!(kind, Some(Kind::Set))
+        && (store.is_some() || crate::scripting::frozen_now().is_some())
+    {
+        // Unordered set output must be deterministic when stored or seen
+        // by a script.
         dontsort = false;
         alpha = true;
         sortby = None;

@@ -179,6 +179,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d("bind", sp(Special::Bind), "* -::*", MA),
     d("bind-source-addr", S, "", MODIFIABLE),
     d("protected-mode", B, "yes", MODIFIABLE),
+    d("lua-enable-deprecated-api", B, "no", IMMUTABLE | HI),
     d("port", int(0, 65535), "6379", MODIFIABLE),
     d("tcp-backlog", int(0, INT_MAX), "511", IM),
     d("unixsocket", S, "", IM),

@@ -330,6 +330,21 @@ fn start_aof(srv: &'static Server) {
             st.manifest = m;
         }
     }
+    if crate::server::client::exec_running() {
+        // Inside MULTI/EXEC this thread holds shard locks: the rewrite
+        // starts from another thread once the transaction is over.
+        STATE.lock().rewrite_scheduled = true;
+        log::notice("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        let _ = std::thread::Builder::new()
+            .name("aof-start".into())
+            .spawn(move || first_rewrite(srv));
+        return;
+    }
+    first_rewrite(srv);
+}
+
+/// The rewrite that turns a just-enabled AOF on.
+fn first_rewrite(srv: &'static Server) {
     let mut lk = crate::store::Locked::new(&srv.ks);
     lk.acquire_all();
     match start_rewrite(srv, &mut lk) {

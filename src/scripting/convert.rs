@@ -153,8 +153,9 @@ fn one_line(b: &[u8]) -> String {
 /// Outcome of converting a script's return value.
 pub enum Ret {
     Ok,
-    /// An error reply (full text, code first), to count as a failed call.
-    Err(String),
+    /// An error reply (full text, code first), to count as a failed call;
+    /// true if errorstats already counted it.
+    Err(String, bool),
 }
 
 /// Writes the reply for the Lua value `v`. `resp` is the protocol the
@@ -162,7 +163,11 @@ pub enum Ret {
 pub fn lua_to_reply(v: &Value, out: &mut Reply, resp: u8) -> Ret {
     match write_value(v, out, resp, 0) {
         Ok(()) => Ret::Ok,
-        Err(e) => Ret::Err(e),
+        Err(e) => {
+            let counted = matches!(v, Value::Table(t)
+                if matches!(t.raw_get::<Value>(crate::scripting::COUNTED), Ok(Value::Boolean(true))));
+            Ret::Err(e, counted)
+        }
     }
 }
 
@@ -203,7 +208,14 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         let msg = one_line(&e.as_bytes());
         let msg = msg.strip_prefix('-').map(|s| s.to_string()).unwrap_or(msg);
         if depth > 0 {
-            crate::scripting::count_error(&msg);
+            if matches!(
+                t.raw_get::<Value>(crate::scripting::COUNTED),
+                Ok(Value::Boolean(true))
+            ) {
+                crate::scripting::note_counted_error();
+            } else {
+                crate::scripting::count_error(&msg);
+            }
             out.error(&msg);
             return Ok(());
         }
@@ -225,10 +237,15 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         _ => {}
     }
     if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
-        let b = s.as_bytes();
+        // CR and LF become spaces in both protocols.
+        let b: Vec<u8> = s
+            .as_bytes()
+            .iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+            .collect();
         if out.proto >= 3 {
             out.raw(b"(");
-            out.raw(&one_line(&b).into_bytes());
+            out.raw(&b);
             out.raw(b"\r\n");
         } else {
             out.bulk(&b);

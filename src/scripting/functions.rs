@@ -197,37 +197,38 @@ pub fn parse_metadata(code: &[u8]) -> Result<(String, &[u8]), String> {
         return Err("ERR Missing library metadata".into());
     }
     let end = code.iter().position(|&c| c == b'\n').unwrap_or(code.len());
-    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
     // The body keeps the shebang's newline so line numbers match the code.
     let body = &code[end..];
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = if line.starts_with(' ') {
-        ""
-    } else {
-        parts.next().unwrap_or("")
+    // The shebang line splits like a command line (quotes allowed).
+    let parts = match crate::config::parse::split_args(&code[..end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("ERR Invalid library metadata".into()),
     };
-    if !engine.eq_ignore_ascii_case("lua") {
-        return Err(format!("ERR Engine '{}' not found", engine));
-    }
     let mut name: Option<String> = None;
-    for p in parts {
-        match p.strip_prefix("name=") {
-            Some(n) => {
-                if name.is_some() {
-                    return Err(
-                        "ERR Invalid metadata value, name argument was given multiple times".into(),
-                    );
-                }
-                name = Some(n.to_string());
+    for p in &parts[1..] {
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
-            None => return Err(format!("ERR Invalid metadata value given: {}", p)),
+            name = Some(String::from_utf8_lossy(&p[5..]).into_owned());
+            continue;
         }
+        return Err(format!(
+            "ERR Invalid metadata value given: {}",
+            String::from_utf8_lossy(p)
+        ));
     }
     let Some(name) = name else {
         return Err("ERR Library name was not given".into());
     };
     if !valid_name(&name) {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
+    }
+    let engine = String::from_utf8_lossy(&parts[0][2..]).into_owned();
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{}' not found", engine));
     }
     Ok((name, body))
 }
@@ -320,7 +321,7 @@ fn register(args: MultiValue) -> mlua::Result<()> {
         }
     };
     if !valid_name(&name) {
-        return Err(lua_err("ERR Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+        return Err(lua_err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
     }
     LOADING.with(|l| {
         let mut l = l.borrow_mut();

@@ -71,6 +71,13 @@ pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptErr(msg.into()))
 }
 
+/// lua-enable-deprecated-api: setfenv, getfenv and newproxy stay visible
+/// to scripts (set once at startup; the directive is immutable).
+pub static DEPRECATED_API: AtomicBool = AtomicBool::new(false);
+
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands.
+pub static DISABLE_DENY_SCRIPTS: AtomicBool = AtomicBool::new(false);
+
 /// The state of the script in execution, shared with other clients (BUSY,
 /// SCRIPT KILL, FUNCTION STATS).
 pub struct RunState {
@@ -109,10 +116,25 @@ pub struct RunCtx {
     pub allow_oom: bool,
     pub wrote: bool,
     pub scratch: Vec<usize>,
+    /// The reply holds an error already counted in errorstats: the
+    /// command still counts as failed.
+    pub failed_uncounted: bool,
+    /// The time of the script's start: commands inside see the clock
+    /// stopped there (a key does not expire in the middle of a script).
+    pub now: i64,
+}
+
+/// The frozen time of the script running on this thread, if any.
+#[inline]
+pub fn frozen_now() -> Option<i64> {
+    cur().map(|c| c.now)
 }
 
 thread_local! {
     static CUR: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+    /// The hook of this thread's interpreter fires on every instruction
+    /// (a kill was requested).
+    static KILL_HOOK: Cell<bool> = const { Cell::new(false) };
     /// Deadline of a FUNCTION LOAD run on this thread.
     static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
@@ -130,6 +152,14 @@ fn cur<'a>() -> Option<&'a mut RunCtx> {
 pub fn count_error(msg: &str) {
     if let Some(c) = cur() {
         c.srv.count_error(msg);
+    }
+}
+
+/// A script's reply holds an error that was already counted: the script's
+/// command still counts as failed.
+pub fn note_counted_error() {
+    if let Some(c) = cur() {
+        c.failed_uncounted = true;
     }
 }
 
@@ -197,7 +227,7 @@ pub fn kill(is_eval: bool) -> Result<(), CmdErr> {
 /// its metatable, the read-only global view, the function-load view, and
 /// a binder of (function, KEYS, ARGV).
 const BOOT: &str = r#"
-local rawcall, load_api = ...
+local rawcall, load_api, deprecated = ...
 local R = _G
 local err, rawget, rawset, tostring_, type_ = error, rawget, rawset, tostring, type
 local setmetatable_, getmetatable_ = setmetatable, getmetatable
@@ -213,8 +243,13 @@ local function proxy(t)
   ro[p] = true
   return p
 end
-for _, n in ipairs({'print', 'loadfile', 'dofile', 'setfenv', 'getfenv', 'newproxy', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
+for _, n in ipairs({'print', 'loadfile', 'dofile', 'gcinfo', 'module', 'require', 'debug', 'package', 'os', 'io'}) do
   rawset(R, n, nil)
+end
+if not deprecated then
+  for _, n in ipairs({'setfenv', 'getfenv', 'newproxy'}) do
+    rawset(R, n, nil)
+  end
 end
 local unpack_ = unpack
 rawset(R, 'unpack', function(t, i, j)
@@ -327,7 +362,16 @@ impl Vm {
         } else {
             None
         };
-        let rawcall = lua.create_function(|lua, args: MultiValue| script_call(lua, args))?;
+        // Takes the arguments as (table, count): a call with thousands of
+        // arguments (unpack of a big table) must not need a Lua stack slot
+        // per argument inside the callback.
+        let rawcall = lua.create_function(|lua, (t, n): (Table, i64)| {
+            let mut args = Vec::with_capacity(n.max(0) as usize);
+            for i in 1..=n {
+                args.push(t.raw_get::<Value>(i)?);
+            }
+            script_call(lua, &args)
+        })?;
         lua.set_named_registry_value("magpie_rawcall", rawcall.clone())?;
         // redis.call/pcall are C functions (not Lua wrappers) so that
         // `return redis.call(...)` keeps the script's frame for error lines.
@@ -342,12 +386,9 @@ impl Vm {
             Table,
             Option<Table>,
             Function,
-        ) = boot.call((rawcall, load_api))?;
+        ) = boot.call((rawcall, load_api, DEPRECATED_API.load(Ordering::Relaxed)))?;
         let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(100_000),
-            |_lua, _dbg| hook(),
-        );
+        set_normal_hook(&lua);
         Ok(Vm {
             lua,
             globals: g,
@@ -455,9 +496,21 @@ impl Vm {
 unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
+    // Pack the arguments into a table: only two stack slots are needed
+    // whatever their number.
+    ffi::lua_createtable(l, n, 0);
+    for i in 1..=n {
+        ffi::lua_pushvalue(l, i);
+        ffi::lua_rawseti(l, -2, i as _);
+    }
+    if n > 0 {
+        ffi::lua_replace(l, 1);
+        ffi::lua_settop(l, 1);
+    }
+    ffi::lua_pushinteger(l, n as ffi::lua_Integer);
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_rawcall".as_ptr());
     ffi::lua_insert(l, 1);
-    ffi::lua_call(l, n, 2);
+    ffi::lua_call(l, 2, 2);
     if raise && ffi::lua_toboolean(l, -2) == 0 {
         ffi::lua_error(l);
     }
@@ -571,7 +624,7 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
         "acl_check_cmd",
         lua.create_function(|_, args: MultiValue| {
             let Some(c) = cur() else { return Ok(false) };
-            let argv = lua_args(&args).map_err(lua_err)?;
+            let argv = lua_args(&args.into_iter().collect::<Vec<_>>()).map_err(lua_err)?;
             if argv.is_empty() {
                 return Err(lua_err(
                     "ERR Please specify at least one argument for this redis lib call",
@@ -669,7 +722,7 @@ pub fn sha1_hex(b: &[u8]) -> String {
 
 /// Converts redis.call arguments: strings, and numbers in Lua's own
 /// formatting.
-fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
+fn lua_args(args: &[Value]) -> Result<Vec<Bytes>, String> {
     let mut out = Vec::with_capacity(args.len());
     for v in args.iter() {
         match v {
@@ -720,8 +773,21 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
+/// Field of an error table whose error was already counted in errorstats
+/// (by the command that failed inside redis.call/pcall): returning it
+/// from the script does not count it again.
+pub const COUNTED: &str = "ignore_error_stats_update";
+
+/// An error table for an error already counted in errorstats.
+fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    t.raw_set(COUNTED, true)?;
+    Ok((false, Value::Table(t)))
+}
+
 /// redis.call / redis.pcall: runs a command and returns (ok, reply).
-fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
+fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let Some(c) = cur() else {
         return err_table(
             lua,
@@ -734,7 +800,7 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let argv = match lua_args(&args) {
+    let argv = match lua_args(args) {
         Ok(a) => a,
         Err(e) => return err_table(lua, &e),
     };
@@ -747,18 +813,19 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             } else {
                 "ERR Unknown Redis command called from script"
             };
-            return err_table(lua, msg);
+            srv.count_error(msg);
+            return counted_err_table(lua, msg);
         }
     };
     let reject = |msg: &str| -> mlua::Result<(bool, Value)> {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(msg);
-        err_table(lua, msg)
+        counted_err_table(lua, msg)
     };
     if !crate::commands::arity_ok(rt.spec, argv.len()) {
         return reject("ERR Wrong number of args calling Redis command from script");
     }
-    if rt.spec.has_flag("noscript") {
+    if rt.spec.has_flag("noscript") && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
         return reject("ERR This Redis command is not allowed from script");
     }
     let name = rt.spec.name;
@@ -804,6 +871,12 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
     let mut pos = 0;
     let is_err = out.buf.first() == Some(&b'-');
     let v = convert::resp_to_lua(lua, &out.buf, &mut pos)?;
+    if is_err {
+        // exec::call counted this error already.
+        if let Value::Table(t) = &v {
+            t.raw_set(COUNTED, true)?;
+        }
+    }
     Ok((!is_err, v))
 }
 
@@ -858,11 +931,21 @@ fn error_handler(lua: &Lua, v: Value) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// Installs the count hook at its normal rate.
+fn set_normal_hook(lua: &Lua) {
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        |lua, _dbg| hook(lua),
+    );
+}
 /// `RUN.threshold_ms` before the hook first read busy-reply-threshold.
 const THRESHOLD_UNREAD: i64 = i64::MIN;
 
 /// The count hook: FUNCTION LOAD timeout, busy detection and SCRIPT KILL.
-fn hook() -> mlua::Result<VmState> {
+/// Once a kill is requested the hook fires on every instruction, so that
+/// a script catching the error with pcall is stopped at its next
+/// instruction outside the protected call.
+fn hook(lua: &Lua) -> mlua::Result<VmState> {
     if let Some(d) = LOAD_DEADLINE.with(|c| c.get()) {
         if Instant::now() > d {
             return Err(lua_err("ERR FUNCTION LOAD timeout"));
@@ -893,6 +976,11 @@ fn hook() -> mlua::Result<VmState> {
         ));
     }
     if RUN.kill.load(Ordering::Acquire) {
+        if !KILL_HOOK.with(|k| k.replace(true)) {
+            lua.set_hook(HookTriggers::new().every_nth_instruction(1), |lua, _dbg| {
+                hook(lua)
+            });
+        }
         return Err(lua_err(if RUN.is_eval.load(Ordering::Relaxed) {
             "ERR Script killed by user with SCRIPT KILL..."
         } else {
@@ -939,6 +1027,8 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         allow_oom: inv.flags & F_ALLOW_OOM != 0,
         wrote: false,
         scratch: Vec::new(),
+        failed_uncounted: false,
+        now: ctx.now,
     };
     let saved_db = ctx.cl.db;
     let saved_mode =
@@ -972,6 +1062,9 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     RUN.running.store(false, Ordering::Release);
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
+    if KILL_HOOK.with(|k| k.replace(false)) {
+        set_normal_hook(&inv.vm.lua);
+    }
     CUR.with(|c| c.set(prev));
     ctx.cl.db = saved_db;
     ctx.cl.reply_mode = saved_mode;
@@ -986,9 +1079,20 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
             let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
             let r = convert::lua_to_reply(&v, ctx.out, rc.resp);
             CUR.with(|c| c.set(prev));
+            if rc.failed_uncounted {
+                ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
             match r {
                 convert::Ret::Ok => Ok(()),
-                convert::Ret::Err(e) => Err(e.into()),
+                convert::Ret::Err(e, false) => Err(e.into()),
+                convert::Ret::Err(e, true) => {
+                    // Already in errorstats: the reply only, and a failed call.
+                    if !rc.failed_uncounted {
+                        ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ctx.out.error(&e);
+                    Ok(())
+                }
             }
         }
         Err(t) => {
@@ -997,12 +1101,18 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 _ => "ERR unknown error".into(),
             };
             let msg = msg.strip_prefix('-').map(|s| s.to_string()).unwrap_or(msg);
+            let counted = matches!(t.raw_get::<Value>(COUNTED), Ok(Value::Boolean(true)));
             let line: Option<i64> = t.raw_get("line").ok();
             let source: Option<String> = t.raw_get("source").ok();
             let full = match (line, source) {
                 (Some(l), Some(s)) => format!("{} script: {}, on {}:{}.", msg, inv.name, s, l),
                 _ => msg,
             };
+            if counted {
+                ctx.cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+                ctx.out.error(&full);
+                return Ok(());
+            }
             Err(full.into())
         }
     }

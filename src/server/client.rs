@@ -240,8 +240,8 @@ pub struct Client {
     pub push_tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
     /// This client's Pub/Sub subscriptions.
     pub subs: Subscriptions,
-    /// WATCHed keys: (db, key, whether it was already expired when watched).
-    pub watched: Vec<(usize, Bytes, bool)>,
+    /// WATCHed keys: (db, key). Their per-key state lives in the shard.
+    pub watched: Vec<(usize, Bytes)>,
     /// Set by any write to a watched key: EXEC then fails.
     pub watch_dirty: Arc<AtomicBool>,
 }
@@ -272,4 +272,19 @@ impl Client {
         self.db = db;
         self.h.db.store(db, Ordering::Relaxed);
     }
+}
+
+thread_local! {
+    static EXEC_RUNNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks that this thread runs an EXEC (it holds the transaction's shard
+/// locks, so nothing it calls may lock shards on its own).
+pub fn set_exec_running(on: bool) {
+    EXEC_RUNNING.with(|c| c.set(on));
+}
+
+/// True while this thread runs an EXEC's queued commands.
+pub fn exec_running() -> bool {
+    EXEC_RUNNING.with(|c| c.get())
 }

@@ -88,9 +88,24 @@ fn runs_in_multi(name: &str) -> bool {
     )
 }
 
-fn reject(srv: &Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
+fn reject(srv: &'static Server, cl: &mut Client, out: &mut Reply, e: CmdErr, rt: Option<&CmdRt>) {
     if let Some(rt) = rt {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if rt.spec.name == "exec" && cl.multi.is_some() {
+            // A refused EXEC discards the transaction (Redis's execCommandAbort).
+            cl.multi = None;
+            cl.multi_error = false;
+            cl.h.multi.store(-1, Ordering::Relaxed);
+            crate::commands::connection::unwatch_all(srv, cl);
+            let msg = String::from_utf8_lossy(e.bytes());
+            let msg = msg.strip_prefix('-').unwrap_or(&msg);
+            let msg = msg.trim_end_matches(['\r', '\n']);
+            let abort: CmdErr =
+                format!("EXECABORT Transaction discarded because of: {}", msg).into();
+            srv.count_error(&abort.0);
+            out.error_bytes(abort.bytes());
+            return;
+        }
     }
     if cl.multi.is_some() {
         cl.multi_error = true;
@@ -151,7 +166,7 @@ pub fn execute(
         reject(srv, cl, out, format!("ERR {} command not allowed. If the enable-{}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", rt.spec.name.to_uppercase(), rt.spec.name).into(), Some(rt));
         return Flow::Continue;
     }
-    if over_maxmemory(srv) && denies_oom(srv, cl, rt) {
+    if over_maxmemory(srv, cl.h.id, &mut out.buf) && denies_oom(srv, cl, rt) {
         reject(
             srv,
             cl,
@@ -225,9 +240,16 @@ pub fn count_unblocked(srv: &Server, args: &[Bytes], failed: bool) {
 /// runs; true when the memory is still over the limit with nothing left to
 /// evict, so commands that may grow memory are refused.
 #[inline]
-fn over_maxmemory(srv: &'static Server) -> bool {
-    srv.hot.maxmemory.load(Ordering::Relaxed) != 0
-        && super::evict::perform(srv) == super::evict::Outcome::Fail
+fn over_maxmemory(srv: &'static Server, id: u64, out: &mut Vec<u8>) -> bool {
+    if srv.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    // Invalidations of keys evicted now reach this client before its reply.
+    super::tracking::set_evicting_for(id);
+    let fail = super::evict::perform(srv) == super::evict::Outcome::Fail;
+    super::tracking::set_evicting_for(0);
+    super::tracking::write_after_reply(out);
+    fail
 }
 
 /// Commands refused when over maxmemory: `denyoom` ones, and EXEC of a
@@ -252,23 +274,27 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 }
 
 /// A command that wrote (`dirty > 0`) invalidates WATCH on the keys its
-/// key spec names; whole-keyspace writers (FLUSHDB, FLUSHALL, SWAPDB...)
-/// invalidate every watch on the databases they hold.
+/// key spec names. FLUSHDB, FLUSHALL and SWAPDB mark watchers themselves
+/// (before the data changes); other whole-keyspace writers that name no
+/// keys (DEBUG RELOAD...) invalidate every watch on the databases they hold.
 fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
     if runs_commands(rt) {
         // Scripts and functions lock every shard, but the commands they run
         // touched exactly the keys they wrote.
         return;
     }
-    if rt.spec.scope == crate::commands::Scope::All {
-        let which = if rt.spec.name == "flushdb" {
-            Some(db)
-        } else {
-            None
-        };
+    if matches!(rt.spec.name, "flushdb" | "flushall" | "swapdb") {
+        return;
+    }
+    if rt.spec.scope == crate::commands::Scope::All
+        && rt.spec.keys.0 <= 0
+        && rt.spec.getkeys.is_none()
+    {
         for sh in lk.shards() {
-            if !sh.watched.is_empty() {
-                sh.touch_all_watched(which);
+            for v in sh.watched.values() {
+                for w in v {
+                    w.dirty.store(true, Ordering::SeqCst);
+                }
             }
         }
         return;
@@ -380,7 +406,13 @@ pub fn call(
     } else {
         CHAIN.with(|c| c.take()).unwrap_or_else(Instant::now)
     };
-    let now = srv.clock.wall_ms(start);
+    let mut now = srv.clock.wall_ms(start);
+    if already {
+        // Inside a script the clock stands still.
+        if let Some(t) = crate::scripting::frozen_now() {
+            now = t;
+        }
+    }
     let mut ctx = Ctx {
         srv,
         cl,
@@ -409,6 +441,12 @@ pub fn call(
     let events = std::mem::take(&mut ctx.events);
     if dirty > 0 {
         touch_watched_keys(lk, rt, args, cl.db);
+    }
+    if crate::store::watching() {
+        // Keys removed by lazy expiry are modified for their watchers.
+        for sh in lk.shards() {
+            sh.touch_expired_watched();
+        }
     }
     // Client-side caching: invalidations and remembered keys, under the locks.
     if super::tracking::active() {

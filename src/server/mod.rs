@@ -272,6 +272,8 @@ impl Server {
             .store(c.get_bool("protected-mode"), Ordering::Relaxed);
         h.maxmemory.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         evict::set_policy(&c.get_str("maxmemory-policy"));
+        crate::scripting::DEPRECATED_API
+            .store(c.get_bool("lua-enable-deprecated-api"), Ordering::Relaxed);
         crate::store::dict::MAXMEMORY.store(c.get_u64("maxmemory"), Ordering::Relaxed);
         crate::store::lfu::set_params(c.get_i64("lfu-log-factor"), c.get_i64("lfu-decay-time"));
         drop(c);
@@ -745,6 +747,7 @@ pub fn active_expire_cycle(srv: &'static Server, effort: usize) {
                 }
             }
         }
+        g.touch_expired_watched();
         let expired = tracking::take_expired(&g.stats);
         propagate::expired_in_cron(&mut g.stats);
         drop(g);

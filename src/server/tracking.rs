@@ -69,6 +69,14 @@ thread_local! {
     /// Pushes for the client whose command runs on this thread, written
     /// after its reply (CLIENT REPLY OFF does not suppress them).
     static AFTER_REPLY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The client about to run a command while eviction makes room for it
+    /// (0: none): its own invalidations go into its reply buffer first.
+    static EVICTING_FOR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks eviction done on behalf of client `id` on this thread (0: none).
+pub fn set_evicting_for(id: u64) {
+    EVICTING_FOR.with(|c| c.set(id));
 }
 
 /// Queues a push frame for the current client, after its reply.
@@ -488,7 +496,7 @@ pub fn key_evicted(srv: &Server, db: usize, key: &[u8]) {
     };
     super::exec::notify_keyspace(srv, std::slice::from_ref(&ev));
     if active() {
-        invalidate(srv, 0, &[(key, None)]);
+        invalidate(srv, EVICTING_FOR.with(|c| c.get()), &[(key, None)]);
     }
 }
 

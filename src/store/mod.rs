@@ -273,12 +273,28 @@ pub type WaitQueues = std::collections::HashMap<
     foldhash::fast::RandomState,
 >;
 
-/// WATCHed keys of one shard: (db, key) -> (client id, its "dirty" flag).
-pub type Watchers = std::collections::HashMap<
-    (usize, Vec<u8>),
-    Vec<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
-    foldhash::fast::RandomState,
->;
+/// One client's WATCH of a key.
+pub struct Watcher {
+    pub client: u64,
+    /// The client's "dirty" flag: set, its EXEC fails.
+    pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The key was already logically expired when watched: its deletion
+    /// (lazy or active expiry, FLUSHDB) is then no change.
+    pub expired: bool,
+}
+
+/// WATCHed keys of one shard: (db, key) -> its watchers.
+pub type Watchers =
+    std::collections::HashMap<(usize, Vec<u8>), Vec<Watcher>, foldhash::fast::RandomState>;
+
+/// Number of WATCH registrations in the whole keyspace: while zero, the
+/// per-command check for keys removed by expiry is skipped.
+static WATCHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[inline]
+pub fn watching() -> bool {
+    WATCHING.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
 
 pub struct Shard {
     pub dbs: Vec<Db>,
@@ -304,25 +320,124 @@ impl Shard {
         }
     }
 
-    /// A watched key was modified: every client watching it fails its EXEC.
-    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
-        if self.watched.is_empty() {
-            return;
-        }
-        if let Some(v) = self.watched.get(&(db, key.to_vec())) {
-            for (_, flag) in v {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// Registers a WATCH of `key` in `db` by `client`; `now` decides
+    /// whether the key is already logically expired.
+    pub fn add_watch(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        client: u64,
+        dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        now: i64,
+    ) {
+        let expired = self.dbs[db]
+            .dict
+            .get(key)
+            .is_some_and(|e| e.expire != 0 && e.expire <= now);
+        let v = self.watched.entry((db, key.to_vec())).or_default();
+        v.push(Watcher {
+            client,
+            dirty,
+            expired,
+        });
+        WATCHING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Drops `client`'s WATCH of `key` in `db`.
+    pub fn remove_watch(&mut self, db: usize, key: &[u8], client: u64) {
+        let k = (db, key.to_vec());
+        if let Some(v) = self.watched.get_mut(&k) {
+            let before = v.len();
+            v.retain(|w| w.client != client);
+            WATCHING.fetch_sub(before - v.len(), std::sync::atomic::Ordering::Relaxed);
+            if v.is_empty() {
+                self.watched.remove(&k);
             }
         }
     }
 
-    /// Marks every watcher of database `db` (None: of every database).
-    pub fn touch_all_watched(&mut self, db: Option<usize>) {
-        for ((d, _), v) in self.watched.iter() {
-            if db.is_none_or(|x| x == *d) {
-                for (_, flag) in v {
-                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// True if `client` watches `key` in `db`, the key was not expired when
+    /// watched (nor deleted since), and it is logically expired at `now`:
+    /// EXEC then fails as if the key had been deleted.
+    pub fn watched_key_expired(&self, db: usize, key: &[u8], client: u64, now: i64) -> bool {
+        let Some(v) = self.watched.get(&(db, key.to_vec())) else {
+            return false;
+        };
+        v.iter().any(|w| w.client == client && !w.expired)
+            && self.dbs[db]
+                .dict
+                .get(key)
+                .is_some_and(|e| e.expire != 0 && e.expire <= now)
+    }
+
+    /// A watched key was modified: every client watching it fails its EXEC,
+    /// except watchers that saw it already expired and now find it deleted
+    /// (no logical change).
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let gone = self.dbs[db].dict.get(key).is_none();
+        if let Some(v) = self.watched.get_mut(&(db, key.to_vec())) {
+            for w in v.iter_mut() {
+                if w.expired {
+                    if gone {
+                        w.expired = false;
+                        continue;
+                    }
                 }
+                w.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Keys removed by expiry since the last drain (`stats.pending_expired`)
+    /// count as modified for their watchers.
+    pub fn touch_expired_watched(&mut self) {
+        if self.watched.is_empty() || self.stats.pending_expired.is_empty() {
+            return;
+        }
+        let keys = std::mem::take(&mut self.stats.pending_expired);
+        for (db, k) in keys.iter() {
+            self.touch_watched(*db, k);
+        }
+        self.stats.pending_expired = keys;
+    }
+
+    /// Database `emptied` is about to lose its contents, replaced by those
+    /// of `replaced_with` (SWAPDB) or by nothing (FLUSHDB, FLUSHALL): marks
+    /// the watchers of its keys whose logical value changes. A key that
+    /// was expired and stays missing or expired is no change; a missing key
+    /// replaced by an expired one is no change either (but now counts as
+    /// watched-while-expired).
+    pub fn touch_db_replaced(&mut self, emptied: usize, replaced_with: Option<usize>, now: i64) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let dbs = &self.dbs;
+        for ((d, key), v) in self.watched.iter_mut() {
+            if *d != emptied {
+                continue;
+            }
+            let in_emptied = dbs[emptied].dict.get(key).is_some();
+            let repl = replaced_with.and_then(|r| dbs[r].dict.get(key));
+            if !in_emptied && repl.is_none() {
+                continue;
+            }
+            let repl_expired = repl.is_some_and(|e| e.expire != 0 && e.expire <= now);
+            for w in v.iter_mut() {
+                if w.expired {
+                    if repl.is_none() {
+                        w.expired = false;
+                        continue;
+                    } else if repl_expired {
+                        continue;
+                    }
+                } else if !in_emptied && repl_expired {
+                    w.expired = true;
+                    continue;
+                }
+                w.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
     }
