@@ -832,7 +832,7 @@ fn script_call(lua: &Lua, args: MultiValue) -> mlua::Result<(bool, Value)> {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
     }
-    if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
+    if !c.allow_oom && !c.wrote && over_maxmemory(srv) && rt.spec.has_flag("denyoom") {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
     if rt.write {
