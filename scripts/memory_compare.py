@@ -3,7 +3,7 @@
 sets of the data-type issue: 100k hashes of 10 small fields, 100k sets of 10
 small integers, one 1M-member sorted set, one 1M-entry stream.
 
-    python3 scripts/memory_compare.py target/release/magpie-server [/usr/bin/redis-server]
+    python3 scripts/memory_compare.py [--only hashes,sets,zset,stream] target/release/magpie-server [/usr/bin/redis-server]
 
 Each data set is loaded into a fresh server of each kind (loopback, free
 port, pipelined, bounded), and RSS growth is read from /proc/PID/status.
@@ -83,12 +83,23 @@ def measure(binary, name, make):
         try: p.wait(5)
         except subprocess.TimeoutExpired: p.kill()
 
+SHORT = {"hashes": "100k hashes x 10 fields", "sets": "100k sets x 10 ints",
+         "zset": "1M-member sorted set", "stream": "1M-entry stream"}
+
 def main():
-    cand = sys.argv[1]
-    ref = sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/redis-server"
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        i = args.index("--only")
+        only = [SHORT[x] for x in args[i + 1].split(",")]
+        del args[i:i + 2]
+    cand = args[0]
+    ref = args[1] if len(args) > 1 else "/usr/bin/redis-server"
     print(f"| data set | magpie MiB | redis MiB | ratio |")
     print(f"|---|--:|--:|--:|")
     for name, make in DATASETS.items():
+        if only is not None and name not in only:
+            continue
         m = measure(cand, name, make)
         r = measure(ref, name, make)
         print(f"| {name} | {m:.1f} | {r:.1f} | {m / r:.2f} |", flush=True)

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: setbit_getbit, setbit_getbit_resp3, r#"
 SETBIT b 0 1
@@ -457,23 +457,12 @@ fn random_command(rng: &mut StdRng) -> Vec<Vec<u8>> {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let steps: Vec<Step> = (0..n)
-        .map(|i| {
-            let mut s = Step::cmd(random_command(&mut rng));
-            s.line = i + 1;
-            s.compare = Compare::Exact;
-            s.text = format!("[seed {}] {}", seed, s.text);
-            s
-        })
-        .collect();
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    common::run_random(
+        &common::seeded_steps(seed, n, &[], |r: &mut StdRng| {
+            (random_command(r), Compare::Exact)
+        }),
+        resp3,
+        &[],
     );
 }
 

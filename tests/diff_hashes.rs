@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: hash_basic, hash_basic_resp3, r#"
 HSET h f1 v1
@@ -385,34 +385,14 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut steps = Vec::new();
-    for (i, cfg) in [
-        ["CONFIG", "SET", "hash-max-listpack-entries", "6"],
-        ["CONFIG", "SET", "hash-max-listpack-value", "12"],
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut s = Step::cmd(cfg.iter().map(|a| b(a)).collect());
-        s.line = i + 1;
-        steps.push(s);
-    }
-    for i in 0..n {
-        let (args, compare) = random_command(&mut rng);
-        let mut s = Step::cmd(args);
-        s.line = i + 3;
-        s.compare = compare;
-        s.text = format!("[seed {}] {}", seed, s.text);
-        steps.push(s);
-    }
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    let setup: &[&[&str]] = &[
+        &["CONFIG", "SET", "hash-max-listpack-entries", "6"],
+        &["CONFIG", "SET", "hash-max-listpack-value", "12"],
+    ];
+    common::run_random(
+        &common::seeded_steps::<StdRng>(seed, n, setup, random_command),
+        resp3,
+        &[],
     );
 }
 

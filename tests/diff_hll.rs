@@ -7,7 +7,7 @@ mod common;
 
 use common::{run_steps, Compare, DiffOpts, Step};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: hll_basics, hll_basics_resp3, r#"
 PFADD h
@@ -387,24 +387,10 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let steps: Vec<Step> = (0..n)
-        .map(|i| {
-            let (args, compare) = random_command(&mut rng);
-            let mut s = Step::cmd(args);
-            s.line = i + 1;
-            s.compare = compare;
-            s.text = format!("[seed {}] {}", seed, s.text);
-            s
-        })
-        .collect();
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    common::run_random(
+        &common::seeded_steps::<StdRng>(seed, n, &[], random_command),
+        resp3,
+        &[],
     );
 }
 

@@ -421,9 +421,9 @@ diff_test!(
 // GT/LT are used with absolute times far in the future.
 // ---------------------------------------------------------------------------
 
-use common::{run_pipelined, run_steps, Action, Compare, DiffOpts, Step};
+use common::{run_pipelined, Compare, DiffOpts, Step};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
@@ -627,29 +627,11 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_steps(seed: u64, n: usize) -> Vec<Step> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n)
-        .map(|i| {
-            let (args, compare) = random_command(&mut rng);
-            let mut s = Step::cmd(args);
-            s.line = i + 1;
-            s.compare = compare;
-            s.text = format!("[seed {}] {}", seed, s.text);
-            debug_assert!(matches!(s.action, Action::Cmd(_)));
-            s
-        })
-        .collect()
+    common::seeded_steps::<StdRng>(seed, n, &[], random_command)
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    run_steps(
-        &random_steps(seed, n),
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
-    );
+    common::run_random(&random_steps(seed, n), resp3, &[]);
 }
 
 #[test]

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::{Compare, Step};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: push_pop_basic, push_pop_basic_resp3, r#"
 LPUSH l a
@@ -497,28 +497,11 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_steps(seed: u64, n: usize) -> Vec<Step> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n)
-        .map(|i| {
-            let (args, compare) = random_command(&mut rng);
-            let mut s = Step::cmd(args);
-            s.line = i + 1;
-            s.compare = compare;
-            s.text = format!("[seed {}] {}", seed, s.text);
-            s
-        })
-        .collect()
+    common::seeded_steps::<StdRng>(seed, n, &[], random_command)
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    run_steps(
-        &random_steps(seed, n),
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
-    );
+    common::run_random(&random_steps(seed, n), resp3, &[]);
 }
 
 #[test]

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: set_basic, set_basic_resp3, r#"
 SADD s 3 1 2
@@ -604,30 +604,11 @@ fn random_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut s = Step::cmd(vec![
-        b("CONFIG"),
-        b("SET"),
-        b("set-max-intset-entries"),
-        b("8"),
-    ]);
-    s.line = 1;
-    let mut steps = vec![s];
-    for i in 0..n {
-        let (args, compare) = random_command(&mut rng);
-        let mut s = Step::cmd(args);
-        s.line = i + 2;
-        s.compare = compare;
-        s.text = format!("[seed {}] {}", seed, s.text);
-        steps.push(s);
-    }
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
+    let setup: &[&[&str]] = &[&["CONFIG", "SET", "set-max-intset-entries", "8"]];
+    common::run_random(
+        &common::seeded_steps::<StdRng>(seed, n, setup, random_command),
+        resp3,
+        &[],
     );
 }
 

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Compare, DiffOpts, Step};
+use common::{Compare, Step};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: xadd_basic, xadd_basic_resp3, r#"
 XADD s 1-1 a 1
@@ -651,28 +651,15 @@ fn rid_plain(rng: &mut StdRng) -> String {
 }
 
 fn random_steps(seed: u64, n: usize) -> Vec<Step> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut steps = vec![Step::cmd(vec![b("SET"), b("str"), b("x")])];
-    for _ in 0..n {
-        let (args, cmp) = random_command(&mut rng);
-        let mut s = Step::cmd(args);
-        s.compare = cmp;
-        s.text = format!("[seed {}] {}", seed, s.text);
-        steps.push(s);
-    }
-    steps
+    common::seeded_steps::<StdRng>(seed, n, &[&["SET", "str", "x"]], random_command)
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool) {
-    common::run_steps(
+    // Small nodes exercise node splits and approximate trimming.
+    common::run_random(
         &random_steps(seed, n),
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            // Small nodes exercise node splits and approximate trimming.
-            server_args: vec!["--stream-node-max-entries".into(), "4".into()],
-            ..Default::default()
-        },
+        resp3,
+        &["--stream-node-max-entries", "4"],
     );
 }
 

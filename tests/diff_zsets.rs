@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{run_steps, Compare, DiffOpts, Step};
+use common::Compare;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 diff_test!(both: zadd_basics, zadd_basics_resp3, r#"
 ZADD z 1 a 2 b 3 c
@@ -502,25 +502,8 @@ fn random_command(rng: &mut StdRng, big: bool) -> (Vec<Vec<u8>>, Compare) {
 }
 
 fn random_ops(seed: u64, n: usize, resp3: bool, big: bool) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let steps: Vec<Step> = (0..n)
-        .map(|i| {
-            let (args, compare) = random_command(&mut rng, big);
-            let mut s = Step::cmd(args);
-            s.line = i + 1;
-            s.compare = compare;
-            s.text = format!("[seed {}] {}", seed, s.text);
-            s
-        })
-        .collect();
-    run_steps(
-        &steps,
-        &DiffOpts {
-            resp3,
-            lenient: true,
-            ..Default::default()
-        },
-    );
+    let gen = |rng: &mut StdRng| random_command(rng, big);
+    common::run_random(&common::seeded_steps(seed, n, &[], gen), resp3, &[]);
 }
 
 #[test]

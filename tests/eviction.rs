@@ -39,19 +39,29 @@ fn limit_above_now(c: &mut Connection, policy: &str, headroom: u64) -> u64 {
     limit
 }
 
+/// SETs `n` keys `{prefix}{i}` to `size`-byte values in one pipeline,
+/// with `EX ttl` when `ttl` is given.
+fn fill(c: &mut Connection, prefix: &str, n: usize, size: usize, ttl: Option<u64>) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        let cmd = p
+            .cmd("SET")
+            .arg(format!("{prefix}{i}"))
+            .arg("v".repeat(size));
+        if let Some(t) = ttl {
+            cmd.arg("EX").arg(t);
+        }
+        cmd.ignore();
+    }
+    let _: () = p.query(c).unwrap();
+}
+
 #[test]
 fn used_memory_follows_the_dataset() {
     let srv = Server::magpie(&[]);
     let mut c = srv.redis_conn();
     let before = info_field(&mut c, "memory", "used_memory");
-    let mut p = redis::pipe();
-    for i in 0..20_000 {
-        p.cmd("SET")
-            .arg(format!("key:{i}"))
-            .arg("x".repeat(100))
-            .ignore();
-    }
-    let _: () = p.query(&mut c).unwrap();
+    fill(&mut c, "key:", 20_000, 100, None);
     let after = info_field(&mut c, "memory", "used_memory");
     // 20k keys of 100-byte values: at least 2 MB more, and not absurdly more.
     assert!(after > before + 2_000_000, "{before} -> {after}");
@@ -70,14 +80,7 @@ fn allkeys_policies_keep_memory_under_the_limit() {
         let limit = limit_above_now(&mut c, policy, 1_000_000);
         // About 3 MB of values into a 1 MB budget, in pipelined batches.
         for batch in 0..30 {
-            let mut p = redis::pipe();
-            for i in 0..1000 {
-                p.cmd("SET")
-                    .arg(format!("k:{batch}:{i}"))
-                    .arg("v".repeat(100))
-                    .ignore();
-            }
-            let _: () = p.query(&mut c).unwrap();
+            fill(&mut c, &format!("k:{batch}:"), 1000, 100, None);
         }
         let used = info_field(&mut c, "memory", "used_memory");
         assert!(
@@ -102,26 +105,10 @@ fn volatile_policies_only_evict_keys_with_a_ttl() {
         let srv = Server::magpie(&[]);
         let mut c = srv.redis_conn();
         // Persistent keys first, then a limit just above them.
-        let mut p = redis::pipe();
-        for i in 0..2000 {
-            p.cmd("SET")
-                .arg(format!("keep:{i}"))
-                .arg("v".repeat(50))
-                .ignore();
-        }
-        let _: () = p.query(&mut c).unwrap();
+        fill(&mut c, "keep:", 2000, 50, None);
         limit_above_now(&mut c, policy, 300_000);
         for batch in 0..10 {
-            let mut p = redis::pipe();
-            for i in 0..1000 {
-                p.cmd("SET")
-                    .arg(format!("tmp:{batch}:{i}"))
-                    .arg("v".repeat(100))
-                    .arg("EX")
-                    .arg(10_000)
-                    .ignore();
-            }
-            let _: () = p.query(&mut c).unwrap();
+            fill(&mut c, &format!("tmp:{batch}:"), 1000, 100, Some(10_000));
         }
         assert!(info_field(&mut c, "stats", "evicted_keys") > 0, "{policy}");
         for i in 0..2000 {

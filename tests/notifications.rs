@@ -88,7 +88,6 @@ impl Side {
 fn run(flags: &str, script: &str) {
     let mut m = Side::start(common::Kind::Magpie, flags);
     let mut r = Side::start(common::Kind::Redis, flags);
-    let mut seen = 0;
     for (n, line) in script.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {

@@ -16,7 +16,7 @@ pub static COMMANDS: &[Cmd] = &[
             "O(1)",
             "Returns the server's liveliness response.",
         ),
-    Cmd::new("echo", 2, "fast", echo).acl("@connection").doc(
+    Cmd::new("echo", 2, "loading stale fast", echo).acl("@connection").doc(
         "connection",
         "1.0.0",
         "O(1)",
@@ -73,7 +73,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new(
         "multi",
         1,
-        "noscript loading stale fast no_multi allow_busy",
+        "noscript loading stale fast allow_busy",
         multi,
     )
     .acl("@transaction")

@@ -61,7 +61,7 @@ fn write_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Hash, CmdErr
     let lru = ctx.lru_now();
     let (db, st) = ctx.lk.db(ctx.cl.db, key);
     match db.lookup(key, now, st) {
-        None => db.set(key, Value::Hash(Box::default()), None, false, lru),
+        None => db.set(key, Value::Hash(Hash::default()), None, false, lru),
         Some(e) => {
             if !matches!(e.val, Value::Hash(_)) {
                 return Err(WRONGTYPE.into());

@@ -277,8 +277,9 @@ fn pop_generic(ctx: &mut Ctx, head: bool) -> CmdResult {
     };
     let popped = match count {
         None => {
-            let v = l.pop(head).expect("lists are never empty");
-            ctx.out.bulk(&v);
+            let out = &mut *ctx.out;
+            l.pop_with(head, |e| reply_ent(out, e))
+                .expect("lists are never empty");
             1
         }
         Some(0) => {

@@ -6,6 +6,7 @@
 
 pub mod aof;
 pub mod bitops;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod geo;
@@ -353,6 +354,7 @@ fn families() -> Vec<&'static [Cmd]> {
         pubsub::COMMANDS,
         scripting::COMMANDS,
         dump::COMMANDS,
+        cluster::COMMANDS,
     ]
 }
 

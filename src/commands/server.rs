@@ -85,7 +85,6 @@ static SLOWLOG_SUBS: &[Cmd] = &[
 static MEMORY_SUBS: &[Cmd] = &[
     Cmd::new("usage", -3, "readonly", memory_usage)
         .keys(2, 2, 1, "RO")
-        .acl("@keyspace")
         .doc(
             "server",
             "4.0.0",
@@ -686,6 +685,11 @@ fn command_all(ctx: &mut Ctx) -> CmdResult {
                 return Err("ERR Invalid number of arguments specified for command".into());
             }
             let pos = rt.spec.key_positions(args);
+            if pos.is_empty() && rt.spec.has_flag("no_mandatory_keys") {
+                // EVAL and FCALL may declare no key at all.
+                ctx.out.array(0);
+                return Ok(());
+            }
             if pos.is_empty() {
                 return Err(if rt.spec.keys.0 == 0 && rt.spec.getkeys.is_none() {
                     "ERR The command has no key arguments"
@@ -762,14 +766,22 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     o.array(10);
     o.bulk(c.full_name.as_bytes());
     o.int(s.arity as i64);
-    let flags: Vec<&str> = s
-        .flags
-        .split(' ')
-        .filter(|f| !f.is_empty())
-        .chain(if s.getkeys.is_some() {
-            Some("movablekeys")
-        } else {
-            None
+    // Redis replies with its flags in this order and hides may_replicate,
+    // sentinel, only_sentinel and protected.
+    const SHOWN: &[&str] = &[
+        "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
+        "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
+        "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+    ];
+    let flags: Vec<&str> = SHOWN
+        .iter()
+        .copied()
+        .filter(|f| {
+            if *f == "movablekeys" {
+                s.getkeys.is_some() || s.has_flag(f)
+            } else {
+                s.has_flag(f)
+            }
         })
         .collect();
     o.set(flags.len());

@@ -201,13 +201,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     let max = max_intset(ctx);
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
     match db.lookup(&key, now, st) {
-        None => db.set(
-            &key,
-            Value::Set(Box::new(Set::new_for(&args[2]))),
-            None,
-            false,
-            lru,
-        ),
+        None => db.set(&key, Value::Set(Set::new_for(&args[2])), None, false, lru),
         Some(e) => {
             if !matches!(e.val, Value::Set(_)) {
                 return Err(WRONGTYPE.into());
@@ -290,13 +284,7 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     ctx.dirty += 1;
     if !dst_exists {
         let (db, _) = ctx.lk.db(dbi, &dst);
-        db.set(
-            &dst,
-            Value::Set(Box::new(Set::new_for(&m))),
-            None,
-            false,
-            lru,
-        );
+        db.set(&dst, Value::Set(Set::new_for(&m)), None, false, lru);
     }
     let d = write_lookup(ctx.lk, dbi, now, &dst)?.unwrap();
     if d.add(&m, max) {
@@ -408,7 +396,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         s.for_each(|m| ctx.out.bulk(m));
         let (db, _) = ctx.lk.db(dbi, &key);
         let e = db.dict.get_mut(&key).unwrap();
-        e.val = Value::Set(Box::new(newset.unwrap()));
+        e.val = Value::Set(newset.unwrap());
         e.lru = lru;
     }
     ctx.notify(NOTIFY_SET, "spop", &key);
@@ -639,7 +627,7 @@ fn store(ctx: &mut Ctx, dstkey: &[u8], dst: Set, event: &'static str) {
     let lru = ctx.lru_now();
     let (db, _) = ctx.lk.db(ctx.cl.db, dstkey);
     if n > 0 {
-        db.set(dstkey, Value::Set(Box::new(dst)), None, false, lru);
+        db.set(dstkey, Value::Set(dst), None, false, lru);
         ctx.notify(NOTIFY_SET, event, dstkey);
         ctx.dirty += 1;
     } else if db.remove(dstkey).is_some() {

@@ -104,7 +104,7 @@ pub fn type_byte(val: &Value) -> u8 {
     match val {
         Value::Str(_) | Value::Raw(_) => rdb::T_STRING,
         Value::List(_) => rdb::T_LIST_QUICKLIST_2,
-        Value::Set(s) => match **s {
+        Value::Set(s) => match s {
             Set::Intset(_) => rdb::T_SET_INTSET,
             Set::Table(_) => rdb::T_SET,
         },
@@ -171,7 +171,7 @@ pub fn write_object<W: Write>(w: &mut Writer<W>, val: &Value) -> io::Result<()> 
             }
             Ok(())
         }
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Intset(is) => {
                 let vals: Vec<i64> = is.iter().collect();
                 w.string(&intset::encode(&vals))
@@ -347,7 +347,7 @@ pub fn read_value(r: &mut Reader, t: u8) -> LoadResult<Value> {
                 }
                 s.add(&m, lim.set_intset);
             }
-            Ok(Value::Set(Box::new(s)))
+            Ok(Value::Set(s))
         }
         rdb::T_ZSET | rdb::T_ZSET_2 => {
             let n = r.len()?;
@@ -433,7 +433,7 @@ pub fn read_value(r: &mut Reader, t: u8) -> LoadResult<Value> {
             if vals.len() > lim.set_intset {
                 s.convert();
             }
-            Ok(Value::Set(Box::new(s)))
+            Ok(Value::Set(s))
         }
         rdb::T_ZSET_ZIPLIST | rdb::T_ZSET_LISTPACK => {
             let blob = r.string()?;
@@ -542,11 +542,11 @@ fn build_hash<'a>(
             if !seen.insert(f) {
                 return corrupt("Duplicate hash fields detected");
             }
-            vec.push((SBytes::new(f), SBytes::new(v)));
+            vec.push((f, v));
         }
-        Hash::Listpack(vec)
+        Hash::from_listpack_pairs(vec.into_iter())
     };
-    Ok(Value::Hash(Box::new(h)))
+    Ok(Value::Hash(h))
 }
 
 fn read_raw_id(r: &mut Reader) -> LoadResult<StreamId> {
@@ -826,7 +826,7 @@ mod tests {
                 64,
             );
         }
-        let Value::Hash(h2) = roundtrip(&Value::Hash(Box::new(h))) else {
+        let Value::Hash(h2) = roundtrip(&Value::Hash(h)) else {
             panic!()
         };
         assert_eq!(h2.encoding(), "listpack");

@@ -1,5 +1,11 @@
-//! `SBytes`: an immutable byte string that keeps up to 22 bytes inline, so
-//! the short keys and values that dominate caches need no heap block.
+//! `SBytes`: a byte string that keeps up to 22 bytes inline, so the short
+//! keys and values that dominate caches need no heap block. Longer strings
+//! live in one exactly-sized heap block.
+//!
+//! It doubles as the storage of the packed collection encodings (intset,
+//! small-hash listpack): [`SBytes::splice`] edits it in place, growing the
+//! heap block with `realloc` (which the allocator usually satisfies without
+//! moving it) and moving back inline when it shrinks to 22 bytes or less.
 
 use std::fmt;
 use std::ops::Deref;
@@ -53,6 +59,72 @@ impl SBytes {
     pub fn is_inline(&self) -> bool {
         matches!(self, SBytes::Inline { .. })
     }
+
+    /// The bytes, writable in place (the length cannot change).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            SBytes::Inline { len, data } => &mut data[..*len as usize],
+            SBytes::Heap(b) => b,
+        }
+    }
+
+    /// Replaces the bytes `start..end` by the concatenation of `parts`.
+    /// Short results are kept inline; a heap block is resized in place
+    /// (realloc), never over-allocated.
+    pub fn splice(&mut self, start: usize, end: usize, parts: &[&[u8]]) {
+        let old_len = self.len();
+        assert!(start <= end && end <= old_len, "splice range out of bounds");
+        let ins: usize = parts.iter().map(|p| p.len()).sum();
+        let new_len = old_len - (end - start) + ins;
+        if new_len <= INLINE {
+            let mut data = [0u8; INLINE];
+            {
+                let cur = self.as_slice();
+                data[..start].copy_from_slice(&cur[..start]);
+                let mut at = start;
+                for p in parts {
+                    data[at..at + p.len()].copy_from_slice(p);
+                    at += p.len();
+                }
+                data[at..new_len].copy_from_slice(&cur[end..]);
+            }
+            *self = SBytes::Inline {
+                len: new_len as u8,
+                data,
+            };
+            return;
+        }
+        let mut v: Vec<u8> = match std::mem::replace(
+            self,
+            SBytes::Inline {
+                len: 0,
+                data: [0; INLINE],
+            },
+        ) {
+            SBytes::Heap(b) => b.into_vec(),
+            SBytes::Inline { len, data } => {
+                let mut v = Vec::with_capacity(new_len);
+                v.extend_from_slice(&data[..len as usize]);
+                v
+            }
+        };
+        let tail = old_len - end;
+        if new_len > old_len {
+            v.reserve_exact(new_len - old_len);
+            v.resize(new_len, 0);
+            v.copy_within(end..old_len, new_len - tail);
+        } else {
+            v.copy_within(end..old_len, new_len - tail);
+            v.truncate(new_len);
+            v.shrink_to_fit();
+        }
+        let mut at = start;
+        for p in parts {
+            v[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        *self = SBytes::Heap(v.into_boxed_slice());
+    }
 }
 
 impl Deref for SBytes {
@@ -86,5 +158,40 @@ mod tests {
             assert_eq!(SBytes::new(&v).as_slice(), &v[..]);
             assert_eq!(SBytes::new(&v).is_inline(), n <= 22);
         }
+    }
+
+    #[test]
+    fn splice_against_vec() {
+        // Grow and shrink across the inline/heap boundary, comparing with a Vec.
+        let mut s = SBytes::new(b"");
+        let mut v: Vec<u8> = Vec::new();
+        let mut x: u64 = 12345;
+        for step in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = v.len();
+            let a = (x as usize) % (len + 1);
+            let b = a + ((x >> 20) as usize) % (len - a + 1);
+            let n = if step % 3 == 0 {
+                0
+            } else {
+                ((x >> 40) % 9) as usize
+            };
+            let p1 = vec![(step % 251) as u8; n];
+            let p2 = vec![7u8; (x >> 50) as usize % 3];
+            let b = if v.len() > 60 { len } else { b };
+            s.splice(a, b, &[&p1, &p2]);
+            v.splice(a..b, p1.iter().chain(p2.iter()).copied());
+            assert_eq!(s.as_slice(), &v[..]);
+            assert_eq!(s.is_inline(), v.len() <= INLINE);
+            if v.len() > 80 {
+                let l = v.len();
+                s.splice(0, l - 10, &[]);
+                v.drain(0..l - 10);
+            }
+        }
+        s.as_mut_slice()[0] = 9;
+        assert_eq!(s[0], 9);
     }
 }

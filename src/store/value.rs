@@ -1,6 +1,7 @@
 //! The value a key holds: a string or one of the collection types in
-//! `store::types`. Collections are boxed so a `Value` stays small and
-//! string keys pay nothing for the other types.
+//! `store::types`. Hashes and sets are stored unboxed (their small
+//! encodings are a single packed buffer, kept inside the entry when tiny);
+//! the other collections are boxed so a `Value` stays at 32 bytes.
 
 use super::sbytes::SBytes;
 use super::types::{Hash, List, Set, Stream, ZSet};
@@ -12,8 +13,8 @@ pub enum Value {
     /// A string that was modified in place (APPEND, SETRANGE, SETBIT...): Redis reports "raw".
     Raw(SBytes),
     List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
+    Hash(Hash),
+    Set(Set),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
 }

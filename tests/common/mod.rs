@@ -1173,6 +1173,49 @@ fn reference_errored(o: &Outcome) -> bool {
     }
 }
 
+/// A seeded random sequence: the `setup` commands, then `n` commands drawn
+/// from `gen`, each labelled with the seed so a failure names its replay.
+pub fn seeded_steps<R>(
+    seed: u64,
+    n: usize,
+    setup: &[&[&str]],
+    mut gen: impl FnMut(&mut R) -> (Vec<Vec<u8>>, Compare),
+) -> Vec<Step>
+where
+    R: rand::SeedableRng,
+{
+    let mut rng = R::seed_from_u64(seed);
+    let mut steps: Vec<Step> = setup
+        .iter()
+        .map(|c| Step::cmd(c.iter().map(|a| a.as_bytes().to_vec()).collect()))
+        .collect();
+    for _ in 0..n {
+        let (args, compare) = gen(&mut rng);
+        let mut s = Step::cmd(args);
+        s.compare = compare;
+        s.text = format!("[seed {}] {}", seed, s.text);
+        steps.push(s);
+    }
+    for (i, s) in steps.iter_mut().enumerate() {
+        s.line = i + 1;
+    }
+    steps
+}
+
+/// Runs randomized steps differentially, lenient about error wording
+/// differences the generator cannot avoid (see `DiffOpts::lenient`).
+pub fn run_random(steps: &[Step], resp3: bool, server_args: &[&str]) {
+    run_steps(
+        steps,
+        &DiffOpts {
+            resp3,
+            lenient: true,
+            server_args: server_args.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        },
+    );
+}
+
 /// Run a parsed script against a fresh Magpie and a fresh redis-server and
 /// panic with a report of every difference.
 pub fn run_steps(steps: &[Step], opts: &DiffOpts) {

@@ -1,10 +1,9 @@
 //! A Redis hash: listpack when small (hash-max-listpack-entries/value),
 //! hashtable when large.
 //!
-//! * `Listpack`: an insertion-ordered `Vec` of (field, value) pairs with
-//!   inline `SBytes` (no per-element allocation for strings up to 22 bytes),
-//!   searched linearly like Redis's listpack. Order is kept on delete, so
-//!   HGETALL replies in the same order as Redis.
+//! * `Packed` (listpack): the pairs packed in one insertion-ordered buffer
+//!   (see [`Pairs`]), searched linearly like Redis's listpack. Order is kept
+//!   on delete, so HGETALL replies in the same order as Redis.
 //! * `Table`: a [`Dense`] map: entries packed in a `Vec` plus an
 //!   open-addressing index of `u32` slots. Random access by position makes
 //!   HRANDFIELD / SRANDMEMBER / SPOP O(1) and uniform, and the position
@@ -242,35 +241,57 @@ impl<V> Dense<V> {
     }
 }
 
-/// Field/value pairs packed back to back in one exactly-sized buffer, each
-/// string as a LEB128 length followed by its bytes: the listpack encoding
-/// (2 bytes of overhead per pair for short strings, no per-pair pointers).
-#[derive(Clone, Default)]
+/// Field/value pairs packed back to back in one buffer: the listpack
+/// encoding, with no per-pair pointers. Each pair is a header then the
+/// field and value bytes. The header is one byte `flen * 16 + vlen` when the
+/// field is at most 14 bytes and the value at most 15 (so a pair of short
+/// strings costs one byte of overhead), otherwise the byte `0xFF` followed
+/// by both lengths as LEB128 varints.
+///
+/// The buffer starts with the pair count (u16, little-endian; `u16::MAX`
+/// means "count by walking", for configurations allowing more pairs). It is
+/// an [`SBytes`]: a tiny hash lives inside the key's entry, a larger one in
+/// a single exactly-sized block.
+#[derive(Clone)]
 pub struct Pairs {
-    buf: Vec<u8>,
-    n: u32,
+    buf: SBytes,
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
+impl Default for Pairs {
+    fn default() -> Self {
+        Pairs {
+            buf: SBytes::new(&[0, 0]),
+        }
     }
-    out.push(n as u8);
 }
 
-fn len_size(mut n: usize) -> usize {
-    let mut s = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        s += 1;
-    }
-    s
-}
+const HDR: usize = 2;
+const COUNT_UNKNOWN: u16 = u16::MAX;
+const LONG_PAIR: u8 = 0xFF;
 
-/// The string starting at `pos`: (bytes, position after it).
+/// The header of a pair of lengths `f` and `v` into `out`; returns the used prefix.
 #[inline]
-fn get_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
+fn pair_header(f: usize, v: usize, out: &mut [u8; 21]) -> &[u8] {
+    if f <= 14 && v <= 15 {
+        out[0] = (f * 16 + v) as u8;
+        return &out[..1];
+    }
+    out[0] = LONG_PAIR;
+    let mut i = 1;
+    for mut n in [f, v] {
+        while n >= 0x80 {
+            out[i] = (n as u8 & 0x7f) | 0x80;
+            n >>= 7;
+            i += 1;
+        }
+        out[i] = n as u8;
+        i += 1;
+    }
+    &out[..i]
+}
+
+#[inline]
+fn get_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
     let mut n = 0usize;
     let mut shift = 0;
     loop {
@@ -278,11 +299,24 @@ fn get_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
         pos += 1;
         n |= ((b & 0x7f) as usize) << shift;
         if b & 0x80 == 0 {
-            break;
+            return (n, pos);
         }
         shift += 7;
     }
-    (&buf[pos..pos + n], pos + n)
+}
+
+/// The pair starting at `pos`: (field start, field length, value length,
+/// position after the pair).
+#[inline]
+fn pair_at(buf: &[u8], pos: usize) -> (usize, usize, usize, usize) {
+    let h = buf[pos];
+    if h != LONG_PAIR {
+        let (f, v) = ((h >> 4) as usize, (h & 15) as usize);
+        return (pos + 1, f, v, pos + 1 + f + v);
+    }
+    let (f, p) = get_varint(buf, pos + 1);
+    let (v, p) = get_varint(buf, p);
+    (p, f, v, p + f + v)
 }
 
 /// Iterator over the pairs of a [`Pairs`].
@@ -293,73 +327,112 @@ pub struct PairsIter<'a> {
 
 impl<'a> Iterator for PairsIter<'a> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.buf.len() {
             return None;
         }
-        let (f, p) = get_str(self.buf, self.pos);
-        let (v, p) = get_str(self.buf, p);
-        self.pos = p;
-        Some((f, v))
+        let (fs, fl, vl, next) = pair_at(self.buf, self.pos);
+        self.pos = next;
+        Some((&self.buf[fs..fs + fl], &self.buf[fs + fl..fs + fl + vl]))
     }
 }
 
+fn count_bytes(n: usize) -> [u8; 2] {
+    let c = if n >= COUNT_UNKNOWN as usize {
+        COUNT_UNKNOWN
+    } else {
+        n as u16
+    };
+    c.to_le_bytes()
+}
+
 impl Pairs {
+    /// Packs pairs whose fields are known to be distinct, in order.
+    pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Pairs {
+        let mut v = vec![0u8, 0];
+        let mut n = 0usize;
+        let mut t = [0u8; 21];
+        for (f, x) in pairs {
+            v.extend_from_slice(pair_header(f.len(), x.len(), &mut t));
+            v.extend_from_slice(f);
+            v.extend_from_slice(x);
+            n += 1;
+        }
+        v[..HDR].copy_from_slice(&count_bytes(n));
+        Pairs {
+            buf: SBytes::from_vec(v),
+        }
+    }
+
+    #[inline]
+    fn count(&self) -> u16 {
+        u16::from_le_bytes([self.buf[0], self.buf[1]])
+    }
+
+    fn set_count(&mut self, n: usize) {
+        self.buf.as_mut_slice()[..HDR].copy_from_slice(&count_bytes(n));
+    }
+
     pub fn len(&self) -> usize {
-        self.n as usize
+        match self.count() {
+            COUNT_UNKNOWN => self.iter().count(),
+            c => c as usize,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.buf.len() == HDR
     }
 
     pub fn iter(&self) -> PairsIter<'_> {
         PairsIter {
             buf: &self.buf,
-            pos: 0,
+            pos: HDR,
         }
     }
 
-    /// (pair start, value start, pair end) of `field`.
-    fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
-        let mut pos = 0;
-        while pos < self.buf.len() {
-            let (f, vstart) = get_str(&self.buf, pos);
-            let (_, end) = get_str(&self.buf, vstart);
-            if f == field {
-                return Some((pos, vstart, end));
+    /// (pair start, field start, value start, value length, pair end) of `field`.
+    #[inline]
+    fn find(&self, field: &[u8]) -> Option<(usize, usize, usize, usize, usize)> {
+        let buf = self.buf.as_slice();
+        let mut pos = HDR;
+        while pos < buf.len() {
+            let (fs, fl, vl, next) = pair_at(buf, pos);
+            if fl == field.len() && &buf[fs..fs + fl] == field {
+                return Some((pos, fs, fs + fl, vl, next));
             }
-            pos = end;
+            pos = next;
         }
         None
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.find(field).map(|(_, v, _)| get_str(&self.buf, v).0)
+        self.find(field)
+            .map(|(_, _, vs, vl, _)| &self.buf[vs..vs + vl])
     }
 
     /// Sets a field; true if it was new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let mut enc = Vec::with_capacity(len_size(value.len()) + value.len());
-        put_len(&mut enc, value.len());
-        enc.extend_from_slice(value);
+        let mut t = [0u8; 21];
         match self.find(field) {
-            Some((_, vstart, end)) => {
-                let old = end - vstart;
-                if enc.len() > old {
-                    self.buf.reserve_exact(enc.len() - old);
+            Some((start, fs, vs, vl, end)) => {
+                let hdr = pair_header(field.len(), value.len(), &mut t);
+                if hdr.len() == fs - start {
+                    // Same header size: rewrite the header, splice the value.
+                    self.buf.splice(vs, vs + vl, &[value]);
+                    self.buf.as_mut_slice()[start..fs].copy_from_slice(hdr);
+                } else {
+                    self.buf.splice(start, end, &[hdr, field, value]);
                 }
-                self.buf.splice(vstart..end, enc);
-                self.trim();
                 false
             }
             None => {
-                self.buf
-                    .reserve_exact(len_size(field.len()) + field.len() + enc.len());
-                put_len(&mut self.buf, field.len());
-                self.buf.extend_from_slice(field);
-                self.buf.extend_from_slice(&enc);
-                self.n += 1;
+                let at = self.buf.len();
+                let n = self.len() + 1;
+                let hdr = pair_header(field.len(), value.len(), &mut t);
+                self.buf.splice(at, at, &[hdr, field, value]);
+                self.set_count(n);
                 true
             }
         }
@@ -367,19 +440,13 @@ impl Pairs {
 
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
-            Some((start, _, end)) => {
-                self.buf.drain(start..end);
-                self.n -= 1;
-                self.trim();
+            Some((start, _, _, _, end)) => {
+                let n = self.len() - 1;
+                self.buf.splice(start, end, &[]);
+                self.set_count(n);
                 true
             }
             None => false,
-        }
-    }
-
-    fn trim(&mut self) {
-        if self.buf.capacity() > self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
         }
     }
 
@@ -389,16 +456,13 @@ impl Pairs {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.heap_size()
     }
 }
 
 #[derive(Clone)]
 pub enum Hash {
-    /// The listpack encoding as unpacked pairs (what the RDB loader builds);
-    /// the first write packs it into `Packed`.
-    Listpack(Vec<(SBytes, SBytes)>),
-    /// The listpack encoding, packed.
+    /// The listpack encoding.
     Packed(Pairs),
     Table(Dense<SBytes>),
 }
@@ -414,40 +478,41 @@ impl Hash {
         Hash::default()
     }
 
+    /// A listpack-encoded hash of pairs whose fields are known distinct.
+    pub fn from_listpack_pairs<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Hash {
+        Hash::Packed(Pairs::from_pairs(pairs))
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(v) => v.len(),
             Hash::Packed(p) => p.len(),
             Hash::Table(d) => d.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Hash::Packed(p) => p.is_empty(),
+            Hash::Table(d) => d.is_empty(),
+        }
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Hash::Listpack(_) | Hash::Packed(_) => "listpack",
+            Hash::Packed(_) => "listpack",
             Hash::Table(_) => "hashtable",
         }
     }
 
     pub fn is_listpack(&self) -> bool {
-        !matches!(self, Hash::Table(_))
+        matches!(self, Hash::Packed(_))
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            Hash::Listpack(v) => {
-                v.capacity() * 48
-                    + v.iter()
-                        .map(|(f, x)| f.heap_size() + x.heap_size())
-                        .sum::<usize>()
-            }
             Hash::Packed(p) => p.heap_size(),
             Hash::Table(d) => {
                 d.heap_size()
@@ -461,32 +526,17 @@ impl Hash {
 
     /// Converts to the hashtable encoding (no-op if already there).
     pub fn convert(&mut self) {
-        if self.is_listpack() {
-            let mut d = Dense::with_capacity(self.len());
-            for (f, x) in self.iter() {
+        if let Hash::Packed(p) = self {
+            let mut d = Dense::with_capacity(p.len());
+            for (f, x) in p.iter() {
                 d.insert_new(SBytes::new(f), SBytes::new(x));
             }
             *self = Hash::Table(d);
         }
     }
 
-    /// Packs an unpacked listpack.
-    fn pack(&mut self) {
-        if let Hash::Listpack(v) = self {
-            let mut p = Pairs::default();
-            for (f, x) in v.iter() {
-                p.set(f, x);
-            }
-            *self = Hash::Packed(p);
-        }
-    }
-
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Listpack(v) => v
-                .iter()
-                .find(|(f, _)| f.as_slice() == field)
-                .map(|(_, x)| x.as_slice()),
             Hash::Packed(p) => p.get(field),
             Hash::Table(d) => d.get(field).map(|x| x.as_slice()),
         }
@@ -509,7 +559,6 @@ impl Hash {
         if self.is_listpack() && (field.len() > max_value || value.len() > max_value) {
             self.convert();
         }
-        self.pack();
         match self {
             Hash::Packed(p) => {
                 let new = p.set(field, value);
@@ -519,24 +568,20 @@ impl Hash {
                 new
             }
             Hash::Table(d) => d.insert(field, SBytes::new(value)).is_none(),
-            Hash::Listpack(_) => unreachable!(),
         }
     }
 
     /// Removes a field; returns true if it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        self.pack();
         match self {
             Hash::Packed(p) => p.remove(field),
             Hash::Table(d) => d.remove(field).is_some(),
-            Hash::Listpack(_) => unreachable!(),
         }
     }
 
     /// The pair at position `i` (0..len), for random picks.
     pub fn at(&self, i: usize) -> (&[u8], &[u8]) {
         match self {
-            Hash::Listpack(v) => (&v[i].0, &v[i].1),
             Hash::Packed(p) => p.at(i),
             Hash::Table(d) => {
                 let (f, x) = d.at(i);
@@ -546,15 +591,27 @@ impl Hash {
     }
 
     /// All pairs in iteration order.
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+    pub fn iter(&self) -> HashIter<'_> {
         match self {
-            Hash::Listpack(v) => Box::new(v.iter().map(|(f, x)| (f.as_slice(), x.as_slice()))),
-            Hash::Packed(p) => Box::new(p.iter()),
-            Hash::Table(d) => Box::new(
-                d.entries()
-                    .iter()
-                    .map(|(f, x)| (f.as_slice(), x.as_slice())),
-            ),
+            Hash::Packed(p) => HashIter::Packed(p.iter()),
+            Hash::Table(d) => HashIter::Table(d.entries().iter()),
+        }
+    }
+}
+
+/// Iterator over a hash's pairs, in iteration order.
+pub enum HashIter<'a> {
+    Packed(PairsIter<'a>),
+    Table(std::slice::Iter<'a, (SBytes, SBytes)>),
+}
+
+impl<'a> Iterator for HashIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            HashIter::Packed(p) => p.next(),
+            HashIter::Table(t) => t.next().map(|(f, x)| (f.as_slice(), x.as_slice())),
         }
     }
 }
@@ -589,12 +646,12 @@ mod tests {
     #[test]
     fn values_stay_small() {
         assert!(
-            std::mem::size_of::<Hash>() <= 32,
+            std::mem::size_of::<Hash>() <= 24,
             "{}",
             std::mem::size_of::<Hash>()
         );
         assert!(
-            std::mem::size_of::<super::super::Set>() <= 32,
+            std::mem::size_of::<super::super::Set>() <= 24,
             "{}",
             std::mem::size_of::<super::super::Set>()
         );
@@ -621,10 +678,80 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert_eq!(h.at(1), (&b""[..], &b""[..]));
         assert_eq!(h.encoding(), "listpack");
-        let mut u = Hash::Listpack(vec![(SBytes::new(b"f"), SBytes::new(b"v"))]);
+        let pairs: [(&[u8], &[u8]); 1] = [(b"f", b"v")];
+        let mut u = Hash::from_listpack_pairs(pairs.into_iter());
         assert!(u.set(b"g", b"w", 10, 1000));
         assert_eq!(u.iter().count(), 2);
         assert_eq!(u.get(b"f"), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn packed_pairs_against_model() {
+        // Random sets/removes with lengths around the header boundaries
+        // (14/15/16, 127/128 bytes), checked against an ordered Vec model.
+        let mut p = Pairs::default();
+        let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let lens = [0usize, 1, 2, 14, 15, 16, 30, 127, 128, 300];
+        let mut x: u64 = 0x9E37_79B9;
+        for step in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = format!("{}", x % 40).into_bytes();
+            let f = if x % 7 == 0 {
+                [f, vec![b'F'; lens[(x >> 8) as usize % lens.len()]]].concat()
+            } else {
+                f
+            };
+            if (x >> 16) % 4 == 0 {
+                let had = model.iter().position(|(k, _)| *k == f);
+                assert_eq!(p.remove(&f), had.is_some());
+                if let Some(i) = had {
+                    model.remove(i);
+                }
+            } else {
+                let v = vec![(step % 200) as u8; lens[(x >> 24) as usize % lens.len()]];
+                let had = model.iter().position(|(k, _)| *k == f);
+                assert_eq!(p.set(&f, &v), had.is_none());
+                match had {
+                    Some(i) => model[i].1 = v,
+                    None => model.push((f, v)),
+                }
+            }
+            assert_eq!(p.len(), model.len());
+            if step % 50 == 0 {
+                let got: Vec<(Vec<u8>, Vec<u8>)> =
+                    p.iter().map(|(a, b)| (a.to_vec(), b.to_vec())).collect();
+                assert_eq!(got, model);
+                for (k, v) in &model {
+                    assert_eq!(p.get(k), Some(&v[..]));
+                }
+            }
+        }
+        let rebuilt = Pairs::from_pairs(model.iter().map(|(a, b)| (&a[..], &b[..])));
+        assert!(rebuilt.iter().eq(p.iter()));
+        // Short pairs cost one header byte each, after the 2-byte count.
+        let mut h = Hash::new();
+        for j in 0..10 {
+            h.set(
+                format!("f{j}").as_bytes(),
+                format!("v{j}").as_bytes(),
+                128,
+                64,
+            );
+        }
+        assert_eq!(h.heap_size(), 2 + 10 * 5);
+    }
+
+    #[test]
+    fn pair_count_past_u16() {
+        let n = 70_000usize;
+        let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+        let p = Pairs::from_pairs(keys.iter().map(|k| (k.as_bytes(), &b"v"[..])));
+        assert_eq!(p.len(), n);
+        let mut p = p;
+        assert!(p.remove(b"k5"));
+        assert_eq!(p.len(), n - 1);
     }
 
     #[test]

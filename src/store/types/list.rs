@@ -88,18 +88,6 @@ mod enc {
         }
     }
 
-    /// Appends the backlen of an entry of `n` bytes (tag + payload).
-    pub fn put_backlen(out: &mut Vec<u8>, n: usize) {
-        let k = backlen_size(n);
-        for i in (0..k).rev() {
-            let mut b = ((n >> (7 * i)) & 127) as u8;
-            if i != k - 1 {
-                b |= 128;
-            }
-            out.push(b);
-        }
-    }
-
     /// Reads the backlen that ends at `end` (exclusive): (value, its size).
     pub fn get_backlen(buf: &[u8], end: usize) -> (usize, usize) {
         let mut v = 0usize;
@@ -150,13 +138,15 @@ mod enc {
         n + backlen_size(n)
     }
 
-    /// Appends the encoding of `e` to `out`.
-    pub fn put(out: &mut Vec<u8>, e: &[u8]) {
-        let start = out.len();
+    /// Writes the encoding of `e` at the start of `out`, which must hold
+    /// at least `size_of(e)` bytes; returns the encoded size.
+    pub fn write(out: &mut [u8], e: &[u8]) -> usize {
+        let mut p;
         match crate::util::parse_i64(e) {
             Some(v) => {
                 if (0..=127).contains(&v) {
-                    out.push(v as u8);
+                    out[0] = v as u8;
+                    p = 1;
                 } else {
                     let (tag, bytes) = match int_size(v) {
                         3 => (T_I16, 2),
@@ -164,33 +154,62 @@ mod enc {
                         5 => (T_I32, 4),
                         _ => (T_I64, 8),
                     };
-                    out.push(tag);
-                    out.extend_from_slice(&v.to_le_bytes()[..bytes]);
+                    out[0] = tag;
+                    out[1..1 + bytes].copy_from_slice(&v.to_le_bytes()[..bytes]);
+                    p = 1 + bytes;
                 }
             }
             None => {
                 let n = e.len();
                 if n < 64 {
-                    out.push(T_STR6 | n as u8);
+                    out[0] = T_STR6 | n as u8;
+                    p = 1;
                 } else if n < 8192 {
-                    out.push(T_STR13 | (n >> 8) as u8);
-                    out.push((n & 255) as u8);
+                    out[0] = T_STR13 | (n >> 8) as u8;
+                    out[1] = (n & 255) as u8;
+                    p = 2;
                 } else {
-                    out.push(T_STR32);
-                    out.extend_from_slice(&(n as u32).to_le_bytes());
+                    out[0] = T_STR32;
+                    out[1..5].copy_from_slice(&(n as u32).to_le_bytes());
+                    p = 5;
                 }
-                out.extend_from_slice(e);
+                out[p..p + n].copy_from_slice(e);
+                p += n;
             }
         }
-        let n = out.len() - start;
-        put_backlen(out, n);
+        let n = p;
+        let k = backlen_size(n);
+        for i in (0..k).rev() {
+            let mut b = ((n >> (7 * i)) & 127) as u8;
+            if i != k - 1 {
+                b |= 128;
+            }
+            out[p] = b;
+            p += 1;
+        }
+        p
     }
 
-    /// Encodes one element into a fresh buffer.
+    /// Encodes one element into a fresh, exactly-sized buffer.
     pub fn encode(e: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(size_of(e));
-        put(&mut v, e);
+        let mut v = vec![0u8; size_of(e)];
+        let n = write(&mut v, e);
+        debug_assert_eq!(n, v.len());
         v
+    }
+
+    /// Calls `f` with the encoding of `e`, built on the stack for short
+    /// elements (no allocation on the common push path).
+    #[inline]
+    pub fn with_encoded<R>(e: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+        if e.len() <= 64 {
+            // At most 2 header bytes + 64 + 1 backlen byte.
+            let mut t = [0u8; 72];
+            let n = write(&mut t, e);
+            f(&t[..n])
+        } else {
+            f(&encode(e))
+        }
     }
 
     fn int_le(b: &[u8]) -> i64 {
@@ -293,43 +312,174 @@ impl<'a> Needle<'a> {
     }
 }
 
+/// One quicklist node: its entries packed back to back.
+///
+/// The entries are `mem[head..]`. The bytes before `head` are free room for
+/// pushes at the front and the spare capacity of `mem` is room for pushes
+/// at the back, so pushing or popping at either end of a node moves nothing
+/// (a plain listpack, which Redis uses, moves the whole node on every head
+/// push or pop).
 #[derive(Clone, Default)]
 struct Node {
-    buf: Vec<u8>,
+    mem: Vec<u8>,
+    head: u32,
     count: u32,
     /// A node holding one large element (never merged with others).
     plain: bool,
 }
 
+/// Capacity for a node of `need` bytes: powers of two, never past the node
+/// size limit (unless a single element is larger).
+fn target_cap(need: usize, fill: i64) -> usize {
+    need.next_power_of_two().min(limits(fill).1.max(need))
+}
+
 impl Node {
-    fn single(e: &[u8]) -> Node {
+    fn from_bytes(mem: Vec<u8>, count: u32, plain: bool) -> Node {
         Node {
-            buf: enc::encode(e),
-            count: 1,
-            plain: e.len() >= packed_threshold(),
+            mem,
+            head: 0,
+            count,
+            plain,
+        }
+    }
+
+    /// The packed entries.
+    #[inline]
+    fn buf(&self) -> &[u8] {
+        &self.mem[self.head as usize..]
+    }
+
+    /// Size of the packed entries.
+    #[inline]
+    fn blen(&self) -> usize {
+        self.mem.len() - self.head as usize
+    }
+
+    /// Appends encoded entries, growing the capacity in powers of two up
+    /// to the node size limit.
+    fn push_back_raw(&mut self, b: &[u8], fill: i64) {
+        if self.mem.len() + b.len() > self.mem.capacity() {
+            let live = self.blen();
+            let need = live + b.len();
+            let target = target_cap(need, fill);
+            let head = self.head as usize;
+            if self.mem.capacity() >= target && head > 0 {
+                // Room is at the front: move the entries down, keeping a
+                // quarter of it there for pushes at the front.
+                let keep = (head / 4).min(self.mem.capacity() - need);
+                self.mem.copy_within(head.., keep);
+                self.mem.truncate(keep + live);
+                self.head = keep as u32;
+            } else {
+                if head > 0 {
+                    self.mem.drain(..head);
+                    self.head = 0;
+                }
+                self.mem.reserve_exact(target - live);
+            }
+        }
+        self.mem.extend_from_slice(b);
+    }
+
+    /// Prepends encoded entries (see `push_back_raw` for the capacity rule).
+    fn push_front_raw(&mut self, b: &[u8], fill: i64) {
+        let k = b.len();
+        if (self.head as usize) < k {
+            let live = self.blen();
+            let need = live + k;
+            let head = self.head as usize;
+            let cap = self.mem.capacity();
+            if cap >= target_cap(need, fill) {
+                // Room is at the back: move the entries up, leaving a
+                // quarter of the free room there for pushes at the back.
+                let free = cap - live;
+                let front = (free - free / 4).max(k);
+                self.mem.resize(front + live, 0);
+                self.mem.copy_within(head..head + live, front);
+                self.head = front as u32;
+            } else {
+                // A new block with all its free room at the front.
+                let target = target_cap(need, fill);
+                let front = target - live;
+                let mut v = Vec::with_capacity(target);
+                v.resize(front, 0);
+                v.extend_from_slice(self.buf());
+                self.mem = v;
+                self.head = front as u32;
+            }
+        }
+        let h = self.head as usize - k;
+        self.mem[h..h + k].copy_from_slice(b);
+        self.head = h as u32;
+    }
+
+    /// Appends encoded entries with no capacity rule (re-chunking, merging).
+    fn extend_raw(&mut self, b: &[u8]) {
+        self.mem.extend_from_slice(b);
+    }
+
+    /// Drops the first `k` bytes of entries.
+    fn drop_front(&mut self, k: usize) {
+        self.head += k as u32;
+        if self.head as usize == self.mem.len() {
+            self.mem.clear();
+            self.head = 0;
+        }
+        self.shrink();
+    }
+
+    /// Keeps the first `n` bytes of entries.
+    fn truncate(&mut self, n: usize) {
+        self.mem.truncate(self.head as usize + n);
+        self.shrink();
+    }
+
+    /// Replaces the entry bytes `off..end` by `with`.
+    fn splice(&mut self, off: usize, end: usize, with: &[u8]) {
+        let h = self.head as usize;
+        self.mem.splice(h + off..h + end, with.iter().copied());
+    }
+
+    /// Replaces all entries.
+    fn replace(&mut self, mem: Vec<u8>) {
+        self.mem = mem;
+        self.head = 0;
+    }
+
+    /// Frees excess capacity once a node is mostly empty.
+    fn shrink(&mut self) {
+        let live = self.blen();
+        if self.mem.capacity() > 64 && live * 4 < self.mem.capacity() {
+            let mut v = Vec::with_capacity(live * 2);
+            v.extend_from_slice(self.buf());
+            self.mem = v;
+            self.head = 0;
         }
     }
 
     /// Byte offset of entry `i`, walking from the nearer end.
     fn offset_of(&self, i: usize) -> usize {
         let c = self.count as usize;
+        let buf = self.buf();
         if i <= c / 2 {
             let mut off = 0;
             for _ in 0..i {
-                off += enc::get(&self.buf, off).1;
+                off += enc::get(buf, off).1;
             }
             off
         } else {
-            let mut end = self.buf.len();
+            let mut end = buf.len();
             for _ in 0..(c - i) {
-                end = enc::prev_start(&self.buf, end);
+                end = enc::prev_start(buf, end);
             }
             end
         }
     }
 
+    #[inline]
     fn entry_at(&self, off: usize) -> (Ent<'_>, usize) {
-        enc::get(&self.buf, off)
+        enc::get(self.buf(), off)
     }
 }
 
@@ -348,7 +498,7 @@ fn allow_insert(n: &Node, esize: usize, elen: usize, fill: i64) -> bool {
         return false;
     }
     let (maxc, maxb) = limits(fill);
-    (n.count as usize) < maxc && n.buf.len() + esize <= maxb
+    (n.count as usize) < maxc && n.blen() + esize <= maxb
 }
 
 /// A list of byte strings (see the module docs).
@@ -383,7 +533,7 @@ impl List {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+            + self.nodes.iter().map(|n| n.mem.capacity()).sum::<usize>()
     }
 
     /// Number of quicklist nodes (DEBUG).
@@ -398,29 +548,32 @@ impl List {
     }
 
     pub fn push_back(&mut self, e: &[u8], fill: i64) {
-        let esize = enc::size_of(e);
-        match self.nodes.back_mut() {
-            Some(n) if allow_insert(n, esize, e.len(), fill) => {
-                grow(n, esize, fill);
-                enc::put(&mut n.buf, e);
+        enc::with_encoded(e, |b| match self.nodes.back_mut() {
+            Some(n) if allow_insert(n, b.len(), e.len(), fill) => {
+                n.push_back_raw(b, fill);
                 n.count += 1;
             }
-            _ => self.nodes.push_back(Node::single(e)),
-        }
+            _ => self.nodes.push_back(Node::from_bytes(
+                b.to_vec(),
+                1,
+                e.len() >= packed_threshold(),
+            )),
+        });
         self.len += 1;
     }
 
     pub fn push_front(&mut self, e: &[u8], fill: i64) {
-        let esize = enc::size_of(e);
-        match self.nodes.front_mut() {
-            Some(n) if allow_insert(n, esize, e.len(), fill) => {
-                grow(n, esize, fill);
-                let v = enc::encode(e);
-                n.buf.splice(0..0, v);
+        enc::with_encoded(e, |b| match self.nodes.front_mut() {
+            Some(n) if allow_insert(n, b.len(), e.len(), fill) => {
+                n.push_front_raw(b, fill);
                 n.count += 1;
             }
-            _ => self.nodes.push_front(Node::single(e)),
-        }
+            _ => self.nodes.push_front(Node::from_bytes(
+                b.to_vec(),
+                1,
+                e.len() >= packed_threshold(),
+            )),
+        });
         self.len += 1;
     }
 
@@ -433,42 +586,44 @@ impl List {
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.front_mut()?;
-        let (e, sz) = n.entry_at(0);
-        let v = e.to_vec();
-        if n.count == 1 {
-            self.nodes.pop_front();
-        } else {
-            n.buf.drain(0..sz);
-            n.count -= 1;
-            shrink(n);
-        }
-        self.len -= 1;
-        Some(v)
+        self.pop_with(true, |e| e.to_vec())
     }
 
     pub fn pop_back(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.back_mut()?;
-        let end = n.buf.len();
-        let start = enc::prev_start(&n.buf, end);
-        let v = n.entry_at(start).0.to_vec();
-        if n.count == 1 {
-            self.nodes.pop_back();
-        } else {
-            n.buf.truncate(start);
-            n.count -= 1;
-            shrink(n);
-        }
-        self.len -= 1;
-        Some(v)
+        self.pop_with(false, |e| e.to_vec())
     }
 
     pub fn pop(&mut self, head: bool) -> Option<Vec<u8>> {
+        self.pop_with(head, |e| e.to_vec())
+    }
+
+    /// Removes the first (`head`) or last element, showing it to `f`
+    /// before it goes (so a reply can be written without a copy).
+    pub fn pop_with<R>(&mut self, head: bool, f: impl FnOnce(Ent<'_>) -> R) -> Option<R> {
+        let r;
         if head {
-            self.pop_front()
+            let n = self.nodes.front_mut()?;
+            let (e, sz) = n.entry_at(0);
+            r = f(e);
+            if n.count == 1 {
+                self.nodes.pop_front();
+            } else {
+                n.drop_front(sz);
+                n.count -= 1;
+            }
         } else {
-            self.pop_back()
+            let n = self.nodes.back_mut()?;
+            let start = enc::prev_start(n.buf(), n.blen());
+            r = f(n.entry_at(start).0);
+            if n.count == 1 {
+                self.nodes.pop_back();
+            } else {
+                n.truncate(start);
+                n.count -= 1;
+            }
         }
+        self.len -= 1;
+        Some(r)
     }
 
     /// (node index, entry index in node) of element `i` (< len).
@@ -513,7 +668,7 @@ impl List {
         let n = &mut self.nodes[ni];
         let off = n.offset_of(ei);
         let sz = n.entry_at(off).1;
-        n.buf.splice(off..off + sz, enc::encode(e));
+        n.splice(off, off + sz, &enc::encode(e));
         self.fix_node(ni, fill);
     }
 
@@ -528,7 +683,7 @@ impl List {
         let (ni, ei) = self.locate(i);
         let n = &mut self.nodes[ni];
         let off = n.offset_of(ei);
-        n.buf.splice(off..off, enc::encode(e));
+        n.splice(off, off, &enc::encode(e));
         n.count += 1;
         self.len += 1;
         self.fix_node(ni, fill);
@@ -544,7 +699,7 @@ impl List {
             true
         } else {
             (n.count as usize) <= maxc.max(1)
-                && n.buf.len() <= maxb
+                && n.blen() <= maxb
                 && !n.plain
                 && !self.node_has_large(ni, th)
         };
@@ -558,24 +713,20 @@ impl List {
         let old = self.nodes.remove(ni).unwrap();
         let mut out: Vec<Node> = Vec::new();
         let mut off = 0;
-        while off < old.buf.len() {
+        while off < old.blen() {
             let (e, sz) = old.entry_at(off);
             let elen = e.len();
-            let raw = &old.buf[off..off + sz];
+            let raw = &old.buf()[off..off + sz];
             let cur_ok = match out.last() {
                 Some(last) => allow_insert(last, sz, elen, fill),
                 None => false,
             };
             if cur_ok {
                 let last = out.last_mut().unwrap();
-                last.buf.extend_from_slice(raw);
+                last.extend_raw(raw);
                 last.count += 1;
             } else {
-                out.push(Node {
-                    buf: raw.to_vec(),
-                    count: 1,
-                    plain: elen >= th,
-                });
+                out.push(Node::from_bytes(raw.to_vec(), 1, elen >= th));
             }
             off += sz;
         }
@@ -586,11 +737,11 @@ impl List {
 
     fn node_has_large(&self, ni: usize, th: usize) -> bool {
         let n = &self.nodes[ni];
-        if n.buf.len() < th {
+        if n.blen() < th {
             return false;
         }
         let mut off = 0;
-        while off < n.buf.len() {
+        while off < n.blen() {
             let (e, sz) = n.entry_at(off);
             if e.len() >= th {
                 return true;
@@ -611,9 +762,8 @@ impl List {
                 self.nodes.pop_front();
             } else {
                 let off = n.offset_of(k);
-                n.buf.drain(0..off);
+                n.drop_front(off);
                 n.count -= k as u32;
-                shrink(n);
                 k = 0;
             }
         }
@@ -630,9 +780,8 @@ impl List {
                 self.nodes.pop_back();
             } else {
                 let off = n.offset_of(n.count as usize - k);
-                n.buf.truncate(off);
+                n.truncate(off);
                 n.count -= k as u32;
-                shrink(n);
                 k = 0;
             }
         }
@@ -661,7 +810,7 @@ impl List {
             // Entry offsets of this node, in scan order.
             let mut offs = Vec::with_capacity(n.count as usize);
             let mut off = 0;
-            while off < n.buf.len() {
+            while off < n.blen() {
                 let (_, sz) = n.entry_at(off);
                 offs.push((off, sz));
                 off += sz;
@@ -683,15 +832,16 @@ impl List {
                 continue;
             }
             kill.sort_unstable();
-            let mut nb = Vec::with_capacity(n.buf.len());
+            let buf = n.buf();
+            let mut nb = Vec::with_capacity(buf.len());
             let mut pos = 0;
             for &(o, sz) in &kill {
-                nb.extend_from_slice(&n.buf[pos..o]);
+                nb.extend_from_slice(&buf[pos..o]);
                 pos = o + sz;
             }
-            nb.extend_from_slice(&n.buf[pos..]);
+            nb.extend_from_slice(&buf[pos..]);
             let n = &mut self.nodes[ni];
-            n.buf = nb;
+            n.replace(nb);
             n.count -= kill.len() as u32;
         }
         self.len -= removed;
@@ -712,11 +862,11 @@ impl List {
             if !a.plain
                 && !b.plain
                 && (a.count + b.count) as usize <= maxc
-                && a.buf.len() + b.buf.len() <= maxb
+                && a.blen() + b.blen() <= maxb
             {
                 let b = self.nodes.remove(i + 1).unwrap();
                 let a = &mut self.nodes[i];
-                a.buf.extend_from_slice(&b.buf);
+                a.extend_raw(b.buf());
                 a.count += b.count;
             } else {
                 i += 1;
@@ -787,33 +937,16 @@ impl List {
             }
             let mut off = 0;
             let mut c = 0;
-            while off < n.buf.len() {
+            while off < n.blen() {
                 off += n.entry_at(off).1;
                 c += 1;
             }
-            if off != n.buf.len() || c != n.count {
+            if off != n.blen() || c != n.count {
                 return false;
             }
             total += c as usize;
         }
         total == self.len
-    }
-}
-
-/// Makes room for `extra` bytes: capacity grows in powers of two but never
-/// past the node size limit, so a full node wastes no space.
-fn grow(n: &mut Node, extra: usize, fill: i64) {
-    let need = n.buf.len() + extra;
-    if need > n.buf.capacity() {
-        let target = need.next_power_of_two().min(limits(fill).1.max(need));
-        n.buf.reserve_exact(target - n.buf.len());
-    }
-}
-
-/// Frees excess capacity once a node buffer is mostly empty.
-fn shrink(n: &mut Node) {
-    if n.buf.capacity() > 64 && n.buf.len() * 4 < n.buf.capacity() {
-        n.buf.shrink_to(n.buf.len() * 2);
     }
 }
 
@@ -828,7 +961,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Ent<'a>> {
         loop {
             let n = self.list.nodes.get(self.node)?;
-            if self.off < n.buf.len() {
+            if self.off < n.blen() {
                 let (e, sz) = n.entry_at(self.off);
                 self.off += sz;
                 return Some(e);
@@ -853,7 +986,7 @@ impl<'a> Iterator for RevIter<'a> {
             let ni = self.node?;
             let n = &self.list.nodes[ni];
             if self.end > 0 {
-                let start = enc::prev_start(&n.buf, self.end);
+                let start = enc::prev_start(n.buf(), self.end);
                 self.end = start;
                 return Some(n.entry_at(start).0);
             }
@@ -862,7 +995,7 @@ impl<'a> Iterator for RevIter<'a> {
                 return None;
             }
             self.node = Some(ni - 1);
-            self.end = self.list.nodes[ni - 1].buf.len();
+            self.end = self.list.nodes[ni - 1].blen();
         }
     }
 }
@@ -914,6 +1047,63 @@ mod tests {
             for (i, v) in vals.iter().enumerate() {
                 assert_eq!(&l.get(i).to_vec(), v);
             }
+        }
+    }
+
+    #[test]
+    fn end_pushes_and_pops_against_model() {
+        // Runs of pushes and pops at both ends (the free room moves between
+        // the two ends of a node), checked against a VecDeque, with node
+        // capacities bounded by the node size limit.
+        let mut seed = 99u64;
+        let mut rnd = move |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        for fill in [-2i64, -1, 4, 128] {
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            for round in 0..400 {
+                let op = rnd(6);
+                let run = 1 + rnd(if round % 7 == 0 { 300 } else { 20 });
+                for _ in 0..run {
+                    let v: Vec<u8> = match rnd(4) {
+                        0 => rnd(100_000).to_string().into_bytes(),
+                        1 => vec![b'x'; 16],
+                        2 => vec![b'y'; rnd(70)],
+                        _ => vec![b'z'; rnd(200)],
+                    };
+                    match op {
+                        0 | 1 => {
+                            l.push_front(&v, fill);
+                            m.push_front(v);
+                        }
+                        2 | 3 => {
+                            l.push_back(&v, fill);
+                            m.push_back(v);
+                        }
+                        4 => assert_eq!(l.pop_front(), m.pop_front()),
+                        _ => assert_eq!(l.pop_back(), m.pop_back()),
+                    }
+                }
+                assert_eq!(l.len(), m.len());
+                assert!(l.check());
+                let maxb = limits(fill).1;
+                for n in &l.nodes {
+                    assert!(n.mem.capacity() <= maxb.max(n.blen()).next_power_of_two());
+                }
+                if round % 20 == 0 {
+                    assert_eq!(items(&l), m.iter().cloned().collect::<Vec<_>>());
+                }
+            }
+            assert_eq!(items(&l), m.iter().cloned().collect::<Vec<_>>());
+            let mut got = Vec::new();
+            while let Some(v) = l.pop_with(true, |e| e.to_vec()) {
+                got.push(v);
+            }
+            assert_eq!(got, m.into_iter().collect::<Vec<_>>());
         }
     }
 

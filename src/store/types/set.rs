@@ -3,7 +3,8 @@
 //!
 //! * `Intset`: sorted integers packed at the narrowest width (2, 4 or 8
 //!   bytes) that holds every value inserted so far, like Redis's intset
-//!   (the width only grows).
+//!   (the width only grows), in one buffer that is stored inside the key's
+//!   entry while it fits in 22 bytes.
 //! * `Table`: a [`Dense`] map of members (entries packed in a `Vec`, `u32`
 //!   open-addressing index), with O(1) uniform random picks.
 
@@ -11,18 +12,20 @@ use super::hash::Dense;
 use crate::store::sbytes::SBytes;
 use crate::util::parse_i64;
 
-/// Sorted, duplicate-free integers at a fixed byte width.
+/// Sorted, duplicate-free integers at a fixed byte width, in one buffer:
+/// the width (2, 4 or 8) in the first byte, then the values little-endian.
+/// The buffer is an [`SBytes`], so up to ten 16-bit values live inside the
+/// key's entry with no allocation at all, and larger sets take one
+/// exactly-sized block.
 #[derive(Clone)]
 pub struct IntSet {
-    width: u8,
-    data: Vec<u8>,
+    buf: SBytes,
 }
 
 impl Default for IntSet {
     fn default() -> Self {
         IntSet {
-            width: 2,
-            data: Vec::new(),
+            buf: SBytes::new(&[2]),
         }
     }
 }
@@ -37,43 +40,63 @@ fn width_for(v: i64) -> u8 {
     }
 }
 
+#[inline]
+fn read_at(d: &[u8], w: usize, i: usize) -> i64 {
+    let b = &d[i * w..i * w + w];
+    match w {
+        2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+        4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+    }
+}
+
+/// `v` encoded at width `w` into `out`; returns the used prefix.
+#[inline]
+fn encode(v: i64, w: u8, out: &mut [u8; 8]) -> &[u8] {
+    match w {
+        2 => out[..2].copy_from_slice(&(v as i16).to_le_bytes()),
+        4 => out[..4].copy_from_slice(&(v as i32).to_le_bytes()),
+        _ => out.copy_from_slice(&v.to_le_bytes()),
+    }
+    &out[..w as usize]
+}
+
 impl IntSet {
+    #[inline]
+    fn width(&self) -> u8 {
+        self.buf[0]
+    }
+
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.buf[1..]
+    }
+
     pub fn len(&self) -> usize {
-        self.data.len() / self.width as usize
+        (self.buf.len() - 1) / self.width() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.buf.len() == 1
     }
 
     #[inline]
     pub fn get(&self, i: usize) -> i64 {
-        let w = self.width as usize;
-        let b = &self.data[i * w..i * w + w];
-        match w {
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-            _ => i64::from_le_bytes(b.try_into().unwrap()),
-        }
-    }
-
-    fn put(&self, v: i64, out: &mut Vec<u8>) {
-        match self.width {
-            2 => out.extend_from_slice(&(v as i16).to_le_bytes()),
-            4 => out.extend_from_slice(&(v as i32).to_le_bytes()),
-            _ => out.extend_from_slice(&v.to_le_bytes()),
-        }
+        read_at(self.data(), self.width() as usize, i)
     }
 
     /// Ok(position) if present, Err(insertion position) otherwise.
     pub fn find(&self, v: i64) -> Result<usize, usize> {
-        if width_for(v) > self.width {
+        let w = self.width();
+        if width_for(v) > w {
             return Err(if v < 0 { 0 } else { self.len() });
         }
-        let (mut lo, mut hi) = (0, self.len());
+        let d = self.data();
+        let w = w as usize;
+        let (mut lo, mut hi) = (0, d.len() / w);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let x = self.get(mid);
+            let x = read_at(d, w, mid);
             if x == v {
                 return Ok(mid);
             }
@@ -93,38 +116,32 @@ impl IntSet {
     /// Inserts `v`; false if it was already present.
     pub fn insert(&mut self, v: i64) -> bool {
         let w = width_for(v);
-        if w > self.width {
+        if w > self.width() {
             // Upgrade: re-encode at the wider width. The new value is out of
             // the old range, so it goes first (negative) or last.
-            let old = std::mem::take(&mut self.data);
-            let ow = self.width;
-            let n = old.len() / ow as usize;
-            let tmp = IntSet {
-                width: ow,
-                data: old,
-            };
-            self.width = w;
-            let mut data = Vec::with_capacity((n + 1) * w as usize);
+            let n = self.len();
+            let mut out = Vec::with_capacity(1 + (n + 1) * w as usize);
+            out.push(w);
+            let mut tmp = [0u8; 8];
             if v < 0 {
-                self.put(v, &mut data);
+                out.extend_from_slice(encode(v, w, &mut tmp));
             }
-            for i in 0..n {
-                self.put(tmp.get(i), &mut data);
+            for x in self.iter() {
+                out.extend_from_slice(encode(x, w, &mut tmp));
             }
             if v >= 0 {
-                self.put(v, &mut data);
+                out.extend_from_slice(encode(v, w, &mut tmp));
             }
-            self.data = data;
+            self.buf = SBytes::from_vec(out);
             return true;
         }
         match self.find(v) {
             Ok(_) => false,
             Err(p) => {
-                let mut b = Vec::with_capacity(8);
-                self.put(v, &mut b);
-                let at = p * self.width as usize;
-                self.data.reserve_exact(b.len());
-                self.data.splice(at..at, b);
+                let w = self.width();
+                let at = 1 + p * w as usize;
+                let mut tmp = [0u8; 8];
+                self.buf.splice(at, at, &[encode(v, w, &mut tmp)]);
                 true
             }
         }
@@ -133,20 +150,27 @@ impl IntSet {
     pub fn remove(&mut self, v: i64) -> bool {
         match self.find(v) {
             Ok(p) => {
-                let w = self.width as usize;
-                self.data.drain(p * w..p * w + w);
+                self.remove_at(p);
                 true
             }
             Err(_) => false,
         }
     }
 
+    /// Removes the value at position `i`.
+    pub fn remove_at(&mut self, i: usize) {
+        let w = self.width() as usize;
+        self.buf.splice(1 + i * w, 1 + i * w + w, &[]);
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
-        (0..self.len()).map(move |i| self.get(i))
+        let w = self.width() as usize;
+        let d = self.data();
+        (0..d.len() / w).map(move |i| read_at(d, w, i))
     }
 
     pub fn heap_size(&self) -> usize {
-        self.data.capacity()
+        self.buf.heap_size()
     }
 }
 
@@ -289,10 +313,7 @@ impl Set {
     /// Removes the member at position `i`.
     pub fn remove_at(&mut self, i: usize) {
         match self {
-            Set::Intset(s) => {
-                let w = s.width as usize;
-                s.data.drain(i * w..i * w + w);
-            }
+            Set::Intset(s) => s.remove_at(i),
             Set::Table(d) => {
                 d.remove_at(i);
             }
@@ -333,11 +354,12 @@ mod tests {
             s.insert(v);
         }
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![-3, 5, 7, 100]);
-        assert_eq!(s.width, 2);
+        assert_eq!(s.width(), 2);
+        assert_eq!(s.heap_size(), 0);
         s.insert(70000);
-        assert_eq!(s.width, 4);
+        assert_eq!(s.width(), 4);
         s.insert(i64::MIN);
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width(), 8);
         assert_eq!(
             s.iter().collect::<Vec<_>>(),
             vec![i64::MIN, -3, 5, 7, 100, 70000]
@@ -345,6 +367,43 @@ mod tests {
         assert!(s.remove(7));
         assert!(!s.remove(8));
         assert!(s.contains(70000) && !s.contains(1 << 40));
+    }
+
+    #[test]
+    fn intset_against_model() {
+        let mut s = IntSet::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut x: u64 = 777;
+        for step in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = match step % 50 {
+                0 => (x as i64) >> 10,
+                1..=5 => ((x >> 3) % 200_000) as i64 - 100_000,
+                _ => ((x >> 3) % 300) as i64 - 150,
+            };
+            if (x >> 32) % 3 == 0 {
+                assert_eq!(s.remove(v), model.remove(&v));
+            } else {
+                assert_eq!(s.insert(v), model.insert(v));
+            }
+            assert_eq!(s.len(), model.len());
+        }
+        assert!(s.iter().eq(model.iter().copied()));
+        for (i, v) in model.iter().enumerate() {
+            assert_eq!(s.find(*v), Ok(i));
+        }
+        // Ten 16-bit members need no allocation.
+        let mut t = IntSet::default();
+        for v in 0..10 {
+            t.insert(v * 7);
+        }
+        assert_eq!(t.heap_size(), 0);
+        t.insert(100);
+        assert_eq!(t.heap_size(), 23);
+        t.remove(100);
+        assert_eq!(t.heap_size(), 0);
     }
 
     #[test]
