@@ -122,6 +122,8 @@ pub struct RunCtx {
     /// The time of the script's start: commands inside see the clock
     /// stopped there (a key does not expire in the middle of a script).
     pub now: i64,
+    /// redis.call arguments already read off the Lua stack by `c_call`.
+    pub argv: Option<Vec<Bytes>>,
 }
 
 /// The frozen time of the script running on this thread, if any.
@@ -493,11 +495,62 @@ impl Vm {
     }
 }
 
+/// Reads redis.call's arguments straight off the Lua stack: strings as they
+/// are, numbers as Redis formats them. None when one is of another type:
+/// `lua_args` then reports the error.
+unsafe fn stack_args(l: *mut mlua::ffi::lua_State, n: i32) -> Option<Vec<Bytes>> {
+    use mlua::ffi;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                if p.is_null() {
+                    return None;
+                }
+                out.push(Bytes::copy_from_slice(std::slice::from_raw_parts(
+                    p as *const u8,
+                    len,
+                )));
+            }
+            ffi::LUA_TNUMBER => {
+                // Redis formats every number argument with %.17g ("10",
+                // "1.2345678901234568e+17", "-0", "-nan").
+                let x = ffi::lua_tonumber(l, i);
+                let mut buf = [0u8; 64];
+                let len = libc::snprintf(
+                    buf.as_mut_ptr() as *mut libc::c_char,
+                    buf.len(),
+                    c"%.17g".as_ptr(),
+                    x,
+                );
+                out.push(Bytes::copy_from_slice(
+                    &buf[..(len.max(0) as usize).min(63)],
+                ));
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
-    // Pack the arguments into a table: only two stack slots are needed
-    // whatever their number.
+    // The common case reads the arguments straight off the stack, without
+    // converting each one to an mlua value.
+    if n > 0 {
+        if let Some(c) = cur() {
+            if let Some(a) = stack_args(l, n) {
+                c.argv = Some(a);
+                ffi::lua_settop(l, 0);
+            }
+        }
+    }
+    let n = ffi::lua_gettop(l);
+    // Otherwise pack the arguments into a table: only two stack slots are
+    // needed whatever their number.
     ffi::lua_createtable(l, n, 0);
     for i in 1..=n {
         ffi::lua_pushvalue(l, i);
@@ -794,15 +847,20 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             "ERR redis.call/pcall can only be called inside a script invocation",
         );
     };
-    if args.is_empty() {
-        return err_table(
-            lua,
-            "ERR Please specify at least one argument for this redis lib call",
-        );
-    }
-    let argv = match lua_args(args) {
-        Ok(a) => a,
-        Err(e) => return err_table(lua, &e),
+    let argv = match c.argv.take() {
+        Some(a) => a,
+        None => {
+            if args.is_empty() {
+                return err_table(
+                    lua,
+                    "ERR Please specify at least one argument for this redis lib call",
+                );
+            }
+            match lua_args(args) {
+                Ok(a) => a,
+                Err(e) => return err_table(lua, &e),
+            }
+        }
     };
     let srv = c.srv;
     let rt = match srv.cmds.resolve(&argv) {
@@ -1029,6 +1087,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         scratch: Vec::new(),
         failed_uncounted: false,
         now: ctx.now,
+        argv: None,
     };
     let saved_db = ctx.cl.db;
     let saved_mode =

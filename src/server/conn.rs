@@ -169,21 +169,29 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             _ = h.kill.notified() => break 'conn,
             m = push_rx.recv() => {
                 if let Some(m) = m {
-                    // Batch whatever else is queued into one write.
-                    let mut batch = m.to_vec();
+                    // Batch whatever else is queued into one write (a lone
+                    // message is written from its shared frame, uncopied).
+                    let mut batch: Vec<u8> = Vec::new();
                     while batch.len() < 256 * 1024 {
                         match push_rx.try_recv() {
-                            Ok(more) => batch.extend_from_slice(&more),
+                            Ok(more) => {
+                                if batch.is_empty() {
+                                    batch.reserve(16 * 1024);
+                                    batch.extend_from_slice(&m);
+                                }
+                                batch.extend_from_slice(&more);
+                            }
                             Err(_) => break,
                         }
                     }
+                    let data: &[u8] = if batch.is_empty() { &m } else { &batch };
                     // A subscriber that stopped reading must still be killable.
                     let written = tokio::select! {
-                        r = sock.write_all(&batch) => r.is_ok(),
+                        r = sock.write_all(data) => r.is_ok(),
                         _ = h.kill.notified() => false,
                     };
                     if !written { break 'conn; }
-                    let n = batch.len();
+                    let n = data.len();
                     let _ = h.omem.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
                     srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
                 }

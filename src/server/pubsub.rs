@@ -41,12 +41,13 @@ pub struct Limits {
 
 fn frame(proto: u8, parts: &[&[u8]]) -> Bytes {
     let mut v = Vec::with_capacity(32 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
+    let mut num = itoa::Buffer::new();
     v.push(if proto >= 3 { b'>' } else { b'*' });
-    v.extend_from_slice(parts.len().to_string().as_bytes());
+    v.extend_from_slice(num.format(parts.len()).as_bytes());
     v.extend_from_slice(b"\r\n");
     for p in parts {
         v.push(b'$');
-        v.extend_from_slice(p.len().to_string().as_bytes());
+        v.extend_from_slice(num.format(p.len()).as_bytes());
         v.extend_from_slice(b"\r\n");
         v.extend_from_slice(p);
         v.extend_from_slice(b"\r\n");
@@ -55,7 +56,7 @@ fn frame(proto: u8, parts: &[&[u8]]) -> Bytes {
 }
 
 /// Queues `msg` for `s`, enforcing the output-buffer limits.
-fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits, now: i64) {
+fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits) {
     if s.h.killed.load(Ordering::Relaxed) {
         return;
     }
@@ -67,6 +68,8 @@ fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits, now: i64) {
         return;
     }
     if lim.soft > 0 && queued > lim.soft {
+        // The clock is read only for a subscriber over its soft limit.
+        let now = crate::util::now_ms();
         let since = s.h.soft_limit_since.load(Ordering::Relaxed);
         if since == 0 {
             s.h.soft_limit_since.store(now, Ordering::Relaxed);
@@ -76,7 +79,7 @@ fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits, now: i64) {
             s.h.request_kill();
             return;
         }
-    } else {
+    } else if s.h.soft_limit_since.load(Ordering::Relaxed) != 0 {
         s.h.soft_limit_since.store(0, Ordering::Relaxed);
     }
     if s.tx.send(msg.clone()).is_err() {
@@ -154,7 +157,6 @@ impl PubSub {
     /// PUBLISH / SPUBLISH: delivers to channel subscribers, then (for
     /// PUBLISH) to every matching pattern; returns the receiver count.
     pub fn publish(&self, shard: bool, channel: &[u8], msg: &[u8], lim: Limits) -> usize {
-        let now = crate::util::now_ms();
         let mut n = 0;
         let mut enc: [Option<Bytes>; 2] = [None, None];
         let kind: &[u8] = if shard { b"smessage" } else { b"message" };
@@ -169,7 +171,7 @@ impl PubSub {
                     let proto = s.h.resp.load(Ordering::Relaxed);
                     let slot = &mut enc[(proto >= 3) as usize];
                     let m = slot.get_or_insert_with(|| frame(proto, &[kind, channel, msg]));
-                    deliver(s, m, lim, now);
+                    deliver(s, m, lim);
                     n += 1;
                 }
             }
@@ -182,7 +184,7 @@ impl PubSub {
             if crate::util::glob_match(p, channel, false) {
                 let proto = s.h.resp.load(Ordering::Relaxed);
                 let m = frame(proto, &[b"pmessage", p, channel, msg]);
-                deliver(s, &m, lim, now);
+                deliver(s, &m, lim);
                 n += 1;
             }
         }
