@@ -21,6 +21,9 @@ pub use value::Value;
 /// While a CLIENT PAUSE is in force (until this Unix ms time), expired
 /// keys are treated as missing but not deleted, as in Redis.
 pub static EXPIRE_PAUSED_UNTIL: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Set while an AOF is loaded: keys never expire then (the file's later
+/// commands assume them present), as Redis's keyIsExpired during loading.
+pub static NEVER_EXPIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// One database's part of a shard.
 #[derive(Default)]
@@ -94,6 +97,9 @@ impl Db {
                 Some(e) => e.expire != 0 && e.expire <= now,
             };
             if expired {
+                if NEVER_EXPIRE.load(std::sync::atomic::Ordering::Relaxed) {
+                    return self.dict.get_mut(key);
+                }
                 if now < EXPIRE_PAUSED_UNTIL.load(std::sync::atomic::Ordering::Relaxed) {
                     return None;
                 }
