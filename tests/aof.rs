@@ -48,10 +48,21 @@ impl Proc {
                 ));
             }
             if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                // The server accepts clients while it loads (-LOADING) and
+                // may then exit on a bad file: a reset is not ready yet.
                 let mut c = RawConn::from_stream(s, Duration::from_secs(5));
-                let r = c.cmd(&[b"PING"]);
-                if r.starts_with(b"+PONG") {
-                    return Ok(Proc { child, port, log });
+                c.send_cmd(&[b"PING"]);
+                if c.try_read_reply().is_ok_and(|r| r.starts_with(b"+PONG")) {
+                    // Parallel tests may race for a free port: make sure
+                    // the server answering is this child.
+                    c.send_cmd(&[b"INFO", b"server"]);
+                    let mine = format!("process_id:{}\r\n", child.id());
+                    let ok = c
+                        .try_read_reply()
+                        .is_ok_and(|r| String::from_utf8_lossy(&r).contains(&mine));
+                    if ok {
+                        return Ok(Proc { child, port, log });
+                    }
                 }
             }
             if Instant::now() > deadline {

@@ -533,7 +533,10 @@ fn expire_generic(ctx: &mut Ctx, secs: bool, absolute: bool) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    // A time in the past deletes the key, except while an AOF loads (the
+    // key must stay for the file's next commands, as Redis does).
+    let loading = crate::store::NEVER_EXPIRE.load(std::sync::atomic::Ordering::Relaxed);
+    if when <= now && !loading {
         db.remove(&key);
         ctx.notify(NOTIFY_GENERIC, "del", &key);
     } else {

@@ -627,6 +627,11 @@ pub fn bgsave_body(
 
 /// Loads the dump file into the (empty) keyspace at start-up or DEBUG RELOAD.
 /// Keys already expired are skipped, as a master does.
+///
+/// At start-up (`lk` is None) decoding and insertion overlap: this thread
+/// parses the file and hands batches of keys to two inserter threads, each
+/// owning half of the shards (so they never contend for a lock). With the
+/// caller holding every lock (DEBUG RELOAD) keys are inserted in place.
 pub fn load_file(
     srv: &'static Server,
     lk: Option<&mut Locked>,
@@ -661,7 +666,30 @@ pub fn load_bytes(
     let lru = (now / 1000) as u32;
     let delay = srv.cfg.read().get_i64("key-load-delay");
     let resize_hint: std::cell::Cell<Option<(usize, usize)>> = std::cell::Cell::new(None);
-    rdb::load(
+    // Inserter threads (start-up only).
+    const WORKERS: usize = 2;
+    const BATCH: usize = 1024;
+    type Batch = Vec<(usize, usize, Entry)>;
+    let mut senders: Vec<std::sync::mpsc::SyncSender<Batch>> = Vec::new();
+    let mut workers = Vec::new();
+    if lk.is_none() {
+        for _ in 0..WORKERS {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+            senders.push(tx);
+            workers.push(std::thread::spawn(move || {
+                for batch in rx {
+                    for (idx, db, entry) in batch {
+                        let mut g = srv.ks.lock(idx);
+                        insert_loaded(&mut g.dbs[db], db, entry);
+                    }
+                }
+            }));
+        }
+    }
+    let mut batches: Vec<Batch> = (0..senders.len())
+        .map(|_| Vec::with_capacity(BATCH))
+        .collect();
+    let res = rdb::load(
         data,
         |k| {
             if k.db >= ndb {
@@ -696,23 +724,32 @@ pub fn load_bytes(
                 crate::replication::expired_on_load(k.db, &k.key);
                 return Ok(());
             }
-            let lru = k.lru_idle.map(|i| lru.saturating_sub(i as u32)).unwrap_or(lru);
-            let entry = Entry { key: crate::store::SBytes::new(&k.key), val: k.val, expire: k.expire, lru, ver: 0 };
+            let lru = k
+                .lru_idle
+                .map(|i| lru.saturating_sub(i as u32))
+                .unwrap_or(lru);
             let idx = srv.ks.shard_of(&k.key);
-            let mut guard;
-            let sh = match lk.as_deref_mut() {
-                Some(l) => l.shard_at(idx),
-                None => {
-                    guard = srv.ks.lock(idx);
-                    &mut *guard
-                }
+            let entry = Entry {
+                key: crate::store::SBytes::new(&k.key),
+                val: k.val,
+                expire: k.expire,
+                lru,
+                ver: 0,
             };
-            let db = &mut sh.dbs[k.db];
-            if db.remove(&k.key).is_some() {
-                log::warning(&format!("RDB has duplicated key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db));
-            }
-            db.insert_entry(entry);
             loaded += 1;
+            match lk.as_deref_mut() {
+                Some(l) => insert_loaded(&mut l.shard_at(idx).dbs[k.db], k.db, entry),
+                None => {
+                    let w = idx % WORKERS;
+                    batches[w].push((idx, k.db, entry));
+                    if batches[w].len() >= BATCH {
+                        let b = std::mem::replace(&mut batches[w], Vec::with_capacity(BATCH));
+                        senders[w]
+                            .send(b)
+                            .map_err(|_| rdb::LoadError("loader thread failed".into()))?;
+                    }
+                }
+            }
             Ok(())
         },
         |m| {
@@ -727,11 +764,32 @@ pub fn load_bytes(
             }
             Ok(())
         },
-    )
-    .map_err(|e| e.0)?;
+    );
+    for (w, b) in batches.into_iter().enumerate() {
+        if !b.is_empty() {
+            let _ = senders[w].send(b);
+        }
+    }
+    drop(senders);
+    for h in workers {
+        let _ = h.join();
+    }
+    res.map_err(|e| e.0)?;
     LAST_LOAD_LOADED.store(loaded, Ordering::Relaxed);
     LAST_LOAD_EXPIRED.store(expired, Ordering::Relaxed);
     Ok((loaded, expired))
+}
+
+/// Inserts a loaded key (a duplicate in the file replaces the first copy).
+fn insert_loaded(db: &mut crate::store::Db, dbi: usize, entry: Entry) {
+    if db.remove(&entry.key).is_some() {
+        log::warning(&format!(
+            "RDB has duplicated key '{}' in DB {}",
+            String::from_utf8_lossy(&entry.key),
+            dbi
+        ));
+    }
+    db.insert_entry(entry);
 }
 
 impl SnapState {

@@ -22,6 +22,9 @@ pub use value::Value;
 /// While a CLIENT PAUSE is in force (until this Unix ms time), expired
 /// keys are treated as missing but not deleted, as in Redis.
 pub static EXPIRE_PAUSED_UNTIL: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Set while an AOF is loaded: keys never expire then (the file's later
+/// commands assume them present), as Redis's keyIsExpired during loading.
+pub static NEVER_EXPIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Set on replicas: a logically expired key is hidden but not deleted (the
 /// master sends the DEL), and the master's own commands still see it.
@@ -105,6 +108,9 @@ impl Db {
                 Some(e) => e.expire != 0 && e.expire <= now,
             };
             if expired {
+                if NEVER_EXPIRE.load(std::sync::atomic::Ordering::Relaxed) {
+                    return self.dict.get_mut(key);
+                }
                 if KEEP_EXPIRED.load(std::sync::atomic::Ordering::Relaxed) {
                     if SEE_EXPIRED.with(|c| c.get()) {
                         return self.dict.get_mut(key);

@@ -107,6 +107,7 @@ pub fn load_all(
     }
     super::LOADING.store(true, Ordering::SeqCst);
     crate::persistence::LOADING.store(true, Ordering::SeqCst);
+    crate::store::NEVER_EXPIRE.store(true, Ordering::SeqCst);
     let n = files.len();
     let mut res = Ok(true);
     for (i, f) in files.iter().enumerate() {
@@ -137,6 +138,7 @@ pub fn load_all(
     }
     super::LOADING.store(false, Ordering::SeqCst);
     crate::persistence::LOADING.store(false, Ordering::SeqCst);
+    crate::store::NEVER_EXPIRE.store(false, Ordering::SeqCst);
     res
 }
 
