@@ -15,8 +15,8 @@ BIN="$(pwd)/target/release/magpie-server"
 
 # group | mode (external|spawn) | floor % | units
 FLOORS=(
-  "core-external|external|94|type/string,type/incr,keyspace,scan,expire,protocol,quit,info-command,introspection,introspection-2,pause"
-  "core-spawn|spawn|72|auth,info,networking,shutdown"
+  "core-external|external|95|type/string,type/incr,keyspace,scan,expire,protocol,quit,info-command,introspection,introspection-2,pause"
+  "core-spawn|spawn|90|auth,info,networking,shutdown"
   "types-external|external|97|type/hash,type/list,type/list-2,type/list-3,type/set,type/zset,type/stream,type/stream-cgroups,sort,hyperloglog,bitops,bitfield,geo"
   "tx-external|external|92|pubsub,multi,scripting,functions,tracking"
   "durability-spawn|spawn|94|integration/rdb,integration/aof,integration/aof-multi-part,integration/convert-zipmap-hash-on-load,integration/convert-ziplist-hash-on-load,integration/convert-ziplist-zset-on-load,unit/aofrw,unit/shutdown,integration/shutdown,integration/logging"
