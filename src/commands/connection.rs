@@ -16,12 +16,9 @@ pub static COMMANDS: &[Cmd] = &[
             "O(1)",
             "Returns the server's liveliness response.",
         ),
-    Cmd::new("echo", 2, "loading stale fast", echo).acl("@connection").doc(
-        "connection",
-        "1.0.0",
-        "O(1)",
-        "Returns the given string.",
-    ),
+    Cmd::new("echo", 2, "loading stale fast", echo)
+        .acl("@connection")
+        .doc("connection", "1.0.0", "O(1)", "Returns the given string."),
     Cmd::new(
         "quit",
         -1,
@@ -70,14 +67,9 @@ pub static COMMANDS: &[Cmd] = &[
         "Depends on subcommand.",
         "A container for client connection commands.",
     ),
-    Cmd::new(
-        "multi",
-        1,
-        "noscript loading stale fast allow_busy",
-        multi,
-    )
-    .acl("@transaction")
-    .doc("transactions", "1.2.0", "O(1)", "Starts a transaction."),
+    Cmd::new("multi", 1, "noscript loading stale fast allow_busy", multi)
+        .acl("@transaction")
+        .doc("transactions", "1.2.0", "O(1)", "Starts a transaction."),
     Cmd::new("exec", 1, "noscript loading stale skip_slowlog", exec_cmd)
         .acl("@transaction")
         .doc(

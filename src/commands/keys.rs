@@ -671,7 +671,12 @@ fn object_idletime(ctx: &mut Ctx) -> CmdResult {
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     // Redis shares the integers 0..9999: they report INT_MAX references,
     // unless an LRU/LFU eviction policy needs a clock per key.
-    let per_key_clock = ctx.srv.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed) != 0
+    let per_key_clock = ctx
+        .srv
+        .hot
+        .maxmemory
+        .load(std::sync::atomic::Ordering::Relaxed)
+        != 0
         && matches!(
             crate::server::evict::POLICY.load(std::sync::atomic::Ordering::Relaxed),
             crate::server::evict::ALLKEYS_LRU

@@ -302,7 +302,11 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
             let nlib = crate::commands::scripting::LIBS.load(Ordering::Relaxed);
             let (repl_backlog, repl_buffers) = crate::replication::mem_buffers();
             let repl_clients = repl_buffers - repl_backlog;
-            let frag = if used > 0 { rss as f64 / used as f64 } else { 1.0 };
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                1.0
+            };
             let _ = write!(
                 o,
                 "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\nallocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{}\r\nused_memory_lua:31744\r\nused_memory_vm_eval:31744\r\nused_memory_lua_human:31.00K\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:{ncs}\r\nnumber_of_functions:{nfn}\r\nnumber_of_libraries:{nlib}\r\nused_memory_vm_functions:32768\r\nused_memory_vm_total:64512\r\nused_memory_vm_total_human:63.00K\r\nused_memory_functions:184\r\nused_memory_scripts:184\r\nused_memory_scripts_human:184B\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{frag:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{repl_backlog}\r\nmem_total_replication_buffers:{repl_buffers}\r\nmem_clients_slaves:{repl_clients}\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
@@ -327,8 +331,7 @@ fn info_section(ctx: &mut Ctx, s: &str, o: &mut String) {
                 expired += sh.stats.expired_keys;
             }
             let pause = *srv.pause.lock();
-            let (sync_full, sync_partial_ok, sync_partial_err) =
-                crate::replication::stats_fields();
+            let (sync_full, sync_partial_ok, sync_partial_err) = crate::replication::stats_fields();
             let (tr_keys, tr_items, tr_prefixes) = crate::server::tracking::info_totals();
             let (ps_channels, ps_patterns, ps_shard) = (
                 srv.pubsub.channels(false, None).len(),
@@ -778,9 +781,26 @@ fn command_info_entry(o: &mut Reply, c: &CmdRt) {
     // Redis replies with its flags in this order and hides may_replicate,
     // sentinel, only_sentinel and protected.
     const SHOWN: &[&str] = &[
-        "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
-        "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-        "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+        "write",
+        "readonly",
+        "denyoom",
+        "module",
+        "admin",
+        "pubsub",
+        "noscript",
+        "blocking",
+        "loading",
+        "stale",
+        "skip_monitor",
+        "skip_slowlog",
+        "asking",
+        "fast",
+        "no_auth",
+        "no_mandatory_keys",
+        "no_async_loading",
+        "no_multi",
+        "movablekeys",
+        "allow_busy",
     ];
     let flags: Vec<&str> = SHOWN
         .iter()
