@@ -348,6 +348,16 @@ impl Default for Clock {
     }
 }
 
+/// One step of a xorshift64 generator (`state` must not be 0): cheap
+/// randomness for sampling, not for anything that needs quality.
+#[inline]
+pub fn xorshift64(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

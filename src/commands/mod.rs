@@ -94,6 +94,32 @@ pub struct Ctx<'a> {
     pub events: Vec<Event>,
 }
 
+impl<'a> Ctx<'a> {
+    /// The context of one command call, before it ran.
+    pub fn new(
+        srv: &'static Server,
+        cl: &'a mut Client,
+        args: &'a [Bytes],
+        out: &'a mut Reply,
+        lk: &'a mut Locked,
+        now: i64,
+        cmd: &'static CmdRt,
+    ) -> Ctx<'a> {
+        Ctx {
+            srv,
+            cl,
+            args,
+            out,
+            lk,
+            now,
+            cmd,
+            dirty: 0,
+            block: None,
+            events: Vec::new(),
+        }
+    }
+}
+
 /// A keyspace event (`notify-keyspace-events` class, event name, key).
 pub struct Event {
     pub class: u32,

@@ -146,7 +146,7 @@ pub fn perform(srv: &'static Server) -> Outcome {
     let mut rng = now_ms as u64 ^ (used << 17) ^ 0x9e37_79b9_7f4a_7c15;
     let mut n = 0u32;
     while used > max {
-        match evict_one(srv, policy, samples, now_lru, now_ms, &mut rng, &mut busy) {
+        match evict_one(srv, policy, samples, now_lru, &mut rng, &mut busy) {
             Some(()) => freed_any = true,
             None => {
                 if busy {
@@ -201,20 +201,12 @@ pub fn current_exceeded_us() -> u64 {
     }
 }
 
-fn xorshift(r: &mut u64) -> u64 {
-    *r ^= *r << 13;
-    *r ^= *r >> 7;
-    *r ^= *r << 17;
-    *r
-}
-
 /// Deletes one key chosen by `policy`; None when no key could be found.
 fn evict_one(
     srv: &'static Server,
     policy: u8,
     samples: usize,
     now_lru: u32,
-    now_ms: i64,
     rng: &mut u64,
     busy: &mut bool,
 ) -> Option<()> {
@@ -224,7 +216,7 @@ fn evict_one(
     // Fill the pool from a few random shards, then try its best entries.
     for _attempt in 0..4 {
         let probes = if random { 1 } else { 4.min(nshards) };
-        let start = (xorshift(rng) % nshards as u64) as usize;
+        let start = (crate::util::xorshift64(rng) % nshards as u64) as usize;
         let mut probed = 0;
         let mut k = 0;
         while probed < probes && k < nshards {
@@ -242,7 +234,7 @@ fn evict_one(
                 continue;
             }
             probed += 1;
-            let mut srng = g.rng ^ xorshift(rng);
+            let mut srng = g.rng ^ crate::util::xorshift64(rng);
             let mut pool = POOL.lock();
             for (di, d) in g.dbs.iter().enumerate() {
                 let avail = if vol { d.volatile } else { d.len() };
@@ -267,7 +259,7 @@ fn evict_one(
                     }
                     got += 1;
                     let sc = if random {
-                        xorshift(rng)
+                        crate::util::xorshift64(rng)
                     } else {
                         score(policy, e, now_lru)
                     };
@@ -277,8 +269,10 @@ fn evict_one(
             g.rng = srng | 1;
         }
         // Best candidates last; the first one that still exists goes.
-        while let Some(c) = POOL.lock().pop() {
-            if delete_key(srv, policy, c.shard, c.db, &c.key, now_ms) {
+        loop {
+            let best = POOL.lock().pop();
+            let Some(c) = best else { break };
+            if delete_key(srv, policy, c.shard, c.db, &c.key) {
                 return Some(());
             }
         }
@@ -312,7 +306,7 @@ fn evict_one(
         }
         drop(g);
         if let Some((di, key)) = found {
-            if delete_key(srv, policy, si, di, &key, now_ms) {
+            if delete_key(srv, policy, si, di, &key) {
                 return Some(());
             }
         }
@@ -347,14 +341,7 @@ fn pool_insert(pool: &mut Vec<Candidate>, score: u64, shard: usize, db: usize, e
 
 /// Deletes a sampled key if it is still there (and still volatile for the
 /// volatile policies). Returns whether it was deleted.
-fn delete_key(
-    srv: &'static Server,
-    policy: u8,
-    si: usize,
-    db: usize,
-    key: &[u8],
-    now_ms: i64,
-) -> bool {
+fn delete_key(srv: &'static Server, policy: u8, si: usize, db: usize, key: &[u8]) -> bool {
     let Some(mut g) = srv.ks.try_lock(si) else {
         return false;
     };
@@ -365,7 +352,6 @@ fn delete_key(
         Some(e) if vol && e.expire == 0 => return false,
         Some(_) => {}
     }
-    let _ = now_ms;
     let e = d.remove(key);
     g.touch_watched(db, key);
     drop(g);

@@ -413,18 +413,7 @@ pub fn call(
             now = t;
         }
     }
-    let mut ctx = Ctx {
-        srv,
-        cl,
-        args,
-        out,
-        lk,
-        now,
-        cmd: rt,
-        dirty: 0,
-        block: None,
-        events: Vec::new(),
-    };
+    let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     if !already && super::tracking::active() {
         super::tracking::set_outer(rt, args);
     }

@@ -399,12 +399,7 @@ impl Dict {
         if self.is_empty() {
             return None;
         }
-        let mut rnd = || {
-            *rng ^= *rng << 13;
-            *rng ^= *rng >> 7;
-            *rng ^= *rng << 17;
-            *rng
-        };
+        let mut rnd = || crate::util::xorshift64(rng);
         loop {
             let total0 = self.t[0].buckets.len();
             let total1 = if self.is_rehashing() {

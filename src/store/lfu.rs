@@ -54,13 +54,11 @@ pub fn decayed(lru: u32) -> u32 {
 }
 
 fn random_unit() -> f64 {
-    // xorshift on a shared seed: a lost update only repeats a number.
+    // A shared seed: a lost update between threads only repeats a number.
     let mut x = RNG.load(Ordering::Relaxed);
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    let r = crate::util::xorshift64(&mut x);
     RNG.store(x, Ordering::Relaxed);
-    (x >> 11) as f64 / (1u64 << 53) as f64
+    (r >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The clock value after one access: decay, then a probabilistic increment.

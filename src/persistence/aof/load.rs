@@ -375,18 +375,7 @@ fn run(
         return Err(format!("Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>", name));
     }
     let now = crate::util::now_ms();
-    let mut ctx = Ctx {
-        srv,
-        cl,
-        args,
-        out,
-        lk,
-        now,
-        cmd: rt,
-        dirty: 0,
-        block: None,
-        events: Vec::new(),
-    };
+    let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     let _ = (rt.spec.run)(&mut ctx);
     if out.buf.len() > 1 << 16 {
         out.buf.clear();
