@@ -283,6 +283,27 @@ pub fn crc16(data: &[u8]) -> u16 {
 }
 
 #[cfg(test)]
+mod find_byte_tests {
+    #[test]
+    fn matches_naive_search() {
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for len in 0..80usize {
+            for _ in 0..50 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let r = super::xorshift64(&mut seed);
+                        [b'{', b'}', 0, 0x7a, 0x7c, 0xfb, b'a'][(r % 7) as usize]
+                    })
+                    .collect();
+                for c in [b'{', b'}', 0u8, 0xfb] {
+                    assert_eq!(super::find_byte(c, &v), v.iter().position(|&b| b == c));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod crc16_tests {
     /// The sliced CRC equals the byte-at-a-time one, and the reference value.
     #[test]
@@ -308,10 +329,39 @@ mod crc16_tests {
     }
 }
 
+/// The first `c` in `s`. Keys are mostly short: for them eight bytes are
+/// tested at a time in a register (memchr's setup costs more than the scan).
+#[inline]
+pub fn find_byte(c: u8, s: &[u8]) -> Option<usize> {
+    if s.len() > 64 {
+        return memchr::memchr(c, s);
+    }
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO * c as u64;
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for w in &mut chunks {
+        let x = u64::from_le_bytes(w.try_into().unwrap()) ^ pat;
+        // A zero byte of x sets its high bit here; the lowest set bit is
+        // exact (borrows only run upwards from a real zero byte).
+        let z = x.wrapping_sub(LO) & !x & HI;
+        if z != 0 {
+            return Some(base + (z.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == c)
+        .map(|i| base + i)
+}
+
 /// The cluster hash slot of a key, honouring `{hash tags}`.
 pub fn key_slot(key: &[u8]) -> u16 {
-    if let Some(open) = key.iter().position(|&c| c == b'{') {
-        if let Some(close) = key[open + 1..].iter().position(|&c| c == b'}') {
+    if let Some(open) = find_byte(b'{', key) {
+        if let Some(close) = find_byte(b'}', &key[open + 1..]) {
             if close > 0 {
                 return crc16(&key[open + 1..open + 1 + close]) & 0x3fff;
             }
