@@ -498,9 +498,9 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
             by
         }
         Some(e) => {
-            let cur = e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?;
-            let cur = parse_i64(cur).ok_or(CmdErr::from(NOT_INT))?;
-            let nv = cur.checked_add(by).ok_or(CmdErr::from(OVERFLOW))?;
+            let cur = e.val.as_str().ok_or_else(|| CmdErr::from(WRONGTYPE))?;
+            let cur = parse_i64(cur).ok_or_else(|| CmdErr::from(NOT_INT))?;
+            let nv = cur.checked_add(by).ok_or_else(|| CmdErr::from(OVERFLOW))?;
             e.val = Value::str(itoa::Buffer::new().format(nv).as_bytes());
             e.lru = lru;
             nv
