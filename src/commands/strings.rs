@@ -488,11 +488,9 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
     let nv = match db.lookup(&key, now, st) {
         None => {
-            db.set(
-                &key,
+            db.add_absent(
+                key,
                 Value::str(itoa::Buffer::new().format(by).as_bytes()),
-                None,
-                false,
                 lru,
             );
             by

@@ -10,14 +10,14 @@ use crate::store::Locked;
 use bytes::Bytes;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 thread_local! {
     /// When the previous top-level command run by this thread ended, while
     /// the connection that ran it is still working through one pipelined
     /// batch: the next command's start reuses that reading, so a batch of
-    /// N commands reads the clock N+1 times instead of 2N.
-    static CHAIN: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// N commands reads the clock N+1 times instead of 2N. Monotonic
+    /// nanoseconds (`util::mono_ns`), 0 when there is none.
+    static CHAIN: Cell<u64> = const { Cell::new(0) };
 }
 
 thread_local! {
@@ -101,8 +101,8 @@ fn resolve(srv: &Server, args: &[Bytes]) -> Result<&'static CmdRt, CmdErr> {
 /// The connection calls this after every await: another task may have run
 /// on this thread meanwhile.
 #[inline]
-pub fn clock_reset(at: Option<Instant>) {
-    CHAIN.with(|c| c.set(at));
+pub fn clock_reset(at: Option<u64>) {
+    CHAIN.with(|c| c.set(at.unwrap_or(0)));
 }
 
 pub enum Flow {
@@ -461,9 +461,12 @@ pub fn call(
     }
     let mark = out.len();
     let start = if already {
-        Instant::now()
+        crate::util::mono_ns()
     } else {
-        CHAIN.with(|c| c.take()).unwrap_or_else(Instant::now)
+        match CHAIN.with(|c| c.replace(0)) {
+            0 => crate::util::mono_ns(),
+            t => t,
+        }
     };
     let mut now = srv.clock.wall_ms(start);
     if already {
@@ -517,14 +520,14 @@ pub fn call(
         }
         return block;
     }
-    let end = Instant::now();
+    let end = crate::util::mono_ns();
     if !already {
-        CHAIN.with(|c| c.set(Some(end)));
+        CHAIN.with(|c| c.set(end));
     }
-    let elapsed = end.saturating_duration_since(start);
-    let dur = elapsed.as_micros() as u64;
+    let elapsed_ns = end.saturating_sub(start);
+    let dur = elapsed_ns / 1000;
     if srv.hot.latency_tracking.load(Ordering::Relaxed) {
-        rt.latency.record(elapsed.as_nanos() as u64);
+        rt.latency.record(elapsed_ns);
     }
     if let Err(e) = res {
         rt.failed_calls.fetch_add(1, Ordering::Relaxed);

@@ -196,6 +196,25 @@ impl Db {
         });
     }
 
+    /// Adds a persistent key the caller just looked up and found absent
+    /// (under the same lock): no second probe of the table. With volatile
+    /// keys in the database a lookup may have hidden an expired key it did
+    /// not delete (a replica, expiry paused): then this is a plain `set`.
+    pub fn add_absent(&mut self, key: &[u8], val: Value, lru: u32) {
+        if self.volatile > 0 {
+            return self.set(key, val, None, false, lru);
+        }
+        debug_assert!(self.dict.get(key).is_none());
+        events::record(events::NEW, self.index, key);
+        self.dict.insert_new(Entry {
+            key: SBytes::new(key),
+            val,
+            expire: 0,
+            lru,
+            ver: self.ver,
+        });
+    }
+
     /// Inserts a whole entry whose key is absent (RENAME, MOVE, COPY).
     pub fn insert_entry(&mut self, mut e: Entry) {
         e.ver = self.ver;
