@@ -4,5 +4,5 @@
 mod parser;
 mod reply;
 
-pub use parser::{ParseError, Parser, Request};
+pub use parser::{recycle, ParseError, Parser, Request};
 pub use reply::Reply;

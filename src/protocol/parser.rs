@@ -52,6 +52,30 @@ pub struct Parser {
     pub unauthenticated: bool,
 }
 
+thread_local! {
+    /// The argument vector of the last request this thread finished, kept
+    /// for the next one: a pipeline allocates no vector per command.
+    static SPARE: std::cell::Cell<Vec<Bytes>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Returns a finished request's vector (its arguments are dropped here)
+/// for reuse by the next request parsed on this thread.
+#[inline]
+pub fn recycle(mut v: Request) {
+    if v.capacity() <= 64 {
+        v.clear();
+        SPARE.with(|s| s.set(v));
+    }
+}
+
+/// An empty vector for `n` arguments, the spare one when there is one.
+#[inline]
+fn args_vec(n: usize) -> Vec<Bytes> {
+    let mut v = SPARE.with(|s| s.take());
+    v.reserve(n);
+    v
+}
+
 /// Finds the '\r' ending a header line. Like Redis's `strchr` on its
 /// NUL-terminated query buffer, the search stops at a NUL byte: such a line
 /// is treated as incomplete (and later as too long).
@@ -186,12 +210,9 @@ impl Parser {
             pos = p + len + 2;
         }
         let frame = buf.split_to(pos).freeze();
-        Some(
-            self.spans
-                .iter()
-                .map(|&(s, l)| frame.slice(s..s + l))
-                .collect(),
-        )
+        let mut args = args_vec(n);
+        args.extend(self.spans.iter().map(|&(s, l)| frame.slice(s..s + l)));
+        Some(args)
     }
 
     fn line<'a>(buf: &'a [u8], too_big: &'static str) -> Result<Option<&'a [u8]>, ParseError> {

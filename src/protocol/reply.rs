@@ -27,10 +27,14 @@ impl Reply {
 
     #[inline]
     fn header(&mut self, tag: u8, n: i64) {
-        self.buf.push(tag);
+        // Assembled on the stack and appended once (one capacity check).
         let mut b = itoa::Buffer::new();
-        self.buf.extend_from_slice(b.format(n).as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        let digits = b.format(n).as_bytes();
+        let mut line = [0u8; 24];
+        line[0] = tag;
+        line[1..1 + digits.len()].copy_from_slice(digits);
+        line[1 + digits.len()..3 + digits.len()].copy_from_slice(b"\r\n");
+        self.buf.extend_from_slice(&line[..3 + digits.len()]);
     }
 
     pub fn ok(&mut self) {

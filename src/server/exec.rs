@@ -267,7 +267,10 @@ pub fn execute(
     }
     match call(srv, cl, out, lk, rt, &args, scratch) {
         Some(b) => Flow::Block(args, b),
-        None => Flow::Continue,
+        None => {
+            crate::protocol::recycle(args);
+            Flow::Continue
+        }
     }
 }
 
