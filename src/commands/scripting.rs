@@ -755,25 +755,40 @@ fn unused() -> CmdErr {
 /// declares `no-writes`: CLIENT PAUSE WRITE lets such scripts through, as
 /// Redis derives a script command's flags from the script's own flags.
 pub fn declared_no_writes(args: &[Bytes]) -> bool {
-    use crate::scripting::F_NO_WRITES;
-    let Some(body) = args.get(1) else {
-        return false;
-    };
+    let name = args
+        .first()
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(&name[..], b"eval" | b"evalsha" | b"fcall")
+        && script_flags(args).is_some_and(|f| f & crate::scripting::F_NO_WRITES != 0)
+}
+
+/// The flags a script or function declared (EVAL shebang, cached script
+/// of EVALSHA, registered function of FCALL), or None when it declared
+/// none (EVAL compatibility mode) or is unknown.
+pub fn script_flags(args: &[Bytes]) -> Option<u32> {
+    script_flags_raw(args).filter(|f| f & F_EVAL_COMPAT == 0)
+}
+
+/// As `script_flags`, with EVAL's compatibility mode shown as `F_EVAL_COMPAT`.
+pub fn script_flags_raw(args: &[Bytes]) -> Option<u32> {
+    let body = args.get(1)?;
     let name = args[0].to_ascii_lowercase();
-    match &name[..] {
-        b"eval" => shebang_flags(body).is_ok_and(|(f, _)| f & F_NO_WRITES != 0),
-        b"evalsha" => {
+    let f = match &name[..] {
+        b"eval" | b"eval_ro" => shebang_flags(body).ok().map(|(f, _)| f),
+        b"evalsha" | b"evalsha_ro" => {
             let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
             EVAL.lock()
                 .as_ref()
                 .and_then(|e| e.scripts.get(&sha))
-                .is_some_and(|s| s.flags & F_NO_WRITES != 0)
+                .map(|s| s.flags)
         }
-        b"fcall" => crate::scripting::functions::FN
+        b"fcall" | b"fcall_ro" => crate::scripting::functions::FN
             .lock()
             .as_ref()
             .and_then(|e| e.find(body))
-            .is_some_and(|m| m.flags & F_NO_WRITES != 0),
-        _ => false,
-    }
+            .map(|m| m.flags),
+        _ => None,
+    }?;
+    Some(f)
 }

@@ -914,6 +914,10 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             return reject(&e.0);
         }
     }
+    // An allow-stale script on a stale replica runs only `stale` commands.
+    if !rt.spec.has_flag("stale") && crate::replication::running_stale() {
+        return reject("ERR Can not execute the command on a stale replica");
+    }
     if rt.write {
         c.wrote = true;
         RUN.wrote.store(true, Ordering::Release);
