@@ -25,6 +25,11 @@ thread_local! {
     /// nothing (FLUSHDB/FLUSHALL on empty databases, as Redis's
     /// forceCommandPropagation).
     static FORCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running command goes to the replication stream only (PUBLISH,
+    /// as Redis's forceCommandPropagation(c, PROPAGATE_REPL)).
+    static FORCE_REPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Indexes in PENDING of records meant for replicas only.
+    static REPL_ONLY: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records a command in place of the running one (MIGRATE propagates the
@@ -38,6 +43,11 @@ pub fn record(db: usize, args: &[&[u8]]) {
 /// Propagates the running command even when it changed nothing.
 pub fn force() {
     FORCE.with(|f| f.set(true));
+}
+
+/// Propagates the running command to replicas only, not to the AOF.
+pub fn force_repl() {
+    FORCE_REPL.with(|f| f.set(true));
 }
 
 #[inline]
@@ -68,8 +78,19 @@ fn commit_ex(no_wrap: bool) {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
             let wrap = p.len() > 1 && !no_wrap;
+            let repl_only = REPL_ONLY.with(|r| std::mem::take(&mut *r.borrow_mut()));
             if aof_on() {
-                aof::append(&p, wrap);
+                if repl_only.is_empty() {
+                    aof::append(&p, wrap);
+                } else {
+                    let a: Vec<(usize, Vec<u8>)> = p
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !repl_only.contains(i))
+                        .map(|(_, r)| r.clone())
+                        .collect();
+                    aof::append(&a, a.len() > 1 && !no_wrap);
+                }
             }
             // The replication stream gets the same records (with its own SELECTs).
             crate::replication::feed(&p, wrap);
@@ -149,8 +170,17 @@ pub fn after_command(
         }
     }
     let forced = FORCE.with(|f| f.replace(false));
+    let forced_repl = FORCE_REPL.with(|f| f.replace(false));
     if !on {
         return;
+    }
+    if forced_repl && crate::replication::feeding() {
+        let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        push(cl.db, &v);
+        PENDING.with(|p| {
+            let n = p.borrow().len() - 1;
+            REPL_ONLY.with(|r| r.borrow_mut().push(n));
+        });
     }
     let _ = srv;
     // FLUSHDB/FLUSHALL propagate even when there was nothing to delete.
@@ -171,6 +201,7 @@ pub fn exec_done() {
         commit();
     } else {
         PENDING.with(|p| p.borrow_mut().clear());
+        REPL_ONLY.with(|r| r.borrow_mut().clear());
     }
 }
 
@@ -238,10 +269,16 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
         let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         push(db, &v);
     };
-    let name = rt.spec.name;
+    // Subcommands (FUNCTION RESTORE, CONFIG SET...) go out as they are:
+    // their names must not be taken for the key commands below.
+    let name = if rt.parent.is_some() {
+        ""
+    } else {
+        rt.spec.name
+    };
     match name {
         // Recorded by the handler itself (see `record`).
-        "migrate" => {}
+        "migrate" | "xreadgroup" => {}
         "set" if args.len() > 3 => {
             // Any expire option becomes SET key value PXAT <ms> (Redis 7.0).
             let rel = args[3..]
