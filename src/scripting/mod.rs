@@ -21,6 +21,7 @@
 
 pub mod convert;
 pub mod functions;
+pub mod ldb;
 pub mod libs;
 
 use crate::commands::{CmdErr, CmdRt, Ctx};
@@ -670,9 +671,15 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "breakpoint",
-        lua.create_function(|_, _: MultiValue| Ok(false))?,
+        lua.create_function(|_, _: MultiValue| Ok(ldb::breakpoint()))?,
     )?;
-    t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.raw_set(
+        "debug",
+        lua.create_function(|_, args: MultiValue| {
+            ldb::debug(&args.into_iter().collect::<Vec<_>>());
+            Ok(())
+        })?,
+    )?;
     t.raw_set(
         "acl_check_cmd",
         lua.create_function(|_, args: MultiValue| {
@@ -841,6 +848,24 @@ fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 
 /// redis.call / redis.pcall: runs a command and returns (ok, reply).
 fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
+    if !ldb::active() {
+        return script_call_run(lua, args);
+    }
+    // A debugging session in step mode logs the command and its reply.
+    let argv = cur()
+        .and_then(|c| c.argv.clone())
+        .or_else(|| lua_args(args).ok());
+    if let Some(a) = &argv {
+        ldb::log_command(a);
+    }
+    let r = script_call_run(lua, args);
+    if let Ok((ok, v)) = &r {
+        ldb::log_reply(*ok, v);
+    }
+    r
+}
+
+fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let Some(c) = cur() else {
         return err_table(
             lua,
@@ -927,6 +952,9 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let mut out = Reply::with_capacity(c.resp, 256);
     let mut scratch = std::mem::take(&mut c.scratch);
     crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
+    if ldb::active() {
+        ldb::executed();
+    }
     if let Some(c) = cur() {
         c.scratch = scratch;
     }
@@ -994,7 +1022,7 @@ fn error_handler(lua: &Lua, v: Value) -> mlua::Result<Value> {
 }
 
 /// Installs the count hook at its normal rate.
-fn set_normal_hook(lua: &Lua) {
+pub(crate) fn set_normal_hook(lua: &Lua) {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         |lua, _dbg| hook(lua),
