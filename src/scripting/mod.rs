@@ -662,6 +662,7 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
             if !(0..=3).contains(&v) {
                 return Err(lua_err("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."));
             }
+            crate::server::propagate::set_script_target(v as u8);
             Ok(())
         })?,
     )?;
@@ -925,7 +926,9 @@ fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
     }
-    if rt.write {
+    // Once the script wrote, server state (disk errors, replicas) can no
+    // longer fail it halfway (Redis's SCRIPT_WRITE_DIRTY).
+    if rt.write && !c.wrote {
         if let Some(e) = crate::commands::persistence::disk_error(srv) {
             return reject(&e.0);
         }
@@ -934,7 +937,7 @@ fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
     // A replica refuses writes; a master may lack good replicas (NOREPLICAS).
-    if rt.write {
+    if rt.write && !c.wrote {
         if let Some(e) = crate::replication::deny(rt, &argv) {
             return reject(&e.0);
         }
@@ -1151,6 +1154,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         }
     };
     RUN.running.store(false, Ordering::Release);
+    crate::server::propagate::set_script_target(crate::server::propagate::TO_ALL);
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
     if KILL_HOOK.with(|k| k.replace(false)) {

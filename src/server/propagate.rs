@@ -28,8 +28,28 @@ thread_local! {
     /// The running command goes to the replication stream only (PUBLISH,
     /// as Redis's forceCommandPropagation(c, PROPAGATE_REPL)).
     static FORCE_REPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Indexes in PENDING of records meant for replicas only.
-    static REPL_ONLY: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Records of PENDING not meant for both the AOF and replicas:
+    /// (index, targets) with TO_AOF / TO_REPL bits.
+    static TARGETS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+    /// Where the running script's commands go (redis.set_repl).
+    static SCRIPT_TARGET: std::cell::Cell<u8> = const { std::cell::Cell::new(TO_ALL) };
+}
+
+pub const TO_AOF: u8 = 1;
+pub const TO_REPL: u8 = 2;
+pub const TO_ALL: u8 = 3;
+
+/// redis.set_repl: the script's next commands go to these targets
+/// (TO_AOF | TO_REPL); the script's end restores TO_ALL.
+pub fn set_script_target(t: u8) {
+    SCRIPT_TARGET.with(|c| c.set(t & TO_ALL));
+}
+
+fn mark_last(target: u8) {
+    if target != TO_ALL {
+        let n = PENDING.with(|p| p.borrow().len()) - 1;
+        TARGETS.with(|r| r.borrow_mut().push((n, target)));
+    }
 }
 
 /// Records a command in place of the running one (MIGRATE propagates the
@@ -65,6 +85,7 @@ fn push(db: usize, args: &[&[u8]]) {
     let mut rec = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
     aof::encode_command(&mut rec, args);
     PENDING.with(|p| p.borrow_mut().push((db, rec)));
+    mark_last(SCRIPT_TARGET.with(|c| c.get()));
 }
 
 fn commit() {
@@ -78,22 +99,34 @@ fn commit_ex(no_wrap: bool) {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
             let wrap = p.len() > 1 && !no_wrap;
-            let repl_only = REPL_ONLY.with(|r| std::mem::take(&mut *r.borrow_mut()));
-            if aof_on() {
-                if repl_only.is_empty() {
+            let targets = TARGETS.with(|r| std::mem::take(&mut *r.borrow_mut()));
+            if targets.is_empty() {
+                if aof_on() {
                     aof::append(&p, wrap);
-                } else {
-                    let a: Vec<(usize, Vec<u8>)> = p
-                        .iter()
+                }
+                // The replication stream gets the same records (with its own SELECTs).
+                crate::replication::feed(&p, wrap);
+            } else {
+                // Some records go to one target only (PUBLISH, redis.set_repl).
+                let only = |bit: u8| -> Vec<(usize, Vec<u8>)> {
+                    p.iter()
                         .enumerate()
-                        .filter(|(i, _)| !repl_only.contains(i))
+                        .filter(|(i, _)| {
+                            targets
+                                .iter()
+                                .find(|(j, _)| j == i)
+                                .map_or(true, |(_, t)| t & bit != 0)
+                        })
                         .map(|(_, r)| r.clone())
-                        .collect();
+                        .collect()
+                };
+                if aof_on() {
+                    let a = only(TO_AOF);
                     aof::append(&a, a.len() > 1 && !no_wrap);
                 }
+                let r = only(TO_REPL);
+                crate::replication::feed(&r, r.len() > 1 && !no_wrap);
             }
-            // The replication stream gets the same records (with its own SELECTs).
-            crate::replication::feed(&p, wrap);
             p.clear();
         }
     });
@@ -176,11 +209,10 @@ pub fn after_command(
     }
     if forced_repl && crate::replication::feeding() {
         let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        push(cl.db, &v);
-        PENDING.with(|p| {
-            let n = p.borrow().len() - 1;
-            REPL_ONLY.with(|r| r.borrow_mut().push(n));
-        });
+        let mut rec = Vec::new();
+        aof::encode_command(&mut rec, &v);
+        PENDING.with(|p| p.borrow_mut().push((cl.db, rec)));
+        mark_last(SCRIPT_TARGET.with(|c| c.get()) & TO_REPL);
     }
     let _ = srv;
     // FLUSHDB/FLUSHALL propagate even when there was nothing to delete.
@@ -201,7 +233,7 @@ pub fn exec_done() {
         commit();
     } else {
         PENDING.with(|p| p.borrow_mut().clear());
-        REPL_ONLY.with(|r| r.borrow_mut().clear());
+        TARGETS.with(|r| r.borrow_mut().clear());
     }
 }
 
