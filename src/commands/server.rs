@@ -1406,7 +1406,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
     crate::persistence::snapshot::set_no_dup_functions(false);
     res.map_err(|e| {
         crate::server::log::warning(&format!("Error loading the RDB dump: {}", e));
-        CmdErr::from("ERR Error trying to load the RDB dump, check server logs.")
+        CmdErr::from("ERR Error trying to load the RDB dump")
     })?;
     crate::server::log::notice("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();

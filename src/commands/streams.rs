@@ -999,8 +999,9 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                 });
                 ctx.dirty += 1;
                 // Replicas learn of the consumer from the XCLAIMs of what
-                // it was served, or else from this (as Redis 7.0 does).
-                if history || noack {
+                // it was served; with NOACK (no XCLAIMs) from this. Redis 7.0
+                // propagates nothing for a new consumer's history read.
+                if noack {
                     crate::server::propagate::record(
                         ctx.cl.db,
                         &[b"XGROUP", b"CREATECONSUMER", &key, gname, cname],

@@ -872,7 +872,7 @@ pub fn log_reply(ok: bool, v: &Value) {
 }
 
 /// A command's reply (as converted for Lua) in the debugger's form of
-/// the RESP reply: integers bare, bulks quoted, status as +text, nulls
+/// the RESP reply: integers bare, bulks quoted, status as "+text", nulls
 /// as NULL, arrays in brackets.
 fn human(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -882,14 +882,17 @@ fn human(out: &mut Vec<u8>, v: &Value) {
         Value::Boolean(false) | Value::Nil => out.extend_from_slice(b"NULL"),
         Value::Boolean(true) => out.extend_from_slice(b"#true"),
         Value::Table(t) => {
+            // Status and error lines are shown quoted, with their type byte.
             if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-                out.push(b'+');
-                out.extend_from_slice(&s.as_bytes());
+                let mut l = b"+".to_vec();
+                l.extend_from_slice(&s.as_bytes());
+                quote(out, &l);
                 return;
             }
             if let Ok(Value::String(s)) = t.raw_get::<Value>("err") {
-                out.push(b'-');
-                out.extend_from_slice(&s.as_bytes());
+                let mut l = b"-".to_vec();
+                l.extend_from_slice(&s.as_bytes());
+                quote(out, &l);
                 return;
             }
             out.push(b'[');
