@@ -283,6 +283,27 @@ pub fn crc16(data: &[u8]) -> u16 {
 }
 
 #[cfg(test)]
+mod find_byte_tests {
+    #[test]
+    fn matches_naive_search() {
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for len in 0..80usize {
+            for _ in 0..50 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let r = super::xorshift64(&mut seed);
+                        [b'{', b'}', 0, 0x7a, 0x7c, 0xfb, b'a'][(r % 7) as usize]
+                    })
+                    .collect();
+                for c in [b'{', b'}', 0u8, 0xfb] {
+                    assert_eq!(super::find_byte(c, &v), v.iter().position(|&b| b == c));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod crc16_tests {
     /// The sliced CRC equals the byte-at-a-time one, and the reference value.
     #[test]
@@ -308,10 +329,45 @@ mod crc16_tests {
     }
 }
 
+/// The first `c` in `s`. Keys are mostly short: for them eight bytes are
+/// tested at a time in a register (memchr's setup costs more than the scan).
+#[inline]
+pub fn find_byte(c: u8, s: &[u8]) -> Option<usize> {
+    if s.len() > 64 {
+        return memchr::memchr(c, s);
+    }
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO * c as u64;
+    // A zero byte of x sets its high bit in the result; the lowest set bit
+    // is exact (borrows only run upwards from a real zero byte).
+    let first = |at: usize| -> Option<usize> {
+        let x = u64::from_le_bytes(s[at..at + 8].try_into().unwrap()) ^ pat;
+        let z = x.wrapping_sub(LO) & !x & HI;
+        (z != 0).then(|| at + (z.trailing_zeros() / 8) as usize)
+    };
+    if s.len() < 8 {
+        return s.iter().position(|&b| b == c);
+    }
+    let mut at = 0;
+    while at + 8 <= s.len() {
+        if let Some(i) = first(at) {
+            return Some(i);
+        }
+        at += 8;
+    }
+    // The tail: one more word ending at the last byte, overlapping bytes
+    // already known not to match.
+    if at < s.len() {
+        return first(s.len() - 8);
+    }
+    None
+}
+
 /// The cluster hash slot of a key, honouring `{hash tags}`.
 pub fn key_slot(key: &[u8]) -> u16 {
-    if let Some(open) = key.iter().position(|&c| c == b'{') {
-        if let Some(close) = key[open + 1..].iter().position(|&c| c == b'}') {
+    if let Some(open) = find_byte(b'{', key) {
+        if let Some(close) = find_byte(b'}', &key[open + 1..]) {
             if close > 0 {
                 return crc16(&key[open + 1..open + 1 + close]) & 0x3fff;
             }
@@ -320,25 +376,39 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16(key) & 0x3fff
 }
 
-/// Converts monotonic instants to wall-clock milliseconds with one
+/// Converts monotonic readings to wall-clock milliseconds with one
 /// `clock_gettime` per command instead of two (the duration measurement and
 /// the command's timestamp share one reading).
 pub struct Clock {
     base_wall_us: i64,
-    base: std::time::Instant,
+    base_ns: u64,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, as a plain integer (cheaper to subtract
+/// and convert than `Instant`, on every command).
+#[inline]
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl Clock {
     pub fn new() -> Clock {
         Clock {
             base_wall_us: now_us(),
-            base: std::time::Instant::now(),
+            base_ns: mono_ns(),
         }
     }
 
+    /// Wall-clock milliseconds at monotonic reading `at_ns`.
     #[inline]
-    pub fn wall_ms(&self, at: std::time::Instant) -> i64 {
-        (self.base_wall_us + at.saturating_duration_since(self.base).as_micros() as i64) / 1000
+    pub fn wall_ms(&self, at_ns: u64) -> i64 {
+        (self.base_wall_us + (at_ns.saturating_sub(self.base_ns) / 1000) as i64) / 1000
     }
 }
 

@@ -616,3 +616,46 @@ fn multi_exec_transfers_keep_total() {
         },
     );
 }
+
+/// Command statistics are exact at every point a client can observe them:
+/// inside one pipeline (INFO after five INCRs sees five, a second INFO sees
+/// the first), and from another connection once the replies arrived.
+#[test]
+fn commandstats_exact_within_and_after_pipeline() {
+    let srv = Server::magpie(&[]);
+    let total = |o: &mut common::RawConn| -> u64 {
+        let stats = String::from_utf8(o.cmd(&[b"INFO", b"stats"])).unwrap();
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("total_commands_processed")
+    };
+    let mut o = srv.conn();
+    let before = total(&mut o);
+    let mut c = srv.conn();
+    let mut buf = Vec::new();
+    for _ in 0..5 {
+        buf.extend_from_slice(&encode_cmd(&[b"INCR", b"n"]));
+    }
+    buf.extend_from_slice(&encode_cmd(&[b"INFO", b"commandstats"]));
+    buf.extend_from_slice(&encode_cmd(&[b"INFO", b"commandstats"]));
+    buf.extend_from_slice(&encode_cmd(&[b"INCR", b"n"]));
+    c.send_raw(&buf);
+    for i in 0..5 {
+        assert_eq!(c.read_reply(), format!(":{}\r\n", i + 1).into_bytes());
+    }
+    let first = String::from_utf8(c.read_reply()).unwrap();
+    assert!(first.contains("cmdstat_incr:calls=5,"), "{first}");
+    // The INFO stats of the other connection, not this one yet.
+    assert!(first.contains("cmdstat_info:calls=1,"), "{first}");
+    let second = String::from_utf8(c.read_reply()).unwrap();
+    assert!(second.contains("cmdstat_info:calls=2,"), "{second}");
+    assert_eq!(c.read_reply(), b":6\r\n");
+    // Another connection sees every call once the replies were sent.
+    let info = String::from_utf8(o.cmd(&[b"INFO", b"commandstats"])).unwrap();
+    assert!(info.contains("cmdstat_incr:calls=6,"), "{info}");
+    assert!(info.contains("cmdstat_info:calls=3,"), "{info}");
+    // The first INFO stats, 6 INCR and 3 INFO commandstats.
+    assert_eq!(total(&mut o) - before, 10);
+}

@@ -83,6 +83,14 @@ const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 /// AOF can't be written.
 #[inline]
 pub fn disk_error(srv: &Server) -> Option<CmdErr> {
+    if !BGSAVE_FAILED.load(Ordering::Relaxed) && !crate::persistence::aof::may_have_failed() {
+        return None;
+    }
+    disk_error_slow(srv)
+}
+
+#[cold]
+fn disk_error_slow(srv: &Server) -> Option<CmdErr> {
     let rdb = BGSAVE_FAILED.load(Ordering::Relaxed);
     let aof = crate::persistence::aof::write_failed();
     if !rdb && aof.is_none() {

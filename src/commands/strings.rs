@@ -155,7 +155,12 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now;
     let lru = ctx.lru_now();
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
-    let found = db.lookup(&key, now, st).is_some();
+    let found = if nx || xx {
+        db.lookup(&key, now, st).is_some()
+    } else {
+        db.expire_if_needed(&key, now, st);
+        false
+    };
     if (nx && found) || (xx && !found) {
         if !getf {
             ctx.out.null();
@@ -197,7 +202,7 @@ fn setex_generic(ctx: &mut Ctx, secs: bool) -> CmdResult {
     let lru = ctx.lru_now();
     let now = ctx.now;
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
-    db.lookup(&key, now, st);
+    db.expire_if_needed(&key, now, st);
     db.set(&key, Value::str(&ctx.args[3]), Some(at), false, lru);
     ctx.dirty += 1;
     ctx.notify(NOTIFY_STRING, "set", &key);
@@ -310,14 +315,14 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         }
     }
     let lru = ctx.lru_now();
-    for i in (1..ctx.args.len()).step_by(2) {
-        let key = &ctx.args[i];
+    let args = ctx.args;
+    for i in (1..args.len()).step_by(2) {
+        let key = &args[i];
         let (db, st) = ctx.lk.db(ctx.cl.db, key);
-        db.lookup(key, now, st);
-        db.set(key, Value::str(&ctx.args[i + 1]), None, false, lru);
+        db.expire_if_needed(key, now, st);
+        db.set(key, Value::str(&args[i + 1]), None, false, lru);
         ctx.dirty += 1;
-        let key = ctx.args[i].clone();
-        ctx.notify(NOTIFY_STRING, "set", &key);
+        ctx.notify(NOTIFY_STRING, "set", key);
     }
     if nx {
         ctx.out.int(1);
@@ -483,19 +488,17 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     let (db, st) = ctx.lk.db(ctx.cl.db, &key);
     let nv = match db.lookup(&key, now, st) {
         None => {
-            db.set(
-                &key,
+            db.add_absent(
+                key,
                 Value::str(itoa::Buffer::new().format(by).as_bytes()),
-                None,
-                false,
                 lru,
             );
             by
         }
         Some(e) => {
-            let cur = e.val.as_str().ok_or(CmdErr::from(WRONGTYPE))?;
-            let cur = parse_i64(cur).ok_or(CmdErr::from(NOT_INT))?;
-            let nv = cur.checked_add(by).ok_or(CmdErr::from(OVERFLOW))?;
+            let cur = e.val.as_str().ok_or_else(|| CmdErr::from(WRONGTYPE))?;
+            let cur = parse_i64(cur).ok_or_else(|| CmdErr::from(NOT_INT))?;
+            let nv = cur.checked_add(by).ok_or_else(|| CmdErr::from(OVERFLOW))?;
             e.val = Value::str(itoa::Buffer::new().format(nv).as_bytes());
             e.lru = lru;
             nv

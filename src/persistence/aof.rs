@@ -715,6 +715,12 @@ fn delete_history(st: &mut State, names: &Names) {
     }
 }
 
+/// Cheap pre-check for `write_failed` (no lock, no allocation).
+#[inline]
+pub fn may_have_failed() -> bool {
+    WRITE_ERR.load(Ordering::Relaxed)
+}
+
 /// The last write to the AOF failed: why (for `-MISCONF`).
 pub fn write_failed() -> Option<String> {
     if !WRITE_ERR.load(Ordering::Relaxed) || !ON.load(Ordering::Relaxed) {

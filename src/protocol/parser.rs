@@ -44,6 +44,8 @@ pub struct Parser {
     /// Length of the bulk being read, once its header was parsed.
     bulk_len: Option<usize>,
     args: Vec<Bytes>,
+    /// Argument (offset, length) pairs found by the whole-frame fast path.
+    spans: Vec<(usize, usize)>,
     /// Limits, refreshed from the config by the connection.
     pub max_bulk_len: usize,
     /// True while the client must still authenticate: Redis then caps lengths.
@@ -58,6 +60,30 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
         Some(i) if buf[i] == b'\r' => Some(i),
         _ => None,
     }
+}
+
+/// A non-negative decimal header number at `b[at..]` ending in '\r' plus
+/// one more byte (which, like Redis, is skipped unchecked): the value and
+/// the offset after the line. None for anything else, including leading
+/// zeros, signs, overlong numbers or a line not complete yet.
+#[inline]
+fn header_num(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let mut i = at;
+    let mut v: usize = 0;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_digit() {
+            if (i > at && v == 0) || i - at >= 18 {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as usize;
+            i += 1;
+        } else if c == b'\r' && i > at && i + 1 < b.len() {
+            return Some((v, i + 2));
+        } else {
+            return None;
+        }
+    }
+    None
 }
 
 impl Parser {
@@ -76,6 +102,9 @@ impl Parser {
             if self.pending == 0 {
                 if buf.is_empty() {
                     return Ok(None);
+                }
+                if let Some(req) = self.whole_frame(buf) {
+                    return Ok(Some(req));
                 }
                 if buf[0] == b'*' {
                     match self.multibulk_header(buf)? {
@@ -120,6 +149,49 @@ impl Parser {
             }
             return Ok(Some(std::mem::take(&mut self.args)));
         }
+    }
+
+    /// The common case of a pipeline: a well-formed multibulk request that
+    /// is entirely in `buf`. Its headers are read without consuming
+    /// anything, then the frame is cut out once and every argument is a
+    /// slice of it (`BytesMut::split_to` per argument costs more). Anything unusual (an incomplete frame, a malformed or
+    /// out-of-limit header, an empty request) returns None with `buf`
+    /// untouched, and the incremental path handles it with its exact
+    /// errors.
+    #[inline]
+    fn whole_frame(&mut self, buf: &mut BytesMut) -> Option<Request> {
+        let b = &buf[..];
+        if b[0] != b'*' {
+            return None;
+        }
+        let (n, mut pos) = header_num(b, 1)?;
+        if n == 0 || n > 1024 * 1024 || (n > 10 && self.unauthenticated) {
+            return None;
+        }
+        let limit = if self.unauthenticated {
+            self.max_bulk_len.min(16384)
+        } else {
+            self.max_bulk_len
+        };
+        self.spans.clear();
+        for _ in 0..n {
+            if *b.get(pos)? != b'$' {
+                return None;
+            }
+            let (len, p) = header_num(b, pos + 1)?;
+            if len > limit || b.len() < p + len + 2 {
+                return None;
+            }
+            self.spans.push((p, len));
+            pos = p + len + 2;
+        }
+        let frame = buf.split_to(pos).freeze();
+        Some(
+            self.spans
+                .iter()
+                .map(|&(s, l)| frame.slice(s..s + l))
+                .collect(),
+        )
     }
 
     fn line<'a>(buf: &'a [u8], too_big: &'static str) -> Result<Option<&'a [u8]>, ParseError> {

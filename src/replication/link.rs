@@ -572,6 +572,7 @@ async fn apply(
     for _ in 0..100_000 {
         out.buf.clear();
         let flow = super::as_master(|| exec::execute(srv, cl, out, lk, req.clone(), scratch));
+        exec::flush_stats(srv);
         match flow {
             Flow::WaitPause(r) => {
                 // A CLIENT PAUSE on this replica holds the stream back.

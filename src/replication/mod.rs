@@ -499,11 +499,17 @@ async fn cron(srv: &'static Server) {
 
 /// Refuses a command a replica or a master short of good replicas must not
 /// run (READONLY, MASTERDOWN, NOREPLICAS).
+#[inline]
 pub fn deny(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
-    if from_master() {
+    if !is_replica() && MIN_REPLICAS.load(Ordering::Relaxed) <= 0 {
         return None;
     }
-    if !is_replica() && MIN_REPLICAS.load(Ordering::Relaxed) <= 0 {
+    deny_slow(rt, args)
+}
+
+#[cold]
+fn deny_slow(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
+    if from_master() {
         return None;
     }
     deny_as(writes(rt, args), denies_stale(rt, args))

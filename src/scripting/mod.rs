@@ -183,10 +183,16 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// script runs, commands wait for it (as they would behind Redis's single
 /// thread); once it has run past busy-reply-threshold they get BUSY,
 /// except those flagged allow-busy.
+#[inline]
 pub fn busy_error(rt: &CmdRt) -> Option<CmdErr> {
     if !RUN.running.load(Ordering::Acquire) {
         return None;
     }
+    busy_error_slow(rt)
+}
+
+#[cold]
+fn busy_error_slow(rt: &CmdRt) -> Option<CmdErr> {
     if rt.spec.has_flag("allow_busy") {
         return None;
     }

@@ -316,6 +316,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             buf = BytesMut::with_capacity(16 * 1024);
         }
     }
+    exec::flush_stats(srv);
     crate::commands::pubsub::unsubscribe_all(srv, &mut cl);
     crate::commands::connection::unwatch_all(srv, &mut cl);
     super::tracking::disable(srv, &h);
@@ -331,6 +332,7 @@ async fn flush<S: Stream>(
     out: &mut Reply,
     unauthenticated: bool,
 ) -> bool {
+    exec::flush_stats(srv);
     // The AOF records of these replies' commands reach the file first.
     crate::persistence::aof::flush_before_reply();
     if out.buf.is_empty() {

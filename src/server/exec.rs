@@ -4,20 +4,20 @@
 
 use super::client::{Client, ReplyMode};
 use super::Server;
-use crate::commands::{arity_error, arity_ok, shards_for, BlockReq, CmdErr, CmdRt, Ctx};
+use crate::commands::{arity_error, arity_ok, BlockReq, CmdErr, CmdRt, Ctx};
 use crate::protocol::Reply;
 use crate::store::Locked;
 use bytes::Bytes;
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 thread_local! {
     /// When the previous top-level command run by this thread ended, while
     /// the connection that ran it is still working through one pipelined
     /// batch: the next command's start reuses that reading, so a batch of
-    /// N commands reads the clock N+1 times instead of 2N.
-    static CHAIN: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// N commands reads the clock N+1 times instead of 2N. Monotonic
+    /// nanoseconds (`util::mono_ns`), 0 when there is none.
+    static CHAIN: Cell<u64> = const { Cell::new(0) };
 }
 
 thread_local! {
@@ -25,6 +25,56 @@ thread_local! {
     /// exact name bytes: a pipeline of one command skips the table lookup.
     static LAST_CMD: Cell<(usize, [u8; 16], Option<&'static CmdRt>)> =
         const { Cell::new((0, [0; 16], None)) };
+}
+
+thread_local! {
+    /// Calls and microseconds of the command this thread ran last, not
+    /// yet added to its shared counters: a pipeline of one command costs
+    /// three shared atomic additions per batch instead of per command.
+    /// Flushed before another command runs, before any command that may
+    /// read statistics (neither fast nor a write: INFO, CONFIG RESETSTAT...),
+    /// and by the connection before it writes replies.
+    static PENDING_STATS: Cell<(Option<&'static CmdRt>, u64, u64)> =
+        const { Cell::new((None, 0, 0)) };
+}
+
+/// Adds this thread's pending command statistics to the shared counters.
+#[inline]
+pub fn flush_stats(srv: &Server) {
+    let (rt, calls, usec) = PENDING_STATS.with(|c| c.replace((None, 0, 0)));
+    if let Some(rt) = rt {
+        rt.calls.fetch_add(calls, Ordering::Relaxed);
+        rt.usec.fetch_add(usec, Ordering::Relaxed);
+        srv.stats.total_commands.fetch_add(calls, Ordering::Relaxed);
+    }
+}
+
+/// Counts one call of `rt` taking `usec` (a script's or transaction's
+/// commands may have left another command pending meanwhile).
+#[inline]
+fn account(srv: &Server, rt: &'static CmdRt, usec: u64) {
+    let (p, calls, us) = PENDING_STATS.with(|c| c.get());
+    match p {
+        Some(p) if std::ptr::eq(p, rt) => {
+            PENDING_STATS.with(|c| c.set((Some(rt), calls + 1, us + usec)))
+        }
+        _ => {
+            flush_stats(srv);
+            PENDING_STATS.with(|c| c.set((Some(rt), 1, usec)));
+        }
+    }
+}
+
+/// Before `rt` runs: flushes what another command left pending, or
+/// everything if `rt` may read the statistics.
+#[inline]
+fn stats_before(srv: &Server, rt: &'static CmdRt) {
+    let p = PENDING_STATS.with(|c| c.get().0);
+    if let Some(p) = p {
+        if !std::ptr::eq(p, rt) || !(rt.is_fast || rt.write) {
+            flush_stats(srv);
+        }
+    }
 }
 
 /// `srv.cmds.resolve` with a one-entry cache of the previous name.
@@ -51,8 +101,8 @@ fn resolve(srv: &Server, args: &[Bytes]) -> Result<&'static CmdRt, CmdErr> {
 /// The connection calls this after every await: another task may have run
 /// on this thread meanwhile.
 #[inline]
-pub fn clock_reset(at: Option<Instant>) {
-    CHAIN.with(|c| c.set(at));
+pub fn clock_reset(at: Option<u64>) {
+    CHAIN.with(|c| c.set(at.unwrap_or(0)));
 }
 
 pub enum Flow {
@@ -398,17 +448,29 @@ pub fn call(
         if rt.single_key && args.len() >= 2 {
             // The common case (GET, SET, INCR...): one key, one shard.
             lk.acquire_one(srv.ks.shard_of(&args[1]));
-        } else if shards_for(srv, rt, args, scratch) {
+        } else if rt.spec.scope == crate::commands::Scope::All {
             lk.acquire_all();
-        } else if !scratch.is_empty() {
-            lk.acquire(scratch);
+        } else {
+            rt.spec.each_key(args, |i| {
+                if let Some(k) = args.get(i) {
+                    let idx = srv.ks.shard_of(k);
+                    scratch.push(idx);
+                    lk.note_key(k, idx);
+                }
+            });
+            if !scratch.is_empty() {
+                lk.acquire(scratch);
+            }
         }
     }
     let mark = out.len();
     let start = if already {
-        Instant::now()
+        crate::util::mono_ns()
     } else {
-        CHAIN.with(|c| c.take()).unwrap_or_else(Instant::now)
+        match CHAIN.with(|c| c.replace(0)) {
+            0 => crate::util::mono_ns(),
+            t => t,
+        }
     };
     let mut now = srv.clock.wall_ms(start);
     if already {
@@ -417,6 +479,7 @@ pub fn call(
             now = t;
         }
     }
+    stats_before(srv, rt);
     let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     if !already && super::tracking::active() {
         super::tracking::set_outer(rt, args);
@@ -432,7 +495,9 @@ pub fn call(
         crate::commands::streams::wake_stream_readers(ctx.lk, ctx.cl.db, rt, args);
     }
     let events = std::mem::take(&mut ctx.events);
-    if dirty > 0 {
+    // Nobody watches anything (the count only grows under a shard lock,
+    // which this command holds for its keys): no watcher to mark.
+    if dirty > 0 && crate::store::watching() {
         touch_watched_keys(lk, rt, args, cl.db);
     }
     if crate::store::watching() {
@@ -459,14 +524,14 @@ pub fn call(
         }
         return block;
     }
-    let end = Instant::now();
+    let end = crate::util::mono_ns();
     if !already {
-        CHAIN.with(|c| c.set(Some(end)));
+        CHAIN.with(|c| c.set(end));
     }
-    let elapsed = end.saturating_duration_since(start);
-    let dur = elapsed.as_micros() as u64;
+    let elapsed_ns = end.saturating_sub(start);
+    let dur = elapsed_ns / 1000;
     if srv.hot.latency_tracking.load(Ordering::Relaxed) {
-        rt.latency.record(elapsed.as_nanos() as u64);
+        rt.latency.record(elapsed_ns);
     }
     if let Err(e) = res {
         rt.failed_calls.fetch_add(1, Ordering::Relaxed);
@@ -476,9 +541,7 @@ pub fn call(
     if dirty > 0 {
         srv.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
-    rt.calls.fetch_add(1, Ordering::Relaxed);
-    rt.usec.fetch_add(dur, Ordering::Relaxed);
-    srv.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    account(srv, rt, dur);
     match cl.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => out.buf.truncate(mark),

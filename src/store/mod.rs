@@ -132,6 +132,16 @@ impl Db {
         self.dict.get_mut(key)
     }
 
+    /// Lazily expires `key` before a write that replaces it anyway (SET,
+    /// MSET): without volatile keys in the database there is nothing to
+    /// expire and the key is not probed at all.
+    #[inline]
+    pub fn expire_if_needed(&mut self, key: &[u8], now: i64, stats: &mut ShardStats) {
+        if self.volatile > 0 {
+            self.lookup(key, now, stats);
+        }
+    }
+
     /// True if the key exists and is not expired (does not delete).
     pub fn exists(&self, key: &[u8], now: i64) -> bool {
         match self.dict.get(key) {
@@ -183,6 +193,25 @@ impl Db {
             expire,
             lru,
             ver,
+        });
+    }
+
+    /// Adds a persistent key the caller just looked up and found absent
+    /// (under the same lock): no second probe of the table. With volatile
+    /// keys in the database a lookup may have hidden an expired key it did
+    /// not delete (a replica, expiry paused): then this is a plain `set`.
+    pub fn add_absent(&mut self, key: &[u8], val: Value, lru: u32) {
+        if self.volatile > 0 {
+            return self.set(key, val, None, false, lru);
+        }
+        debug_assert!(self.dict.get(key).is_none());
+        events::record(events::NEW, self.index, key);
+        self.dict.insert_new(Entry {
+            key: SBytes::new(key),
+            val,
+            expire: 0,
+            lru,
+            ver: self.ver,
         });
     }
 
@@ -578,7 +607,15 @@ pub struct Locked {
     ks: &'static Keyspace,
     guards: Vec<(usize, ShardGuard)>,
     all: bool,
+    /// The shards of the running command's key arguments, by the address
+    /// and length of the argument, so a multi-key command (MSET, DEL...)
+    /// hashes each key once: when locking. Cleared on release, while the
+    /// arguments are still alive, so an address is never reused here.
+    noted: Vec<(usize, usize, usize)>,
 }
+
+/// Keys remembered per command; beyond this the slot is computed again.
+const NOTED_MAX: usize = 16;
 
 impl Locked {
     pub fn new(ks: &'static Keyspace) -> Locked {
@@ -586,6 +623,16 @@ impl Locked {
             ks,
             guards: Vec::new(),
             all: false,
+            noted: Vec::new(),
+        }
+    }
+
+    /// Remembers that `key` (an argument of the command about to lock)
+    /// lives in shard `idx`.
+    #[inline]
+    pub fn note_key(&mut self, key: &[u8], idx: usize) {
+        if self.noted.len() < NOTED_MAX {
+            self.noted.push((key.as_ptr() as usize, key.len(), idx));
         }
     }
 
@@ -619,6 +666,7 @@ impl Locked {
     pub fn release(&mut self) {
         self.guards.clear();
         self.all = false;
+        self.noted.clear();
     }
 
     pub fn is_held(&self) -> bool {
@@ -653,7 +701,11 @@ impl Locked {
             );
             return &mut self.guards[0].1;
         }
-        let idx = self.ks.shard_of(key);
+        let (p, l) = (key.as_ptr() as usize, key.len());
+        let idx = match self.noted.iter().find(|n| n.0 == p && n.1 == l) {
+            Some(n) => n.2,
+            None => self.ks.shard_of(key),
+        };
         self.shard_at(idx)
     }
 
