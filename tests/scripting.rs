@@ -656,3 +656,33 @@ fn function_restore_is_propagated_verbatim() {
     assert!(s.contains("RESTORE"), "{}", s);
     assert!(s.contains("FLUSH"), "{}", s);
 }
+
+/// redis.set_repl decides which of a script's writes reach the AOF
+/// (REPL_AOF and REPL_ALL do, REPL_NONE and REPL_REPLICA do not); PUBLISH
+/// never goes to the AOF. DEBUG LOADAOF shows what was written.
+#[test]
+fn set_repl_targets_the_aof_like_redis() {
+    common::run_diff_with(
+        r#"
+        flushall
+        eval "redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); redis.call('set','c','3'); redis.set_repl(redis.REPL_REPLICA); redis.call('set','e','5'); redis.set_repl(redis.REPL_ALL); redis.call('set','d','4')" 0
+        publish ch m
+        multi
+        publish ch m2
+        set f 6
+        exec
+        mget a b c d e f
+        debug loadaof
+        mget a b c d e f
+        "#,
+        common::DiffOpts {
+            server_args: vec![
+                "--appendonly".into(),
+                "yes".into(),
+                "--enable-debug-command".into(),
+                "yes".into(),
+            ],
+            ..Default::default()
+        },
+    );
+}
