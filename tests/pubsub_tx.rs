@@ -345,3 +345,165 @@ fn exec_refused_aborts_transaction_like_redis() {
         "#,
     );
 }
+
+/// EXEC is judged by the commands it queued, as Redis does: a queued
+/// write fails EXEC with NOREPLICAS when min-replicas-to-write changed
+/// after queueing, and on a stale replica (link down, serve-stale-data
+/// no) a queued command without the `stale` flag fails it with MASTERDOWN.
+#[test]
+fn exec_judged_by_queued_commands_like_redis() {
+    common::run_diff(
+        r#"
+        flushall
+        set xx 1
+        multi
+        incr xx
+        !conn=1 config set min-replicas-to-write 2
+        !err exec
+        get xx
+        multi
+        get xx
+        exec
+        !conn=1 config set min-replicas-to-write 0
+        config set replica-serve-stale-data no
+        multi
+        get xx
+        !conn=1 replicaof 127.0.0.1 1
+        !err exec
+        !conn=1 replicaof no one
+        multi
+        ping
+        !conn=1 replicaof 127.0.0.1 1
+        !err exec
+        multi
+        !conn=1 replicaof no one
+        get xx
+        exec
+        config set replica-serve-stale-data yes
+        "#,
+    );
+}
+
+/// Reads a SYNC stream from `port` until `idle` passes without data:
+/// the RDB payload is skipped, the commands are returned as arrays of
+/// arguments (XCLAIM's delivery TIME is masked: it is a clock reading).
+fn repl_stream(c: &mut common::RawConn, idle: std::time::Duration) -> Vec<Vec<String>> {
+    let (buf, _) = c.read_all(idle);
+    let mut cmds = Vec::new();
+    let mut p = 0;
+    while p < buf.len() {
+        let Ok(Some(n)) = common::resp_frame_len(&buf[p..]) else {
+            break;
+        };
+        let frame = &buf[p..p + n];
+        p += n;
+        if let Some((_, parts)) = common::split_aggregate(frame) {
+            let mut args: Vec<String> = parts
+                .iter()
+                .map(|a| {
+                    let s = String::from_utf8_lossy(a).into_owned();
+                    let s = s.split("\r\n").nth(1).unwrap_or("").to_string();
+                    s
+                })
+                .collect();
+            if args
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case("xclaim"))
+                && args.len() > 7
+            {
+                args[7] = "<time>".into();
+            }
+            cmds.push(args);
+        }
+    }
+    cmds
+}
+
+/// Attaches to the replication stream like the Tcl suite's
+/// attach_to_replication_stream: SYNC, then skip the RDB payload.
+fn attach_stream(port: u16) -> common::RawConn {
+    let mut c = common::RawConn::connect(port);
+    c.send_raw(b"SYNC\r\n");
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        std::io::Read::read_exact(&mut &*c.stream(), &mut b).unwrap();
+        if b[0] == b'\n' {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        }
+        line.push(b[0]);
+    }
+    let head = String::from_utf8(line).unwrap();
+    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
+    let mut rdb = vec![0u8; len];
+    std::io::Read::read_exact(&mut &*c.stream(), &mut rdb).unwrap();
+    c
+}
+
+/// What MULTI/EXEC, PUBLISH, scripts (with redis.set_repl) and
+/// XREADGROUP send to replicas is the same on Magpie as on Redis 7.0:
+/// PUBLISH is propagated (to replicas only), SCRIPT LOAD/FLUSH are not,
+/// scripts go out as their effects, XREADGROUP as XCLAIM / XGROUP
+/// SETID / CREATECONSUMER.
+#[test]
+fn replication_stream_of_transactions_matches_redis() {
+    let script: &[&[&str]] = &[
+        &["MULTI"],
+        &["PUBLISH", "bla", "bla"],
+        &["EXEC"],
+        &["MULTI"],
+        &["SCRIPT", "LOAD", "redis.call('set', KEYS[1], 'foo')"],
+        &["SET", "foo", "bar"],
+        &["EXEC"],
+        &["MULTI"],
+        &["EVAL", "redis.call('set', KEYS[1], 'bar')", "1", "bar"],
+        &["EXEC"],
+        &["MULTI"],
+        &["SCRIPT", "FLUSH"],
+        &["SET", "foo", "bar"],
+        &["EXEC"],
+        &["PUBLISH", "ch", "msg"],
+        &[
+            "EVAL",
+            "redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); redis.call('set','c','3'); redis.set_repl(redis.REPL_ALL); redis.call('set','d','4')",
+            "0",
+        ],
+        &["XADD", "mystream", "1-1", "foo", "bar"],
+        &["XADD", "mystream", "1-2", "foo2", "bar2"],
+        &["XADD", "mystream", "1-3", "foo3", "bar3"],
+        &["XGROUP", "CREATE", "mystream", "mygroup", "0"],
+        &["MULTI"],
+        &["XREADGROUP", "GROUP", "mygroup", "consumer1", "COUNT", "2", "STREAMS", "mystream", ">"],
+        &["XREADGROUP", "GROUP", "mygroup", "consumer1", "STREAMS", "mystream", ">"],
+        &["EXEC"],
+        &["XADD", "mystream", "1-4", "a", "b"],
+        &["XREADGROUP", "GROUP", "mygroup", "c2", "NOACK", "STREAMS", "mystream", ">"],
+        &["XREADGROUP", "GROUP", "mygroup", "c3", "STREAMS", "mystream", ">"],
+        &["XREADGROUP", "GROUP", "mygroup", "c4", "STREAMS", "mystream", "0"],
+    ];
+    let mut streams = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Magpie] {
+        let srv = Server::of_kind(kind, &["--repl-diskless-sync-delay", "0"]);
+        let mut repl = attach_stream(srv.port);
+        let mut c = srv.conn();
+        for cmd in script {
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            let r = c.cmd(&args);
+            assert!(
+                !common::is_error(&r),
+                "{:?}: {:?}",
+                cmd,
+                String::from_utf8_lossy(&r)
+            );
+        }
+        streams.push(repl_stream(
+            &mut repl,
+            std::time::Duration::from_millis(500),
+        ));
+    }
+    assert!(streams[0].len() > 10, "{:?}", streams[0]);
+    assert_eq!(streams[1], streams[0]);
+}

@@ -429,3 +429,260 @@ fn deprecated_lua_api_follows_config() {
         "#,
     );
 }
+
+/// Script flags decide what runs on a stale replica (link down,
+/// replica-serve-stale-data no), as in Redis 7.0: compatibility-mode EVAL
+/// and functions without allow-stale get MASTERDOWN; allow-stale ones run
+/// but may only call commands flagged stale.
+#[test]
+fn stale_replica_and_script_flags_match_redis() {
+    run_diff(
+        r##"
+        function flush
+        set x 1
+        function load "#!lua name=test\nredis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}\nredis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'allow-stale', 'no-writes'}}\nredis.register_function{function_name='f3', callback=function() return redis.call('get', 'x') end, flags={'allow-stale', 'no-writes'}}\nredis.register_function{function_name='f4', callback=function() return redis.call('echo', 'hi') end, flags={'allow-stale', 'no-writes'}}"
+        config set replica-serve-stale-data no
+        replicaof 127.0.0.1 1
+        !err fcall f1 0
+        fcall f2 0
+        !err fcall f3 0
+        fcall f4 0
+        !err eval "return redis.call('get','x')" 1 x
+        !err eval "#!lua flags=no-writes\nreturn 1" 0
+        eval "#!lua flags=allow-stale,no-writes\nreturn 1" 0
+        !err eval "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')" 1 x
+        eval "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','foobar')" 0
+        replicaof no one
+        config set replica-serve-stale-data yes
+        function flush
+        "##,
+    );
+}
+
+/// DEBUG RELOAD NOFLUSH fails on a function library that already exists;
+/// with MERGE the file's copy replaces it.
+#[test]
+fn debug_reload_noflush_and_merge_match_redis() {
+    common::run_diff_with(
+        r##"
+        function flush
+        function load "#!lua name=test\nredis.register_function('test', function() return 'hello' end)"
+        !err debug reload noflush
+        debug reload noflush merge
+        function list
+        fcall test 0
+        function flush
+        "##,
+        common::DiffOpts {
+            server_args: vec!["--enable-debug-command".into(), "yes".into()],
+            ..Default::default()
+        },
+    );
+}
+
+/// The Lua debugger in sync mode: the session's replies (stops, source
+/// listings, locals, breakpoints, redis commands and their replies, eval,
+/// maxlen trimming, errors, `<endsession>` and the EVAL reply, then the
+/// connection closes) are byte for byte Redis's.
+#[test]
+fn lua_debugger_sync_session_matches_redis() {
+    let body = "local a = 1\nlocal t = {1,2,{x=3}}\nredis.call('set', KEYS[1], 'v')\nredis.debug('hi', a, t)\nlocal b = redis.call('get', KEYS[1])\nreturn b\n";
+    let steps: &[&[&str]] = &[
+        &["help"],
+        &["s"],
+        &["p"],
+        &["p", "t"],
+        &["p", "KEYS"],
+        &["p", "nosuch"],
+        &["b", "5"],
+        &["b"],
+        &["l"],
+        &["l", "3", "1"],
+        &["c"],
+        &["t"],
+        &["e", "{1,2}"],
+        &["e", "{a=1}"],
+        &["e", "redis.call('get', 'k1')"],
+        &["r", "incr", "str"],
+        &["r", "incr", "cnt"],
+        &["r", "set"],
+        &["r", "bogus", "x"],
+        &["r", "rpush", "lst", "a", "b"],
+        &["r", "lrange", "lst", "0", "-1"],
+        &["r", "get", "nosuch"],
+        &["r", "ping"],
+        &["m", "70"],
+        &[
+            "r",
+            "set",
+            "long",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ],
+        &["r", "get", "long"],
+        &["m", "0"],
+        &["w"],
+        &["b", "-5"],
+        &["b", "0"],
+        &["b", "99"],
+        &["'hello\0world'"],
+        &["s"],
+    ];
+    let mut transcripts = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Magpie] {
+        let srv = Server::of_kind(kind, &[]);
+        let mut c = srv.conn();
+        let mut t: Vec<Vec<u8>> = Vec::new();
+        c.cmd(&[b"SET", b"str", b"abc"]);
+        t.push(c.cmd(&[b"SCRIPT", b"DEBUG", b"SYNC"]));
+        t.push(c.cmd(&[b"EVAL", body.as_bytes(), b"1", b"k1"]));
+        for s in steps {
+            let args: Vec<&[u8]> = s.iter().map(|a| a.as_bytes()).collect();
+            t.push(c.cmd(&args));
+        }
+        // `continue` runs the script to its end: the remaining logs with
+        // <endsession>, the EVAL reply, then the server closes the link.
+        c.send_cmd(&[b"c"]);
+        let (rest, closed) = c.read_all(Duration::from_millis(500));
+        t.push(rest);
+        assert!(
+            closed,
+            "{:?}: the session must close the connection",
+            kind.name()
+        );
+        // The server keeps serving other clients.
+        let mut d = srv.conn();
+        t.push(d.cmd(&[b"GET", b"k1"]));
+        transcripts.push(t);
+    }
+    for (i, (a, b)) in transcripts[0].iter().zip(&transcripts[1]).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(b),
+            String::from_utf8_lossy(a),
+            "step {}",
+            i
+        );
+    }
+    assert_eq!(transcripts[0].len(), transcripts[1].len());
+}
+
+/// The debugger's request parser refuses malformed input (Redis's
+/// limits) by aborting the script with a protocol error, and a `redis`
+/// command with many arguments is just an unknown command.
+#[test]
+fn lua_debugger_protocol_edge_cases() {
+    let srv = Server::magpie(&[]);
+    let mut c = srv.conn();
+    c.cmd(&[b"SCRIPT", b"DEBUG", b"SYNC"]);
+    c.cmd(&[b"EVAL", b"return 'hello'", b"0"]);
+    let mut cmd = b"*101\r\n$5\r\nredis\r\n".to_vec();
+    for _ in 0..100 {
+        cmd.extend_from_slice(b"$4\r\ntest\r\n");
+    }
+    c.send_raw(&cmd);
+    let r = String::from_utf8_lossy(&c.read_reply()).into_owned();
+    assert!(
+        r.contains("Unknown Redis command called from script"),
+        "{}",
+        r
+    );
+    // An empty argument is a protocol error: the script aborts.
+    c.send_raw(b"*1\r\n$0\r\n\r\n");
+    let (rest, closed) = c.read_all(Duration::from_millis(500));
+    let rest = String::from_utf8_lossy(&rest).into_owned();
+    assert!(rest.contains("protocol error"), "{}", rest);
+    assert!(closed);
+    let mut d = srv.conn();
+    assert_eq!(d.cmd(&[b"PING"]), b"+PONG\r\n");
+    // EVALSHA is refused in debug mode; SCRIPT DEBUG NO turns it off.
+    d.cmd(&[b"SCRIPT", b"DEBUG", b"SYNC"]);
+    let r = d.cmd(&[
+        b"EVALSHA",
+        b"0000000000000000000000000000000000000000",
+        b"0",
+    ]);
+    assert_eq!(
+        r,
+        b"-ERR Please use EVAL instead of EVALSHA for debugging\r\n"
+    );
+    d.cmd(&[b"SCRIPT", b"DEBUG", b"NO"]);
+    assert_eq!(d.cmd(&[b"EVAL", b"return 1", b"0"]), b":1\r\n");
+}
+
+/// FUNCTION RESTORE while a replica is attached goes to the replication
+/// stream as it is (its subcommand name is not taken for the key command
+/// RESTORE, which once crashed the connection).
+#[test]
+fn function_restore_is_propagated_verbatim() {
+    let srv = Server::magpie(&["--repl-diskless-sync-delay", "0"]);
+    let mut repl = srv.conn();
+    repl.send_raw(b"SYNC\r\n");
+    // Skip the newlines sent while the image is produced, then the payload.
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        std::io::Read::read_exact(&mut &*repl.stream(), &mut b).unwrap();
+        if b[0] == b'\n' {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        }
+        line.push(b[0]);
+    }
+    let len: usize = String::from_utf8_lossy(&line)
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .unwrap();
+    let mut rdb = vec![0u8; len];
+    std::io::Read::read_exact(&mut &*repl.stream(), &mut rdb).unwrap();
+    let mut c = srv.conn();
+    let lib = "#!lua name=test\nredis.register_function('test', function() return 'hello' end)";
+    assert!(!common::is_error(&c.cmd(&[
+        b"FUNCTION",
+        b"LOAD",
+        lib.as_bytes()
+    ])));
+    // The bulk reply's payload, without its `$len` line and final CRLF.
+    let dump = c.cmd(&[b"FUNCTION", b"DUMP"]);
+    let nl = dump.iter().position(|&x| x == b'\n').unwrap();
+    let payload = dump[nl + 1..dump.len() - 2].to_vec();
+    assert_eq!(c.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"FUNCTION", b"RESTORE", &payload]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"FCALL", b"test", b"0"]), b"$5\r\nhello\r\n");
+    let (stream, closed) = repl.read_all(Duration::from_millis(300));
+    assert!(!closed);
+    let s = String::from_utf8_lossy(&stream);
+    assert!(s.contains("RESTORE"), "{}", s);
+    assert!(s.contains("FLUSH"), "{}", s);
+}
+
+/// redis.set_repl decides which of a script's writes reach the AOF
+/// (REPL_AOF and REPL_ALL do, REPL_NONE and REPL_REPLICA do not); PUBLISH
+/// never goes to the AOF. DEBUG LOADAOF shows what was written.
+#[test]
+fn set_repl_targets_the_aof_like_redis() {
+    common::run_diff_with(
+        r#"
+        flushall
+        eval "redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); redis.call('set','c','3'); redis.set_repl(redis.REPL_REPLICA); redis.call('set','e','5'); redis.set_repl(redis.REPL_ALL); redis.call('set','d','4')" 0
+        publish ch m
+        multi
+        publish ch m2
+        set f 6
+        exec
+        mget a b c d e f
+        debug loadaof
+        mget a b c d e f
+        "#,
+        common::DiffOpts {
+            server_args: vec![
+                "--appendonly".into(),
+                "yes".into(),
+                "--enable-debug-command".into(),
+                "yes".into(),
+            ],
+            ..Default::default()
+        },
+    );
+}

@@ -149,6 +149,8 @@ fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn publish(ctx: &mut Ctx) -> CmdResult {
+    // Replicas get the message too (not the AOF), as Redis does outside cluster mode.
+    crate::server::propagate::force_repl();
     let n = ctx
         .srv
         .pubsub
@@ -158,6 +160,8 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn spublish(ctx: &mut Ctx) -> CmdResult {
+    // Replicas get the message too (not the AOF), as Redis does outside cluster mode.
+    crate::server::propagate::force_repl();
     let n = ctx
         .srv
         .pubsub

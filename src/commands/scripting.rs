@@ -309,6 +309,10 @@ fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
+    let debug = ctx.cl.lua_debug && !ctx.cl.in_exec;
+    if debug && by_sha {
+        return Err("ERR Please use EVAL instead of EVALSHA for debugging".into());
+    }
     let nk = sc::parse_numkeys(ctx.args, false)?;
     let mut guard = EVAL.lock();
     let eng = guard.get_or_insert_with(EvalEngine::new);
@@ -333,7 +337,17 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
         is_eval: true,
         name: sha.clone(),
     };
-    sc::run(ctx, inv)
+    if !debug {
+        return sc::run(ctx, inv);
+    }
+    // A debugging session: the EVAL reply follows `<endsession>`, then
+    // the connection closes (as Redis ends a sync session).
+    sc::ldb::begin(&eng.vm.lua, &eng.vm.env, ctx.cl.h.fd, &ctx.args[1]);
+    let r = sc::run(ctx, inv);
+    sc::ldb::end(&eng.vm.lua);
+    ctx.cl.lua_debug = false;
+    ctx.cl.close_after_reply = true;
+    r
 }
 
 fn script_load(ctx: &mut Ctx) -> CmdResult {
@@ -374,13 +388,25 @@ fn script_kill(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SCRIPT DEBUG SYNC|NO (see `scripting::ldb`). YES asks for a forked
+/// session whose changes are rolled back: the server never forks, so it
+/// is refused rather than run with different semantics.
 fn script_debug(ctx: &mut Ctx) -> CmdResult {
+    if ctx.cl.in_exec {
+        return Err("ERR SCRIPT DEBUG must be called outside MULTI".into());
+    }
     if eq_ic(&ctx.args[2], "no") {
+        ctx.cl.lua_debug = false;
         ctx.out.ok();
         return Ok(());
     }
-    if eq_ic(&ctx.args[2], "yes") || eq_ic(&ctx.args[2], "sync") {
-        return Err("ERR SCRIPT DEBUG is not supported by this server".into());
+    if eq_ic(&ctx.args[2], "sync") {
+        ctx.cl.lua_debug = true;
+        ctx.out.ok();
+        return Ok(());
+    }
+    if eq_ic(&ctx.args[2], "yes") {
+        return Err("ERR SCRIPT DEBUG YES (forked debugging sessions) is not supported by this server, use SCRIPT DEBUG SYNC".into());
     }
     Err("ERR Use SCRIPT DEBUG YES/SYNC/NO".into())
 }
@@ -755,25 +781,40 @@ fn unused() -> CmdErr {
 /// declares `no-writes`: CLIENT PAUSE WRITE lets such scripts through, as
 /// Redis derives a script command's flags from the script's own flags.
 pub fn declared_no_writes(args: &[Bytes]) -> bool {
-    use crate::scripting::F_NO_WRITES;
-    let Some(body) = args.get(1) else {
-        return false;
-    };
+    let name = args
+        .first()
+        .map(|a| a.to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(&name[..], b"eval" | b"evalsha" | b"fcall")
+        && script_flags(args).is_some_and(|f| f & crate::scripting::F_NO_WRITES != 0)
+}
+
+/// The flags a script or function declared (EVAL shebang, cached script
+/// of EVALSHA, registered function of FCALL), or None when it declared
+/// none (EVAL compatibility mode) or is unknown.
+pub fn script_flags(args: &[Bytes]) -> Option<u32> {
+    script_flags_raw(args).filter(|f| f & F_EVAL_COMPAT == 0)
+}
+
+/// As `script_flags`, with EVAL's compatibility mode shown as `F_EVAL_COMPAT`.
+pub fn script_flags_raw(args: &[Bytes]) -> Option<u32> {
+    let body = args.get(1)?;
     let name = args[0].to_ascii_lowercase();
-    match &name[..] {
-        b"eval" => shebang_flags(body).is_ok_and(|(f, _)| f & F_NO_WRITES != 0),
-        b"evalsha" => {
+    let f = match &name[..] {
+        b"eval" | b"eval_ro" => shebang_flags(body).ok().map(|(f, _)| f),
+        b"evalsha" | b"evalsha_ro" => {
             let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
             EVAL.lock()
                 .as_ref()
                 .and_then(|e| e.scripts.get(&sha))
-                .is_some_and(|s| s.flags & F_NO_WRITES != 0)
+                .map(|s| s.flags)
         }
-        b"fcall" => crate::scripting::functions::FN
+        b"fcall" | b"fcall_ro" => crate::scripting::functions::FN
             .lock()
             .as_ref()
             .and_then(|e| e.find(body))
-            .is_some_and(|m| m.flags & F_NO_WRITES != 0),
-        _ => false,
-    }
+            .map(|m| m.flags),
+        _ => None,
+    }?;
+    Some(f)
 }

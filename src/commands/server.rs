@@ -1372,12 +1372,14 @@ fn debug_populate(ctx: &mut Ctx) -> CmdResult {
 /// DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE]: save, empty the keyspace and
 /// load the dump again, with every shard lock held.
 fn debug_reload(ctx: &mut Ctx) -> CmdResult {
-    let (mut do_save, mut flush) = (true, true);
+    let (mut do_save, mut flush, mut merge) = (true, true, false);
     for a in &ctx.args[2..] {
         if eq_ic(a, "nosave") {
             do_save = false;
-        } else if eq_ic(a, "noflush") || eq_ic(a, "merge") {
+        } else if eq_ic(a, "noflush") {
             flush = false;
+        } else if eq_ic(a, "merge") {
+            merge = true;
         } else {
             return Err(
                 "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
@@ -1397,8 +1399,15 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
         }
         crate::persistence::snapshot::clear_functions();
     }
-    crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path)
-        .map_err(|e| CmdErr::from(format!("ERR Error trying to load the RDB dump: {}", e)))?;
+    // Without MERGE, a function library of the file that already exists
+    // fails the load (Redis's RDBFLAGS_ALLOW_DUP).
+    crate::persistence::snapshot::set_no_dup_functions(!merge);
+    let res = crate::persistence::snapshot::load_file(ctx.srv, Some(ctx.lk), &path);
+    crate::persistence::snapshot::set_no_dup_functions(false);
+    res.map_err(|e| {
+        crate::server::log::warning(&format!("Error loading the RDB dump: {}", e));
+        CmdErr::from("ERR Error trying to load the RDB dump")
+    })?;
     crate::server::log::notice("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
     Ok(())

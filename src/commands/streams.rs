@@ -998,6 +998,15 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                     key: key.clone(),
                 });
                 ctx.dirty += 1;
+                // Replicas learn of the consumer from the XCLAIMs of what
+                // it was served; with NOACK (no XCLAIMs) from this. Redis 7.0
+                // propagates nothing for a new consumer's history read.
+                if noack {
+                    crate::server::propagate::record(
+                        ctx.cl.db,
+                        &[b"XGROUP", b"CREATECONSUMER", &key, gname, cname],
+                    );
+                }
             }
             g.consumers.get_mut(&cname[..]).unwrap().seen_time = now;
             served += 1;
@@ -1015,6 +1024,7 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
                 serve_group(
                     &mut body,
                     s,
+                    (ctx.cl.db, &key),
                     gname,
                     cname,
                     start,
@@ -1072,6 +1082,7 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
 fn serve_group(
     out: &mut Reply,
     s: &mut Stream,
+    (db, key): (usize, &[u8]),
     gname: &[u8],
     cname: &[u8],
     start: StreamId,
@@ -1091,11 +1102,34 @@ fn serve_group(
     });
     out.array(got.len());
     out.raw(&tmp.buf);
+    let served = !got.is_empty();
     for id in got {
         s.group_advance(gname, id);
         if noack {
             continue;
         }
+        // Replicas and the AOF get the delivery as an idempotent XCLAIM
+        // (XREADGROUP itself is never propagated), as Redis does.
+        let last = s.groups[gname].last_id.to_string();
+        crate::server::propagate::record(
+            db,
+            &[
+                b"XCLAIM",
+                key,
+                gname,
+                cname,
+                b"0",
+                id.to_string().as_bytes(),
+                b"TIME",
+                now.to_string().as_bytes(),
+                b"RETRYCOUNT",
+                b"1",
+                b"FORCE",
+                b"JUSTID",
+                b"LASTID",
+                last.as_bytes(),
+            ],
+        );
         let g = s.groups.get_mut(gname).unwrap();
         if let Some(old) = g.pel.get(&id).map(|n| n.consumer.clone()) {
             if let Some(c) = g.consumers.get_mut(&old) {
@@ -1111,6 +1145,22 @@ fn serve_group(
             },
         );
         g.consumers.get_mut(cname).unwrap().pel.insert(id);
+    }
+    if noack && served {
+        let g = &s.groups[gname];
+        let (last, read) = (g.last_id.to_string(), g.entries_read.to_string());
+        crate::server::propagate::record(
+            db,
+            &[
+                b"XGROUP",
+                b"SETID",
+                key,
+                gname,
+                last.as_bytes(),
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
     }
 }
 

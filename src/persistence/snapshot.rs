@@ -129,11 +129,25 @@ pub fn function_codes() -> Vec<bytes::Bytes> {
         .unwrap_or_default()
 }
 
-/// Loads a function library found in a file (replacing one of the same name).
+thread_local! {
+    /// DEBUG RELOAD NOFLUSH without MERGE: a library that already exists
+    /// fails the load instead of being replaced.
+    static NO_DUP_FUNCTIONS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes loads on this thread refuse (true) or replace (false, the
+/// default) function libraries that already exist.
+pub fn set_no_dup_functions(on: bool) {
+    NO_DUP_FUNCTIONS.with(|c| c.set(on));
+}
+
+/// Loads a function library found in a file (replacing one of the same
+/// name, unless `set_no_dup_functions` says otherwise).
 pub fn load_function(code: &[u8]) -> Result<(), String> {
+    let replace = !NO_DUP_FUNCTIONS.with(|c| c.get());
     let mut g = crate::scripting::functions::FN.lock();
     let eng = g.get_or_insert_with(crate::scripting::functions::FnEngine::new);
-    eng.load(code, true)
+    eng.load(code, replace)
         .map(|_| ())
         .map_err(|e| format!("Failed loading library, {}", e))
 }

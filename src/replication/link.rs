@@ -446,6 +446,7 @@ fn master_client(srv: &'static Server, host: &str, db: usize) -> Client {
         subs: Default::default(),
         watched: Vec::new(),
         watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        lua_debug: false,
     };
     cl.select(db);
     cl

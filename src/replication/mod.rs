@@ -512,8 +512,45 @@ fn deny_slow(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
     if from_master() {
         return None;
     }
-    // Functions, and scripts with a shebang, write unless they declare no-writes.
-    let write = rt.write
+    deny_as(writes(rt, args), denies_stale(rt, args))
+}
+
+/// A script that declared flags runs on a stale replica only with
+/// `allow-stale` (Redis derives the command's flags from the script's).
+fn denies_stale(rt: &crate::commands::CmdRt, args: &[Bytes]) -> bool {
+    if rt.spec.name.starts_with("eval") || rt.spec.name.starts_with("fcall") {
+        // Scripts without a shebang never run on a stale replica.
+        if let Some(f) = crate::commands::scripting::script_flags_raw(args) {
+            return f & crate::scripting::F_EVAL_COMPAT != 0
+                || f & crate::scripting::F_ALLOW_STALE == 0;
+        }
+    }
+    !rt.has_flag("stale")
+}
+
+/// EXEC is judged by what it queued, as Redis does: it writes when a queued
+/// command writes, and is refused on a stale replica when a queued command
+/// lacks the `stale` flag.
+pub fn deny_exec(srv: &crate::server::Server, queue: &[Vec<Bytes>]) -> Option<CmdErr> {
+    if from_master() {
+        return None;
+    }
+    if !is_replica() && MIN_REPLICAS.load(Ordering::Relaxed) <= 0 {
+        return None;
+    }
+    let (mut write, mut denystale) = (false, false);
+    for a in queue {
+        if let Ok(rt) = srv.cmds.resolve(a) {
+            write |= writes(rt, a);
+            denystale |= denies_stale(rt, a);
+        }
+    }
+    deny_as(write, denystale)
+}
+
+/// Functions, and scripts with a shebang, write unless they declare no-writes.
+fn writes(rt: &crate::commands::CmdRt, args: &[Bytes]) -> bool {
+    rt.write
         || match rt.spec.name {
             "fcall" => !crate::commands::scripting::declared_no_writes(args),
             "eval" => {
@@ -521,15 +558,15 @@ fn deny_slow(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
                     && !crate::commands::scripting::declared_no_writes(args)
             }
             _ => false,
-        };
+        }
+}
+
+fn deny_as(write: bool, denystale: bool) -> Option<CmdErr> {
     if is_replica() {
         if write && READ_ONLY.load(Ordering::Relaxed) {
             return Some("READONLY You can't write against a read only replica.".into());
         }
-        if !LINK_UP.load(Ordering::Relaxed)
-            && !SERVE_STALE.load(Ordering::Relaxed)
-            && !rt.has_flag("stale")
-        {
+        if !LINK_UP.load(Ordering::Relaxed) && !SERVE_STALE.load(Ordering::Relaxed) && denystale {
             return Some(
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                     .into(),
@@ -542,6 +579,11 @@ fn deny_slow(rt: &crate::commands::CmdRt, args: &[Bytes]) -> Option<CmdErr> {
         return Some("NOREPLICAS Not enough good replicas to write.".into());
     }
     None
+}
+
+/// A replica whose master link is down with replica-serve-stale-data no.
+pub fn running_stale() -> bool {
+    is_replica() && !LINK_UP.load(Ordering::Relaxed) && !SERVE_STALE.load(Ordering::Relaxed)
 }
 
 /// Replicas whose last acknowledgement is at most min-replicas-max-lag

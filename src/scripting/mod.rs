@@ -21,6 +21,7 @@
 
 pub mod convert;
 pub mod functions;
+pub mod ldb;
 pub mod libs;
 
 use crate::commands::{CmdErr, CmdRt, Ctx};
@@ -667,6 +668,7 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
             if !(0..=3).contains(&v) {
                 return Err(lua_err("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."));
             }
+            crate::server::propagate::set_script_target(v as u8);
             Ok(())
         })?,
     )?;
@@ -676,9 +678,15 @@ fn redis_api(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "breakpoint",
-        lua.create_function(|_, _: MultiValue| Ok(false))?,
+        lua.create_function(|_, _: MultiValue| Ok(ldb::breakpoint()))?,
     )?;
-    t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.raw_set(
+        "debug",
+        lua.create_function(|_, args: MultiValue| {
+            ldb::debug(&args.into_iter().collect::<Vec<_>>());
+            Ok(())
+        })?,
+    )?;
     t.raw_set(
         "acl_check_cmd",
         lua.create_function(|_, args: MultiValue| {
@@ -847,6 +855,24 @@ fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 
 /// redis.call / redis.pcall: runs a command and returns (ok, reply).
 fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
+    if !ldb::active() {
+        return script_call_run(lua, args);
+    }
+    // A debugging session in step mode logs the command and its reply.
+    let argv = cur()
+        .and_then(|c| c.argv.clone())
+        .or_else(|| lua_args(args).ok());
+    if let Some(a) = &argv {
+        ldb::log_command(a);
+    }
+    let r = script_call_run(lua, args);
+    if let Ok((ok, v)) = &r {
+        ldb::log_reply(*ok, v);
+    }
+    r
+}
+
+fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let Some(c) = cur() else {
         return err_table(
             lua,
@@ -906,7 +932,9 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
     }
-    if rt.write {
+    // Once the script wrote, server state (disk errors, replicas) can no
+    // longer fail it halfway (Redis's SCRIPT_WRITE_DIRTY).
+    if rt.write && !c.wrote {
         if let Some(e) = crate::commands::persistence::disk_error(srv) {
             return reject(&e.0);
         }
@@ -915,10 +943,14 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
     // A replica refuses writes; a master may lack good replicas (NOREPLICAS).
-    if rt.write {
+    if rt.write && !c.wrote {
         if let Some(e) = crate::replication::deny(rt, &argv) {
             return reject(&e.0);
         }
+    }
+    // An allow-stale script on a stale replica runs only `stale` commands.
+    if !rt.spec.has_flag("stale") && crate::replication::running_stale() {
+        return reject("ERR Can not execute the command on a stale replica");
     }
     if rt.write {
         c.wrote = true;
@@ -929,6 +961,9 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     let mut out = Reply::with_capacity(c.resp, 256);
     let mut scratch = std::mem::take(&mut c.scratch);
     crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
+    if ldb::active() {
+        ldb::executed();
+    }
     if let Some(c) = cur() {
         c.scratch = scratch;
     }
@@ -996,7 +1031,7 @@ fn error_handler(lua: &Lua, v: Value) -> mlua::Result<Value> {
 }
 
 /// Installs the count hook at its normal rate.
-fn set_normal_hook(lua: &Lua) {
+pub(crate) fn set_normal_hook(lua: &Lua) {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         |lua, _dbg| hook(lua),
@@ -1125,6 +1160,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         }
     };
     RUN.running.store(false, Ordering::Release);
+    crate::server::propagate::set_script_target(crate::server::propagate::TO_ALL);
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
     if KILL_HOOK.with(|k| k.replace(false)) {

@@ -244,6 +244,8 @@ pub struct Client {
     pub watched: Vec<(usize, Bytes)>,
     /// Set by any write to a watched key: EXEC then fails.
     pub watch_dirty: Arc<AtomicBool>,
+    /// SCRIPT DEBUG SYNC: the next EVAL is a Lua debugger session.
+    pub lua_debug: bool,
 }
 
 /// A client's subscriptions, in subscription order.

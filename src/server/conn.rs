@@ -151,6 +151,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         subs: Default::default(),
         watched: Vec::new(),
         watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        lua_debug: false,
     };
     let mut parser = Parser::new(srv.hot.proto_max_bulk_len.load(Ordering::Relaxed));
     let mut buf = BytesMut::with_capacity(16 * 1024);

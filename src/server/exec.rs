@@ -236,7 +236,11 @@ pub fn execute(
     // Replicas refuse writes (READONLY) and, with the link down,
     // replica-serve-stale-data no refuses most commands; a master with
     // min-replicas-to-write refuses writes without enough good replicas.
-    if let Some(e) = crate::replication::deny(rt, &args) {
+    let denied = match &cl.multi {
+        Some(q) if rt.spec.name == "exec" => crate::replication::deny_exec(srv, q),
+        _ => crate::replication::deny(rt, &args),
+    };
+    if let Some(e) = denied {
         reject(srv, cl, out, e, Some(rt));
         return Flow::Continue;
     }

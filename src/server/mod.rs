@@ -409,6 +409,10 @@ impl Server {
         for t in tasks.drain(..) {
             t.abort();
         }
+        {
+            use std::os::fd::AsRawFd;
+            *TCP_LISTEN_FDS.lock() = listeners.iter().map(|l| l.as_raw_fd()).collect();
+        }
         for l in listeners {
             tasks.push(tokio::spawn(conn::accept_loop(self, l)));
         }
@@ -523,6 +527,10 @@ impl Server {
                             std::fs::Permissions::from_mode(perm as u32),
                         );
                     }
+                    {
+                        use std::os::fd::AsRawFd;
+                        UNIX_LISTEN_FD.store(l.as_raw_fd(), Ordering::Relaxed);
+                    }
                     tokio::spawn(conn::accept_loop_unix(self, l, unixsocket.clone()));
                 }
                 Err(e) => {
@@ -601,6 +609,16 @@ impl Server {
     /// Work done before the process exits (later: final save, AOF fsync).
     pub fn prepare_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        // Stop accepting first: once a client sees its connection close
+        // at exit, new connections must already be refused (as Redis,
+        // whose listeners close before clients are dropped).
+        for fd in TCP_LISTEN_FDS.lock().drain(..) {
+            unsafe { libc::close(fd) };
+        }
+        let ufd = UNIX_LISTEN_FD.swap(-1, Ordering::Relaxed);
+        if ufd >= 0 {
+            unsafe { libc::close(ufd) };
+        }
         log::notice("User requested shutdown...");
         crate::commands::persistence::kill_bgsave_at_shutdown();
         crate::persistence::aof::shutdown();
@@ -615,6 +633,10 @@ impl Server {
         log::notice("Redis is now ready to exit, bye bye...");
     }
 }
+
+/// Raw descriptors of the listening sockets, closed first at shutdown.
+static TCP_LISTEN_FDS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+static UNIX_LISTEN_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 /// Removes this process's temporary dump files (temp-...<pid>.rdb) on an
 /// unclean exit.

@@ -25,6 +25,31 @@ thread_local! {
     /// nothing (FLUSHDB/FLUSHALL on empty databases, as Redis's
     /// forceCommandPropagation).
     static FORCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running command goes to the replication stream only (PUBLISH,
+    /// as Redis's forceCommandPropagation(c, PROPAGATE_REPL)).
+    static FORCE_REPL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Records of PENDING not meant for both the AOF and replicas:
+    /// (index, targets) with TO_AOF / TO_REPL bits.
+    static TARGETS: RefCell<Vec<(usize, u8)>> = const { RefCell::new(Vec::new()) };
+    /// Where the running script's commands go (redis.set_repl).
+    static SCRIPT_TARGET: std::cell::Cell<u8> = const { std::cell::Cell::new(TO_ALL) };
+}
+
+pub const TO_AOF: u8 = 1;
+pub const TO_REPL: u8 = 2;
+pub const TO_ALL: u8 = 3;
+
+/// redis.set_repl: the script's next commands go to these targets
+/// (TO_AOF | TO_REPL); the script's end restores TO_ALL.
+pub fn set_script_target(t: u8) {
+    SCRIPT_TARGET.with(|c| c.set(t & TO_ALL));
+}
+
+fn mark_last(target: u8) {
+    if target != TO_ALL {
+        let n = PENDING.with(|p| p.borrow().len()) - 1;
+        TARGETS.with(|r| r.borrow_mut().push((n, target)));
+    }
 }
 
 /// Records a command in place of the running one (MIGRATE propagates the
@@ -38,6 +63,11 @@ pub fn record(db: usize, args: &[&[u8]]) {
 /// Propagates the running command even when it changed nothing.
 pub fn force() {
     FORCE.with(|f| f.set(true));
+}
+
+/// Propagates the running command to replicas only, not to the AOF.
+pub fn force_repl() {
+    FORCE_REPL.with(|f| f.set(true));
 }
 
 #[inline]
@@ -55,6 +85,7 @@ fn push(db: usize, args: &[&[u8]]) {
     let mut rec = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
     aof::encode_command(&mut rec, args);
     PENDING.with(|p| p.borrow_mut().push((db, rec)));
+    mark_last(SCRIPT_TARGET.with(|c| c.get()));
 }
 
 fn commit() {
@@ -68,11 +99,34 @@ fn commit_ex(no_wrap: bool) {
         let mut p = p.borrow_mut();
         if !p.is_empty() {
             let wrap = p.len() > 1 && !no_wrap;
-            if aof_on() {
-                aof::append(&p, wrap);
+            let targets = TARGETS.with(|r| std::mem::take(&mut *r.borrow_mut()));
+            if targets.is_empty() {
+                if aof_on() {
+                    aof::append(&p, wrap);
+                }
+                // The replication stream gets the same records (with its own SELECTs).
+                crate::replication::feed(&p, wrap);
+            } else {
+                // Some records go to one target only (PUBLISH, redis.set_repl).
+                let only = |bit: u8| -> Vec<(usize, Vec<u8>)> {
+                    p.iter()
+                        .enumerate()
+                        .filter(|(i, _)| {
+                            targets
+                                .iter()
+                                .find(|(j, _)| j == i)
+                                .map_or(true, |(_, t)| t & bit != 0)
+                        })
+                        .map(|(_, r)| r.clone())
+                        .collect()
+                };
+                if aof_on() {
+                    let a = only(TO_AOF);
+                    aof::append(&a, a.len() > 1 && !no_wrap);
+                }
+                let r = only(TO_REPL);
+                crate::replication::feed(&r, r.len() > 1 && !no_wrap);
             }
-            // The replication stream gets the same records (with its own SELECTs).
-            crate::replication::feed(&p, wrap);
             p.clear();
         }
     });
@@ -149,8 +203,16 @@ pub fn after_command(
         }
     }
     let forced = FORCE.with(|f| f.replace(false));
+    let forced_repl = FORCE_REPL.with(|f| f.replace(false));
     if !on {
         return;
+    }
+    if forced_repl && crate::replication::feeding() {
+        let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let mut rec = Vec::new();
+        aof::encode_command(&mut rec, &v);
+        PENDING.with(|p| p.borrow_mut().push((cl.db, rec)));
+        mark_last(SCRIPT_TARGET.with(|c| c.get()) & TO_REPL);
     }
     let _ = srv;
     // FLUSHDB/FLUSHALL propagate even when there was nothing to delete.
@@ -171,6 +233,7 @@ pub fn exec_done() {
         commit();
     } else {
         PENDING.with(|p| p.borrow_mut().clear());
+        TARGETS.with(|r| r.borrow_mut().clear());
     }
 }
 
@@ -238,10 +301,16 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
         let v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         push(db, &v);
     };
-    let name = rt.spec.name;
+    // Subcommands (FUNCTION RESTORE, CONFIG SET...) go out as they are:
+    // their names must not be taken for the key commands below.
+    let name = if rt.parent.is_some() {
+        ""
+    } else {
+        rt.spec.name
+    };
     match name {
         // Recorded by the handler itself (see `record`).
-        "migrate" => {}
+        "migrate" | "xreadgroup" => {}
         "set" if args.len() > 3 => {
             // Any expire option becomes SET key value PXAT <ms> (Redis 7.0).
             let rel = args[3..]

@@ -160,6 +160,7 @@ fn fake_client() -> Client {
         subs: Default::default(),
         watched: Vec::new(),
         watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        lua_debug: false,
     }
 }
 
