@@ -164,6 +164,13 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         if h.killed.load(Ordering::Relaxed) {
             break;
         }
+        // Read into at least 4 kB of room, as Redis reads 16 kB at a time:
+        // the consumed front of the buffer is reclaimed (or a new one
+        // allocated) instead of reading a pipeline in small pieces once the
+        // split-off requests have used up the capacity.
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(12 * 1024);
+        }
         // Wait for input, a pushed message, or a kill request.
         tokio::select! {
             biased;
