@@ -27,7 +27,7 @@ use crate::commands::{CmdErr, CmdRt, Ctx};
 use crate::protocol::Reply;
 use crate::server::{Client, Server};
 use crate::store::Locked;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -122,8 +122,22 @@ pub struct RunCtx {
     /// The time of the script's start: commands inside see the clock
     /// stopped there (a key does not expire in the middle of a script).
     pub now: i64,
-    /// redis.call arguments already read off the Lua stack by `c_call`.
-    pub argv: Option<Vec<Bytes>>,
+    /// Buffers reused by every redis.call of the run (and kept per thread
+    /// between runs): the command's reply, the copied arguments and their
+    /// slices, the message of a refused call.
+    pub reply: Reply,
+    pub arena: BytesMut,
+    pub argv_buf: Vec<Bytes>,
+    pub err_msg: String,
+}
+
+/// The reusable buffers of a RunCtx, parked between runs.
+#[derive(Default)]
+struct CallBufs {
+    reply: Vec<u8>,
+    arena: BytesMut,
+    argv_buf: Vec<Bytes>,
+    scratch: Vec<usize>,
 }
 
 /// The frozen time of the script running on this thread, if any.
@@ -139,6 +153,7 @@ thread_local! {
     static KILL_HOOK: Cell<bool> = const { Cell::new(false) };
     /// Deadline of a FUNCTION LOAD run on this thread.
     static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static CALL_BUFS: std::cell::RefCell<CallBufs> = std::cell::RefCell::new(CallBufs::default());
 }
 
 fn cur<'a>() -> Option<&'a mut RunCtx> {
@@ -186,7 +201,7 @@ pub fn busy_error(rt: &CmdRt) -> Option<CmdErr> {
     if !RUN.running.load(Ordering::Acquire) {
         return None;
     }
-    if rt.spec.has_flag("allow_busy") {
+    if rt.allow_busy {
         return None;
     }
     blocking(|| loop {
@@ -495,57 +510,271 @@ impl Vm {
     }
 }
 
-/// Reads redis.call's arguments straight off the Lua stack: strings as they
-/// are, numbers as Redis formats them. None when one is of another type:
-/// `lua_args` then reports the error.
-unsafe fn stack_args(l: *mut mlua::ffi::lua_State, n: i32) -> Option<Vec<Bytes>> {
+/// Reads redis.call's arguments straight off the Lua stack into `argv`:
+/// strings as they are, numbers as Redis formats them (%.17g: "10",
+/// "1.2345678901234568e+17", "-0", "-nan"). All of them are copied into
+/// one buffer (`arena`, reused from call to call) and handed out as
+/// slices of it. False when one is of another type: `lua_args` then
+/// reports the error.
+unsafe fn stack_args(
+    l: *mut mlua::ffi::lua_State,
+    n: i32,
+    arena: &mut BytesMut,
+    argv: &mut Vec<Bytes>,
+) -> bool {
     use mlua::ffi;
-    let mut out = Vec::with_capacity(n as usize);
+    let mut total = 0usize;
     for i in 1..=n {
         match ffi::lua_type(l, i) {
             ffi::LUA_TSTRING => {
                 let mut len = 0usize;
                 let p = ffi::lua_tolstring(l, i, &mut len);
                 if p.is_null() {
-                    return None;
+                    return false;
                 }
-                out.push(Bytes::copy_from_slice(std::slice::from_raw_parts(
-                    p as *const u8,
-                    len,
-                )));
+                total += len;
             }
-            ffi::LUA_TNUMBER => {
-                // Redis formats every number argument with %.17g ("10",
-                // "1.2345678901234568e+17", "-0", "-nan").
-                let x = ffi::lua_tonumber(l, i);
-                let mut buf = [0u8; 64];
-                let len = libc::snprintf(
-                    buf.as_mut_ptr() as *mut libc::c_char,
-                    buf.len(),
-                    c"%.17g".as_ptr(),
-                    x,
-                );
-                out.push(Bytes::copy_from_slice(
-                    &buf[..(len.max(0) as usize).min(63)],
-                ));
-            }
-            _ => return None,
+            ffi::LUA_TNUMBER => total += 32,
+            _ => return false,
         }
     }
-    Some(out)
+    arena.reserve(total);
+    let mut ends: [usize; 16] = [0; 16];
+    let few = n as usize <= ends.len();
+    let mut bounds = Vec::new();
+    for i in 1..=n {
+        if ffi::lua_type(l, i) == ffi::LUA_TSTRING {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(l, i, &mut len);
+            arena.extend_from_slice(std::slice::from_raw_parts(p as *const u8, len));
+        } else {
+            let x = ffi::lua_tonumber(l, i);
+            let mut buf = [0u8; 64];
+            let len = libc::snprintf(
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+                c"%.17g".as_ptr(),
+                x,
+            );
+            arena.extend_from_slice(&buf[..(len.max(0) as usize).min(63)]);
+        }
+        if few {
+            ends[i as usize - 1] = arena.len();
+        } else {
+            bounds.push(arena.len());
+        }
+    }
+    let whole = arena.split().freeze();
+    let ends = if few {
+        &ends[..n as usize]
+    } else {
+        &bounds[..]
+    };
+    let mut start = 0;
+    for &e in ends {
+        argv.push(whole.slice(start..e));
+        start = e;
+    }
+    true
+}
+
+/// Pushes the RESP value at `*pos` of `buf` as the Lua value Redis gives
+/// scripts (the same mapping as `convert::resp_to_lua`), straight onto the
+/// stack. Holds nothing that needs dropping, so a Lua error raised by an
+/// allocation inside unwinds through it safely.
+unsafe fn push_resp(l: *mut mlua::ffi::lua_State, buf: &[u8], pos: &mut usize, depth: u32) {
+    use mlua::ffi;
+    if *pos >= buf.len() || depth > 1000 || ffi::lua_checkstack(l, 4) == 0 {
+        // A reply nested deeper than any command produces: cut it off.
+        if ffi::lua_checkstack(l, 1) != 0 {
+            ffi::lua_pushnil(l);
+        }
+        *pos = buf.len();
+        return;
+    }
+    let tag = buf[*pos];
+    let mut e = *pos + 1;
+    while e + 1 < buf.len() && !(buf[e] == b'\r' && buf[e + 1] == b'\n') {
+        e += 1;
+    }
+    let line = &buf[(*pos + 1).min(e)..e];
+    *pos = e + 2;
+    let num = || -> i64 { crate::util::parse_i64(line).unwrap_or(0) };
+    let push_str = |s: &[u8]| ffi::lua_pushlstring(l, s.as_ptr() as *const libc::c_char, s.len());
+    // {field = string}
+    let field_table = |field: &std::ffi::CStr, s: &[u8]| {
+        ffi::lua_createtable(l, 0, 1);
+        push_str(s);
+        ffi::lua_setfield(l, -2, field.as_ptr());
+    };
+    match tag {
+        b'+' => field_table(c"ok", line),
+        b'-' => field_table(c"err", line),
+        b':' => ffi::lua_pushnumber(l, num() as f64),
+        b'$' => {
+            let n = num();
+            if n < 0 {
+                ffi::lua_pushboolean(l, 0);
+            } else {
+                let end = (*pos + n as usize).min(buf.len());
+                push_str(&buf[*pos..end]);
+                *pos = end + 2;
+            }
+        }
+        b'=' => {
+            let n = num().max(0) as usize;
+            let end = (*pos + n).min(buf.len());
+            let body = &buf[*pos..end];
+            *pos = end + 2;
+            let (fmt, s) = if body.len() >= 4 {
+                (&body[..3], &body[4..])
+            } else {
+                (&b""[..], body)
+            };
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, 2);
+            push_str(fmt);
+            ffi::lua_setfield(l, -2, c"format".as_ptr());
+            push_str(s);
+            ffi::lua_setfield(l, -2, c"string".as_ptr());
+            ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
+        }
+        b'*' | b'>' => {
+            let n = num();
+            if n < 0 {
+                ffi::lua_pushboolean(l, 0);
+            } else {
+                ffi::lua_createtable(l, n.min(1 << 16) as i32, 0);
+                for i in 0..n {
+                    push_resp(l, buf, pos, depth + 1);
+                    ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
+                }
+            }
+        }
+        b'%' | b'~' => {
+            let n = num();
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, n.clamp(0, 1 << 16) as i32);
+            for _ in 0..n {
+                push_resp(l, buf, pos, depth + 1);
+                if tag == b'%' {
+                    push_resp(l, buf, pos, depth + 1);
+                } else {
+                    ffi::lua_pushboolean(l, 1);
+                }
+                if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                    ffi::lua_settop(l, -3);
+                } else {
+                    ffi::lua_rawset(l, -3);
+                }
+            }
+            let name = if tag == b'%' { c"map" } else { c"set" };
+            ffi::lua_setfield(l, -2, name.as_ptr());
+        }
+        b'|' => {
+            // Attributes are skipped: the value that follows is the reply.
+            let n = num();
+            for _ in 0..2 * n {
+                push_resp(l, buf, pos, depth + 1);
+                ffi::lua_settop(l, -2);
+            }
+            push_resp(l, buf, pos, depth + 1);
+        }
+        b'#' => ffi::lua_pushboolean(l, (line == b"t") as i32),
+        b',' => {
+            let s = std::str::from_utf8(line).unwrap_or("0");
+            let v = match s {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                "nan" => f64::NAN,
+                _ => s.parse().unwrap_or(0.0),
+            };
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_pushnumber(l, v);
+            ffi::lua_setfield(l, -2, c"double".as_ptr());
+        }
+        b'(' => field_table(c"big_number", line),
+        _ => ffi::lua_pushnil(l),
+    }
+}
+
+/// How a redis.call run by `fast_call` ended.
+#[derive(Clone, Copy)]
+enum CallEnd {
+    /// The reply is in the RunCtx's reply buffer.
+    Reply,
+    /// Refused before running: the message is in `RunCtx::err_msg`;
+    /// true if errorstats counted it.
+    Refused(bool),
+}
+
+/// redis.call's common case: every argument a string or a number. Runs
+/// the command with no mlua value in between; the caller pushes the
+/// result. Everything that needs dropping is dropped before returning.
+unsafe fn fast_call(l: *mut mlua::ffi::lua_State, n: i32) -> Option<CallEnd> {
+    let c = cur()?;
+    let mut argv = std::mem::take(&mut c.argv_buf);
+    if !stack_args(l, n, &mut c.arena, &mut argv) {
+        c.argv_buf = argv;
+        return None;
+    }
+    mlua::ffi::lua_settop(l, 0);
+    let end = match run_command(&argv) {
+        Ok(()) => CallEnd::Reply,
+        Err((msg, counted)) => {
+            if let Some(c) = cur() {
+                c.err_msg = msg;
+            }
+            CallEnd::Refused(counted)
+        }
+    };
+    argv.clear();
+    if let Some(c) = cur() {
+        c.argv_buf = argv;
+    }
+    Some(end)
 }
 
 unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
-    // The common case reads the arguments straight off the stack, without
-    // converting each one to an mlua value.
     if n > 0 {
-        if let Some(c) = cur() {
-            if let Some(a) = stack_args(l, n) {
-                c.argv = Some(a);
-                ffi::lua_settop(l, 0);
+        if let Some(end) = fast_call(l, n) {
+            // Only plain pointers and integers live in this frame from here
+            // on: a Lua error (memory) may unwind through it.
+            let Some(c) = cur() else {
+                ffi::lua_pushnil(l);
+                return 1;
+            };
+            let ok = match end {
+                CallEnd::Reply => {
+                    let buf: &[u8] = &c.reply.buf;
+                    let mut pos = 0;
+                    push_resp(l, buf, &mut pos, 0);
+                    let is_err = buf.first() == Some(&b'-');
+                    if is_err {
+                        // exec::call counted this error already.
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+                    }
+                    !is_err
+                }
+                CallEnd::Refused(counted) => {
+                    ffi::lua_createtable(l, 0, 2);
+                    let m = c.err_msg.as_bytes();
+                    ffi::lua_pushlstring(l, m.as_ptr() as *const libc::c_char, m.len());
+                    ffi::lua_setfield(l, -2, c"err".as_ptr());
+                    if counted {
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+                    }
+                    false
+                }
+            };
+            if raise && !ok {
+                ffi::lua_error(l);
             }
+            return 1;
         }
     }
     let n = ffi::lua_gettop(l);
@@ -839,31 +1068,59 @@ fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
-/// redis.call / redis.pcall: runs a command and returns (ok, reply).
+/// redis.call / redis.pcall with arguments of another type, or none:
+/// reports the error as (false, error table).
 fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
-    let Some(c) = cur() else {
+    if cur().is_none() {
         return err_table(
             lua,
             "ERR redis.call/pcall can only be called inside a script invocation",
         );
+    }
+    if args.is_empty() {
+        return err_table(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let argv = match lua_args(args) {
+        Ok(a) => a,
+        Err(e) => return err_table(lua, &e),
     };
-    let argv = match c.argv.take() {
-        Some(a) => a,
-        None => {
-            if args.is_empty() {
-                return err_table(
-                    lua,
-                    "ERR Please specify at least one argument for this redis lib call",
-                );
+    match run_command(&argv) {
+        Ok(()) => {
+            let Some(c) = cur() else {
+                return Ok((true, Value::Nil));
+            };
+            let mut pos = 0;
+            let is_err = c.reply.buf.first() == Some(&b'-');
+            let v = convert::resp_to_lua(lua, &c.reply.buf, &mut pos)?;
+            if is_err {
+                // exec::call counted this error already.
+                if let Value::Table(t) = &v {
+                    t.raw_set(COUNTED, true)?;
+                }
             }
-            match lua_args(args) {
-                Ok(a) => a,
-                Err(e) => return err_table(lua, &e),
-            }
+            Ok((!is_err, v))
         }
+        Err((msg, true)) => counted_err_table(lua, &msg),
+        Err((msg, false)) => err_table(lua, &msg),
+    }
+}
+
+/// Runs one command for redis.call/pcall: the checks Redis makes for
+/// scripts, then `exec::call` under the script's locks. The reply is left
+/// in the RunCtx's reply buffer; a refusal returns its message and whether
+/// errorstats counted it.
+fn run_command(argv: &[Bytes]) -> Result<(), (String, bool)> {
+    let Some(c) = cur() else {
+        return Err((
+            "ERR redis.call/pcall can only be called inside a script invocation".into(),
+            false,
+        ));
     };
     let srv = c.srv;
-    let rt = match srv.cmds.resolve(&argv) {
+    let rt = match srv.cmds.resolve(argv) {
         Ok(rt) => rt,
         Err(e) => {
             let msg = if e.0.starts_with("ERR wrong number of arguments") {
@@ -872,18 +1129,18 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
                 "ERR Unknown Redis command called from script"
             };
             srv.count_error(msg);
-            return counted_err_table(lua, msg);
+            return Err((msg.into(), true));
         }
     };
-    let reject = |msg: &str| -> mlua::Result<(bool, Value)> {
+    let reject = |msg: &str| -> Result<(), (String, bool)> {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(msg);
-        counted_err_table(lua, msg)
+        Err((msg.into(), true))
     };
     if !crate::commands::arity_ok(rt.spec, argv.len()) {
         return reject("ERR Wrong number of args calling Redis command from script");
     }
-    if rt.spec.has_flag("noscript") && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
+    if rt.noscript && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
         return reject("ERR This Redis command is not allowed from script");
     }
     let name = rt.spec.name;
@@ -899,43 +1156,35 @@ fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
         if c.ro {
             return reject("ERR Write commands are not allowed from read-only scripts.");
         }
-    }
-    if rt.write {
         if let Some(e) = crate::commands::persistence::disk_error(srv) {
             return reject(&e.0);
         }
     }
-    if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
+    if !c.allow_oom && !c.wrote && rt.denyoom && over_maxmemory(srv) {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
     // A replica refuses writes; a master may lack good replicas (NOREPLICAS).
     if rt.write {
-        if let Some(e) = crate::replication::deny(rt, &argv) {
+        if let Some(e) = crate::replication::deny(rt, argv) {
             return reject(&e.0);
         }
-    }
-    if rt.write {
         c.wrote = true;
         RUN.wrote.store(true, Ordering::Release);
     }
     let cl = unsafe { &mut *c.cl };
     let lk = unsafe { &mut *c.lk };
-    let mut out = Reply::with_capacity(c.resp, 256);
+    // The buffers leave the RunCtx while the command runs (it may reach
+    // the RunCtx itself, for the frozen clock or error counting).
+    let mut out = std::mem::replace(&mut c.reply, Reply::with_capacity(2, 0));
+    out.buf.clear();
+    out.proto = c.resp;
     let mut scratch = std::mem::take(&mut c.scratch);
-    crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
+    crate::server::exec::call(srv, cl, &mut out, lk, rt, argv, &mut scratch);
     if let Some(c) = cur() {
         c.scratch = scratch;
+        c.reply = out;
     }
-    let mut pos = 0;
-    let is_err = out.buf.first() == Some(&b'-');
-    let v = convert::resp_to_lua(lua, &out.buf, &mut pos)?;
-    if is_err {
-        // exec::call counted this error already.
-        if let Value::Table(t) = &v {
-            t.raw_set(COUNTED, true)?;
-        }
-    }
-    Ok((!is_err, v))
+    Ok(())
 }
 
 pub fn over_maxmemory(srv: &Server) -> bool {
@@ -1087,8 +1336,18 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         scratch: Vec::new(),
         failed_uncounted: false,
         now: ctx.now,
-        argv: None,
+        reply: Reply::with_capacity(2, 0),
+        arena: BytesMut::new(),
+        argv_buf: Vec::new(),
+        err_msg: String::new(),
     };
+    CALL_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        rc.reply.buf = std::mem::take(&mut b.reply);
+        rc.arena = std::mem::take(&mut b.arena);
+        rc.argv_buf = std::mem::take(&mut b.argv_buf);
+        rc.scratch = std::mem::take(&mut b.scratch);
+    });
     let saved_db = ctx.cl.db;
     let saved_mode =
         std::mem::replace(&mut ctx.cl.reply_mode, crate::server::client::ReplyMode::On);
@@ -1131,7 +1390,24 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     if rc.wrote {
         ctx.dirty += 0;
     }
-    let _ = std::mem::take(&mut rc.scratch);
+    CALL_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        // Parked only while small: one huge reply must not pin its memory.
+        if rc.reply.buf.capacity() <= 64 * 1024 {
+            rc.reply.buf.clear();
+            b.reply = std::mem::take(&mut rc.reply.buf);
+        }
+        if rc.arena.capacity() <= 64 * 1024 {
+            b.arena = std::mem::take(&mut rc.arena);
+        }
+        rc.argv_buf.clear();
+        if rc.argv_buf.capacity() <= 1024 {
+            b.argv_buf = std::mem::take(&mut rc.argv_buf);
+        }
+        if rc.scratch.capacity() <= 1024 {
+            b.scratch = std::mem::take(&mut rc.scratch);
+        }
+    });
     match res {
         Ok(v) => {
             // The reply conversion may count nested error tables.
