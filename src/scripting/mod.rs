@@ -342,6 +342,51 @@ pub struct Vm {
     bind: Function,
     xpcall: Function,
     handler: Function,
+    /// The interpreter's main state, for the EVAL fast path (`run_ref`),
+    /// and the registry reference of the error handler.
+    state: RawState,
+    handler_ref: i32,
+}
+
+/// The main `lua_State` of a Vm. Only used while the Vm's owner holds the
+/// engine's mutex, like the `Lua` itself.
+struct RawState(*mut mlua::ffi::lua_State);
+unsafe impl Send for RawState {}
+
+/// What a script run through `Vm::run_ref` returned.
+pub enum RunOut {
+    Number(f64),
+    Str(Vec<u8>),
+    Bool(bool),
+    Nil,
+    /// Anything else (tables), for `convert::lua_to_reply`.
+    Value(Value),
+    /// The error table built by the message handler.
+    Err(Table),
+}
+
+/// KEYS and ARGV of one EVAL, passed to `set_globals_c` as light userdata.
+struct GlobalsArgs<'a> {
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+}
+
+/// Sets the globals KEYS and ARGV (raw sets, as Redis), run through
+/// lua_cpcall so a memory error is caught.
+unsafe extern "C-unwind" fn set_globals_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let a = &*(ffi::lua_touserdata(l, 1) as *const GlobalsArgs);
+    ffi::lua_settop(l, 0);
+    for (name, items) in [(c"KEYS", a.keys), (c"ARGV", a.argv)] {
+        ffi::lua_pushstring(l, name.as_ptr());
+        ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
+        for (i, it) in items.iter().enumerate() {
+            ffi::lua_pushlstring(l, it.as_ptr() as *const std::os::raw::c_char, it.len());
+            ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
+        }
+        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+    }
+    0
 }
 
 fn err_text(e: &mlua::Error) -> (String, bool) {
@@ -406,6 +451,10 @@ impl Vm {
         ) = boot.call((rawcall, load_api, DEPRECATED_API.load(Ordering::Relaxed)))?;
         let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
         set_normal_hook(&lua);
+        let mut state = std::ptr::null_mut();
+        // SAFETY: only reads the state pointer; the stack is left as found.
+        unsafe { lua.exec_raw::<()>((), |l| state = l)? };
+        let handler_ref = Vm::make_ref(&lua, &handler)?;
         Ok(Vm {
             lua,
             globals: g,
@@ -416,7 +465,102 @@ impl Vm {
             bind,
             xpcall,
             handler,
+            state: RawState(state),
+            handler_ref,
         })
+    }
+
+    /// A registry reference to `f`, for `run_ref` (freed with the Vm).
+    fn make_ref(lua: &Lua, f: &Function) -> mlua::Result<i32> {
+        let mut r = 0;
+        // SAFETY: pops nothing it did not push (luaL_ref pops the copy).
+        unsafe {
+            lua.exec_raw::<()>(f.clone(), |l| {
+                mlua::ffi::lua_pushvalue(l, -1);
+                r = mlua::ffi::luaL_ref(l, mlua::ffi::LUA_REGISTRYINDEX);
+            })?
+        };
+        Ok(r)
+    }
+
+    /// A registry reference to a compiled script, for `run_ref`.
+    pub fn func_ref(&self, f: &Function) -> mlua::Result<i32> {
+        Vm::make_ref(&self.lua, f)
+    }
+
+    /// Sets KEYS and ARGV and runs the script referenced by `fref` under
+    /// the error handler, straight on the interpreter's state (no mlua
+    /// value on the way unless the script returns a table or fails).
+    pub fn run_ref(&self, fref: i32, keys: &[Bytes], argv: &[Bytes]) -> RunOut {
+        use mlua::ffi;
+        let l = self.state.0;
+        // SAFETY: the caller holds the engine's mutex (exclusive use of
+        // the state); the stack is restored to `base` on every path, and
+        // every call that may raise a Lua error is protected.
+        unsafe {
+            let base = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 4) == 0 {
+                return self.err_out("ERR Lua stack exhausted".into());
+            }
+            let ga = GlobalsArgs { keys, argv };
+            if ffi::lua_cpcall(l, set_globals_c, &ga as *const GlobalsArgs as *mut _) != 0 {
+                ffi::lua_settop(l, base);
+                return self.err_out("ERR Out of memory setting KEYS and ARGV".into());
+            }
+            ffi::lua_rawgeti(
+                l,
+                ffi::LUA_REGISTRYINDEX,
+                self.handler_ref as ffi::lua_Integer,
+            );
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, fref as ffi::lua_Integer);
+            let rc = ffi::lua_pcall(l, 0, 1, base + 1);
+            let out = match (rc, ffi::lua_type(l, -1)) {
+                (0, ffi::LUA_TNUMBER) => RunOut::Number(ffi::lua_tonumber(l, -1)),
+                (0, ffi::LUA_TSTRING) => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, -1, &mut len);
+                    RunOut::Str(std::slice::from_raw_parts(p as *const u8, len).to_vec())
+                }
+                (0, ffi::LUA_TBOOLEAN) => RunOut::Bool(ffi::lua_toboolean(l, -1) != 0),
+                (0, ffi::LUA_TNIL) => RunOut::Nil,
+                _ => {
+                    // Hand the value to mlua through the registry.
+                    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_ret".as_ptr());
+                    ffi::lua_settop(l, base);
+                    let v: Value = self
+                        .lua
+                        .named_registry_value("magpie_ret")
+                        .unwrap_or(Value::Nil);
+                    let _ = self.lua.set_named_registry_value("magpie_ret", Value::Nil);
+                    if rc == 0 {
+                        RunOut::Value(v)
+                    } else {
+                        match v {
+                            Value::Table(t) => RunOut::Err(t),
+                            Value::String(s) => self.err_out(format!(
+                                "ERR Error running script, {}",
+                                s.to_string_lossy()
+                            )),
+                            Value::Error(e) => self
+                                .err_out(format!("ERR Error running script, {}", err_text(&e).0)),
+                            _ => self.err_out("ERR Error running script, execution failure".into()),
+                        }
+                    }
+                }
+            };
+            ffi::lua_settop(l, base);
+            out
+        }
+    }
+
+    fn err_out(&self, msg: String) -> RunOut {
+        match self.lua.create_table() {
+            Ok(t) => {
+                let _ = t.raw_set("err", msg);
+                RunOut::Err(t)
+            }
+            Err(_) => RunOut::Nil,
+        }
     }
 
     /// Compiles `code` as a chunk named `name` running in the sandbox.
@@ -1304,13 +1448,26 @@ pub fn set_load_deadline(d: Option<Instant>) {
 /// Everything a script run needs to know about its invocation.
 pub struct Invocation<'a> {
     pub vm: &'a Vm,
-    pub func: Function,
+    pub func: Callee<'a>,
     pub flags: u32,
     /// EVAL_RO / FCALL_RO.
     pub ro_cmd: bool,
     pub is_eval: bool,
     /// "f_<sha>" or the function name, for error messages.
-    pub name: String,
+    pub name: std::borrow::Cow<'a, str>,
+}
+
+/// What a script run calls.
+pub enum Callee<'a> {
+    /// A function taking no arguments (a function bound to KEYS/ARGV).
+    Func(Function),
+    /// A compiled EVAL script by registry reference, with the KEYS and
+    /// ARGV to set first (`Vm::run_ref`).
+    Ref {
+        fref: i32,
+        keys: &'a [Bytes],
+        argv: &'a [Bytes],
+    },
 }
 
 /// Runs a compiled script for the current command and writes its reply.
@@ -1360,10 +1517,24 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     // Read from the config by the hook, the first time it needs it.
     RUN.threshold_ms.store(THRESHOLD_UNREAD, Ordering::Relaxed);
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
-    *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
+    {
+        // Cleared after the run: the argument slices must not pin the
+        // connection's read buffer.
+        let mut info = RUN.info.lock();
+        info.0.clear();
+        info.0.push_str(&inv.name);
+        info.1.clear();
+        info.1.extend_from_slice(ctx.args);
+    }
     RUN.running.store(true, Ordering::Release);
     let res = blocking(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inv.vm.pcall(&inv.func)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &inv.func {
+            Callee::Func(f) => match inv.vm.pcall(f) {
+                Ok(v) => RunOut::Value(v),
+                Err(t) => RunOut::Err(t),
+            },
+            Callee::Ref { fref, keys, argv } => inv.vm.run_ref(*fref, keys, argv),
+        }))
     });
     let res = match res {
         Ok(r) => r,
@@ -1374,10 +1545,14 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 .create_table()
                 .map_err(|e| CmdErr::from(e.to_string()))?;
             let _ = t.raw_set("err", "ERR Error running script: internal error");
-            Err(t)
+            RunOut::Err(t)
         }
     };
     RUN.running.store(false, Ordering::Release);
+    {
+        let mut info = RUN.info.lock();
+        info.1.clear();
+    }
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
     if KILL_HOOK.with(|k| k.replace(false)) {
@@ -1409,7 +1584,32 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         }
     });
     match res {
-        Ok(v) => {
+        RunOut::Number(n) => {
+            ctx.out.int(n as i64);
+            Ok(())
+        }
+        RunOut::Str(b) => {
+            ctx.out.bulk(&b);
+            Ok(())
+        }
+        RunOut::Bool(b) => {
+            // The script's protocol (redis.setresp) decides how booleans map.
+            if rc.resp == 2 {
+                if b {
+                    ctx.out.int(1)
+                } else {
+                    ctx.out.null()
+                }
+            } else {
+                ctx.out.boolean(b)
+            }
+            Ok(())
+        }
+        RunOut::Nil => {
+            ctx.out.null();
+            Ok(())
+        }
+        RunOut::Value(v) => {
             // The reply conversion may count nested error tables.
             let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
             let r = convert::lua_to_reply(&v, ctx.out, rc.resp);
@@ -1430,7 +1630,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 }
             }
         }
-        Err(t) => {
+        RunOut::Err(t) => {
             let msg: String = match t.raw_get::<Value>("err") {
                 Ok(Value::String(s)) => s.to_string_lossy(),
                 _ => "ERR unknown error".into(),
