@@ -667,40 +667,35 @@ unsafe fn stack_args(
     argv: &mut Vec<Bytes>,
 ) -> bool {
     use mlua::ffi;
-    let mut total = 0usize;
+    let mut ends: [usize; 16] = [0; 16];
+    let few = n as usize <= ends.len();
+    let mut bounds = Vec::new();
     for i in 1..=n {
         match ffi::lua_type(l, i) {
             ffi::LUA_TSTRING => {
                 let mut len = 0usize;
                 let p = ffi::lua_tolstring(l, i, &mut len);
                 if p.is_null() {
+                    arena.clear();
                     return false;
                 }
-                total += len;
+                arena.extend_from_slice(std::slice::from_raw_parts(p as *const u8, len));
             }
-            ffi::LUA_TNUMBER => total += 32,
-            _ => return false,
-        }
-    }
-    arena.reserve(total);
-    let mut ends: [usize; 16] = [0; 16];
-    let few = n as usize <= ends.len();
-    let mut bounds = Vec::new();
-    for i in 1..=n {
-        if ffi::lua_type(l, i) == ffi::LUA_TSTRING {
-            let mut len = 0usize;
-            let p = ffi::lua_tolstring(l, i, &mut len);
-            arena.extend_from_slice(std::slice::from_raw_parts(p as *const u8, len));
-        } else {
-            let x = ffi::lua_tonumber(l, i);
-            let mut buf = [0u8; 64];
-            let len = libc::snprintf(
-                buf.as_mut_ptr() as *mut libc::c_char,
-                buf.len(),
-                c"%.17g".as_ptr(),
-                x,
-            );
-            arena.extend_from_slice(&buf[..(len.max(0) as usize).min(63)]);
+            ffi::LUA_TNUMBER => {
+                let x = ffi::lua_tonumber(l, i);
+                let mut buf = [0u8; 64];
+                let len = libc::snprintf(
+                    buf.as_mut_ptr() as *mut libc::c_char,
+                    buf.len(),
+                    c"%.17g".as_ptr(),
+                    x,
+                );
+                arena.extend_from_slice(&buf[..(len.max(0) as usize).min(63)]);
+            }
+            _ => {
+                arena.clear();
+                return false;
+            }
         }
         if few {
             ends[i as usize - 1] = arena.len();

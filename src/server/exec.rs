@@ -406,13 +406,16 @@ pub fn call(
     } else {
         CHAIN.with(|c| c.take()).unwrap_or_else(Instant::now)
     };
-    let mut now = srv.clock.wall_ms(start);
-    if already {
-        // Inside a script the clock stands still.
-        if let Some(t) = crate::scripting::frozen_now() {
-            now = t;
-        }
-    }
+    // Inside a script the clock stands still.
+    let frozen = if already {
+        crate::scripting::frozen_now()
+    } else {
+        None
+    };
+    let now = match frozen {
+        Some(t) => t,
+        None => srv.clock.wall_ms(start),
+    };
     let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     if !already && super::tracking::active() {
         super::tracking::set_outer(rt, args);
@@ -428,7 +431,9 @@ pub fn call(
         crate::commands::streams::wake_stream_readers(ctx.lk, ctx.cl.db, rt, args);
     }
     let events = std::mem::take(&mut ctx.events);
-    if dirty > 0 {
+    // WATCH registers under the key's shard lock, held here: the count
+    // seen is exact for the keys this command touched.
+    if dirty > 0 && crate::store::watching() {
         touch_watched_keys(lk, rt, args, cl.db);
     }
     if crate::store::watching() {
