@@ -349,6 +349,9 @@ pub struct CmdRt {
     pub noscript: bool,
     pub denyoom: bool,
     pub allow_busy: bool,
+    /// EVAL and friends take `scripting::GATE` before any shard lock (an
+    /// EVAL script locks its declared keys and extends its locks).
+    pub eval_gate: bool,
 }
 
 impl CmdRt {
@@ -417,6 +420,8 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         noscript: spec.has_flag("noscript"),
         denyoom: spec.has_flag("denyoom"),
         allow_busy: spec.has_flag("allow_busy"),
+        eval_gate: parent.is_none()
+            && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"),
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };

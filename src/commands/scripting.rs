@@ -20,7 +20,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RW ACCESS UPDATE")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -36,7 +35,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RW ACCESS UPDATE")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -52,7 +50,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RO ACCESS")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -68,7 +65,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RO ACCESS")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",

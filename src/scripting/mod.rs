@@ -71,6 +71,13 @@ pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptErr(msg.into()))
 }
 
+/// Taken by EVAL-family and SCRIPT commands (and an EXEC queueing one)
+/// before any shard lock, so that an EVAL script, which holds the locks
+/// of its declared keys and extends them when it reaches other keys
+/// (`Locked::extend`), never waits for a shard held by someone waiting
+/// for the EVAL interpreter. One script extends at a time.
+pub static GATE: Mutex<()> = Mutex::new(());
+
 /// lua-enable-deprecated-api: setfenv, getfenv and newproxy stay visible
 /// to scripts (set once at startup; the directive is immutable).
 pub static DEPRECATED_API: AtomicBool = AtomicBool::new(false);
@@ -1312,6 +1319,29 @@ fn run_command(argv: &[Bytes]) -> Result<(), (String, bool)> {
     }
     let cl = unsafe { &mut *c.cl };
     let lk = unsafe { &mut *c.lk };
+    if !lk.holds_all() {
+        // A script holds the shards of its declared keys (an EVAL run on
+        // its own) and takes the others as its commands reach them: held
+        // to the end of the script, so it stays atomic.
+        if rt.single_key && argv.len() >= 2 {
+            lk.extend(srv.ks.shard_of(&argv[1]));
+        } else {
+            let mut need = std::mem::take(&mut c.scratch);
+            need.clear();
+            if crate::commands::shards_for(srv, rt, argv, &mut need) {
+                for i in 0..srv.ks.nshards() {
+                    lk.extend(i);
+                }
+            } else {
+                need.sort_unstable();
+                need.dedup();
+                for &i in &need {
+                    lk.extend(i);
+                }
+            }
+            c.scratch = need;
+        }
+    }
     // The buffers leave the RunCtx while the command runs (it may reach
     // the RunCtx itself, for the frozen clock or error counting).
     let mut out = std::mem::replace(&mut c.reply, Reply::with_capacity(2, 0));

@@ -389,6 +389,12 @@ pub fn call(
     scratch: &mut Vec<usize>,
 ) -> Option<BlockReq> {
     let already = lk.is_held();
+    // Taken before any shard lock, held until they are released.
+    let _gate = if rt.eval_gate && !already {
+        Some(crate::scripting::GATE.lock())
+    } else {
+        None
+    };
     if !already {
         scratch.clear();
         if rt.single_key && args.len() >= 2 {
