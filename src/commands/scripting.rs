@@ -1,6 +1,8 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO, FUNCTION.
-//! Scripts and functions lock every shard (`all_shards`): Lua may reach
-//! keys it did not declare, so the whole keyspace is held for the run.
+//! Functions lock every shard (`all_shards`): Lua may reach keys it did
+//! not declare, so the whole keyspace is held for the run. EVAL scripts
+//! lock their declared keys and extend the set as they go (see
+//! `scripting::GATE` and `Locked::extend`).
 
 use super::{Cmd, CmdErr, CmdResult, Ctx, SYNTAX};
 use crate::scripting::functions::{self, FnEngine, FN};

@@ -1,10 +1,12 @@
 //! Lua scripting (EVAL and friends) and Redis 7 functions.
 //!
 //! Two Lua 5.1 interpreters live for the whole process, one for EVAL
-//! scripts and one for function libraries, each behind a mutex. A script
+//! scripts and one for function libraries, each behind a mutex. A function
 //! runs while its command holds every shard lock ("global mode": Lua may
-//! touch keys it did not declare, as Redis allows outside cluster mode), so
-//! it is atomic with respect to every other command. `redis.call` runs
+//! touch keys it did not declare, as Redis allows outside cluster mode); an
+//! EVAL script holds its declared keys' shards and takes the others as its
+//! commands reach them, keeping all until it ends (`GATE`). Either way it
+//! is atomic with respect to every other command. `redis.call` runs
 //! commands through the same command table and `server::exec::call`, which
 //! sees the locks already held and does not lock again.
 //!
@@ -1542,9 +1544,9 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     // Read from the config by the hook, the first time it needs it.
     RUN.threshold_ms.store(THRESHOLD_UNREAD, Ordering::Relaxed);
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
-    {
-        // Cleared after the run: the argument slices must not pin the
-        // connection's read buffer.
+    if !inv.is_eval {
+        // For FUNCTION STATS (functions only). Cleared after the run: the
+        // argument slices must not pin the connection's read buffer.
         let mut info = RUN.info.lock();
         info.0.clear();
         info.0.push_str(&inv.name);
@@ -1574,9 +1576,8 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         }
     };
     RUN.running.store(false, Ordering::Release);
-    {
-        let mut info = RUN.info.lock();
-        info.1.clear();
+    if !inv.is_eval {
+        RUN.info.lock().1.clear();
     }
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
