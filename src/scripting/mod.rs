@@ -746,7 +746,7 @@ unsafe fn push_resp(l: *mut mlua::ffi::lua_State, buf: &[u8], pos: &mut usize, d
         e += 1;
     }
     let line = &buf[(*pos + 1).min(e)..e];
-    *pos = e + 2;
+    *pos = (e + 2).min(buf.len());
     let num = || -> i64 { crate::util::parse_i64(line).unwrap_or(0) };
     let push_str = |s: &[u8]| ffi::lua_pushlstring(l, s.as_ptr() as *const libc::c_char, s.len());
     // {field = string}
@@ -764,14 +764,14 @@ unsafe fn push_resp(l: *mut mlua::ffi::lua_State, buf: &[u8], pos: &mut usize, d
             if n < 0 {
                 ffi::lua_pushboolean(l, 0);
             } else {
-                let end = (*pos + n as usize).min(buf.len());
+                let end = pos.saturating_add(n as usize).min(buf.len());
                 push_str(&buf[*pos..end]);
                 *pos = end + 2;
             }
         }
         b'=' => {
             let n = num().max(0) as usize;
-            let end = (*pos + n).min(buf.len());
+            let end = pos.saturating_add(n).min(buf.len());
             let body = &buf[*pos..end];
             *pos = end + 2;
             let (fmt, s) = if body.len() >= 4 {
@@ -867,7 +867,10 @@ unsafe fn fast_call(l: *mut mlua::ffi::lua_State, n: i32) -> Option<CallEnd> {
         return None;
     }
     mlua::ffi::lua_settop(l, 0);
-    let end = match run_command(&argv) {
+    // A panic must not unwind into Lua's C frames.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&argv)))
+        .unwrap_or_else(|_| Err(("ERR Error running script: internal error".into(), false)));
+    let end = match r {
         Ok(()) => CallEnd::Reply,
         Err((msg, counted)) => {
             if let Some(c) = cur() {
