@@ -279,6 +279,131 @@ fn atomic_across_shards() {
     assert_eq!(c.cmd(&[b"GET", b"kb"]), b"$3\r\n900\r\n".to_vec());
 }
 
+/// An EVAL script locks the shards of its declared keys and takes the
+/// others when it reaches them (undeclared keys, before and after its first
+/// write, on shards below and above the declared one, and every shard for
+/// DBSIZE). Against concurrent multi-shard writers (MSET, MULTI/EXEC,
+/// EXEC running EVAL) and single-key writers it stays atomic and nothing
+/// deadlocks: the sixteen keys are always equal.
+#[test]
+fn undeclared_keys_stay_atomic_against_concurrent_writers() {
+    let m = Server::magpie(&[]);
+    let keys: Vec<String> = (0..16).map(|i| format!("uk{i}")).collect();
+    let mut c = m.conn();
+    let mut mset: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+    for k in &keys {
+        mset.push(k.clone().into_bytes());
+        mset.push(b"0".to_vec());
+    }
+    let refs: Vec<&[u8]> = mset.iter().map(|a| a.as_slice()).collect();
+    assert_eq!(c.cmd(&refs), b"+OK\r\n".to_vec());
+    // Reads every key (undeclared), checks they are equal, then increments
+    // them one by one: every INCR after the first write reaches a shard
+    // the script may not hold yet.
+    let incr_all = format!(
+        "local ks = {{{}}} local v = redis.call('get', ks[1]) \
+         for i = 2, #ks do if redis.call('get', ks[i]) ~= v then return 0 end end \
+         for i = 1, #ks do redis.call('incr', ks[i]) end \
+         redis.call('dbsize') return 1",
+        keys.iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut threads = Vec::new();
+    for t in 0..3 {
+        let mut c = m.conn();
+        let script = incr_all.clone();
+        let declared = keys[(t * 5) % keys.len()].clone();
+        threads.push(std::thread::spawn(move || {
+            for _ in 0..400 {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let r = c.cmd(&[b"EVAL", script.as_bytes(), b"1", declared.as_bytes()]);
+                assert_eq!(r, b":1\r\n".to_vec(), "script saw unequal keys");
+            }
+        }));
+    }
+    {
+        // MSET of all keys to a fresh value, and EXEC running the script.
+        let mut c = m.conn();
+        let keys = keys.clone();
+        let script = incr_all.clone();
+        threads.push(std::thread::spawn(move || {
+            for n in 0..400u64 {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let v = (1_000_000 + n).to_string();
+                let mut args: Vec<&[u8]> = vec![b"MSET"];
+                for k in &keys {
+                    args.push(k.as_bytes());
+                    args.push(v.as_bytes());
+                }
+                assert_eq!(c.cmd(&args), b"+OK\r\n".to_vec());
+                assert_eq!(c.cmd(&[b"MULTI"]), b"+OK\r\n".to_vec());
+                c.cmd(&[b"EVAL", script.as_bytes(), b"0"]);
+                c.cmd(&[b"INCR", b"uk-other"]);
+                let r = c.cmd(&[b"EXEC"]);
+                assert!(
+                    r.starts_with(b"*2\r\n:1\r\n"),
+                    "EXEC: {:?}",
+                    String::from_utf8_lossy(&r)
+                );
+            }
+        }));
+    }
+    {
+        // Single-key writers on shards the scripts reach: SET then SET back
+        // would break equality only if a script interleaved with them, so
+        // they write a key outside the set, next to every shard in use.
+        let mut c = m.conn();
+        threads.push(std::thread::spawn(move || {
+            for n in 0..8000u64 {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let k = format!("side{}", n % 64);
+                assert_eq!(c.cmd(&[b"SET", k.as_bytes(), b"x"]), b"+OK\r\n".to_vec());
+            }
+        }));
+    }
+    let mut checks = 0;
+    while threads.iter().any(|t| !t.is_finished()) {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(10),
+            "clients did not finish: deadlock?"
+        );
+        let mut args: Vec<&[u8]> = vec![b"MGET"];
+        for k in &keys {
+            args.push(k.as_bytes());
+        }
+        let r = c.cmd(&args);
+        let s = String::from_utf8_lossy(&r).to_string();
+        let vals: Vec<&str> = s
+            .split("\r\n")
+            .skip(1)
+            .step_by(2)
+            .filter(|x| !x.is_empty())
+            .collect();
+        assert_eq!(vals.len(), keys.len(), "MGET: {s}");
+        assert!(
+            vals.iter().all(|v| *v == vals[0]),
+            "MGET saw a partial script: {s}"
+        );
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(checks > 0);
+    // The server still answers everyone.
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n".to_vec());
+}
+
 /// Past busy-reply-threshold other clients get BUSY; SCRIPT KILL stops a
 /// read-only script; a script that wrote is UNKILLABLE.
 #[test]

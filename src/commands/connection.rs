@@ -865,11 +865,16 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
     let mut resolved = Vec::with_capacity(queue.len());
     let mut shards = Vec::new();
     let mut all = false;
+    let mut gate = false;
     for args in &queue {
         let rt = srv.cmds.resolve(args).map_err(|e| e)?;
         all |= super::shards_for(srv, rt, args, &mut shards);
+        gate |= rt.eval_gate || rt.parent.is_some_and(|p| p.spec.name == "script");
         resolved.push(rt);
     }
+    // A queued EVAL or SCRIPT uses the EVAL interpreter: its gate comes
+    // before the shard locks, as for a script run on its own.
+    let _gate = gate.then(|| crate::scripting::GATE.lock());
     // The watched keys' shards too: the WATCH check and the queue run
     // under one set of locks.
     for (_, k) in &ctx.cl.watched {

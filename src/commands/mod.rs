@@ -345,6 +345,13 @@ pub struct CmdRt {
     pub may_replicate: bool,
     /// Exactly one key, at argument 1 (locks one shard without sorting).
     pub single_key: bool,
+    /// Flags checked on every script call or dispatch, read once here.
+    pub noscript: bool,
+    pub denyoom: bool,
+    pub allow_busy: bool,
+    /// EVAL and friends take `scripting::GATE` before any shard lock (an
+    /// EVAL script locks its declared keys and extends its locks).
+    pub eval_gate: bool,
 }
 
 impl CmdRt {
@@ -410,6 +417,11 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         skip_monitor: spec.has_flag("skip_monitor") || spec.has_flag("admin"),
         may_replicate: spec.has_flag("may_replicate"),
         single_key: spec.getkeys.is_none() && spec.scope == Scope::Keys && spec.keys == (1, 1, 1),
+        noscript: spec.has_flag("noscript"),
+        denyoom: spec.has_flag("denyoom"),
+        allow_busy: spec.has_flag("allow_busy"),
+        eval_gate: parent.is_none()
+            && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"),
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };

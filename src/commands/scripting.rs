@@ -1,13 +1,14 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO, FUNCTION.
-//! Scripts and functions lock every shard (`all_shards`): Lua may reach
-//! keys it did not declare, so the whole keyspace is held for the run.
+//! Functions lock every shard (`all_shards`): Lua may reach keys it did
+//! not declare, so the whole keyspace is held for the run. EVAL scripts
+//! lock their declared keys and extend the set as they go (see
+//! `scripting::GATE` and `Locked::extend`).
 
 use super::{Cmd, CmdErr, CmdResult, Ctx, SYNTAX};
 use crate::scripting::functions::{self, FnEngine, FN};
-use crate::scripting::{self as sc, Invocation, Vm, FLAG_NAMES, F_EVAL_COMPAT};
+use crate::scripting::{self as sc, Callee, Invocation, Vm, FLAG_NAMES, F_EVAL_COMPAT};
 use crate::util::eq_ic;
 use bytes::Bytes;
-use mlua::Function;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RW ACCESS UPDATE")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -37,7 +37,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RW ACCESS UPDATE")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -53,7 +52,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RO ACCESS")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -69,7 +67,6 @@ pub static COMMANDS: &[Cmd] = &[
     )
     .getkeys(numkeys_keys)
     .keys(0, 0, 0, "RO ACCESS")
-    .all_shards()
     .acl("@scripting")
     .doc(
         "scripting",
@@ -218,7 +215,9 @@ fn numkeys_keys(args: &[Bytes]) -> Vec<usize> {
 // ------------------------------------------------------------------ EVAL
 
 struct Script {
-    func: Function,
+    /// Registry reference of the compiled chunk (`Vm::run_ref`); the
+    /// chunk itself lives as long as the interpreter.
+    fref: i32,
     flags: u32,
 }
 
@@ -289,7 +288,11 @@ impl EvalEngine {
             .map_err(|e| {
                 CmdErr::from(format!("ERR Error compiling script (new function): {}", e))
             })?;
-        self.scripts.insert(sha.clone(), Script { func, flags });
+        let fref = self
+            .vm
+            .func_ref(&func)
+            .map_err(|e| CmdErr::from(e.to_string()))?;
+        self.scripts.insert(sha.clone(), Script { fref, flags });
         CACHED_SCRIPTS.store(self.scripts.len(), Ordering::Relaxed);
         Ok(sha)
     }
@@ -316,26 +319,41 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro_cmd: bool) -> CmdResult {
     let nk = sc::parse_numkeys(ctx.args, false)?;
     let mut guard = EVAL.lock();
     let eng = guard.get_or_insert_with(EvalEngine::new);
-    let sha = if by_sha {
-        let s = String::from_utf8_lossy(&ctx.args[1]).to_ascii_lowercase();
-        if !eng.scripts.contains_key(&s) {
-            return Err("NOSCRIPT No matching script. Please use EVAL.".into());
+    let added;
+    let mut lower = [0u8; 40];
+    let sha: &str = if by_sha {
+        // A SHA1 is 40 hex digits, in either case.
+        let a = &ctx.args[1];
+        let found = if a.len() == 40 {
+            for (d, s) in lower.iter_mut().zip(a.iter()) {
+                *d = s.to_ascii_lowercase();
+            }
+            std::str::from_utf8(&lower)
+                .ok()
+                .filter(|s| eng.scripts.contains_key(*s))
+        } else {
+            None
+        };
+        match found {
+            Some(s) => s,
+            None => return Err("NOSCRIPT No matching script. Please use EVAL.".into()),
         }
-        s
     } else {
-        eng.add(&ctx.args[1])?
+        added = eng.add(&ctx.args[1])?;
+        &added
     };
-    let script = &eng.scripts[&sha];
-    eng.vm
-        .set_keys_argv(&ctx.args[3..3 + nk], &ctx.args[3 + nk..])
-        .map_err(|e| CmdErr::from(e.to_string()))?;
+    let script = &eng.scripts[sha];
     let inv = Invocation {
         vm: &eng.vm,
-        func: script.func.clone(),
+        func: Callee::Ref {
+            fref: script.fref,
+            keys: &ctx.args[3..3 + nk],
+            argv: &ctx.args[3 + nk..],
+        },
         flags: script.flags,
         ro_cmd,
         is_eval: true,
-        name: sha.clone(),
+        name: sha.into(),
     };
     if !debug {
         return sc::run(ctx, inv);
@@ -486,11 +504,11 @@ fn fcall_generic(ctx: &mut Ctx, ro_cmd: bool) -> CmdResult {
         .map_err(|e| CmdErr::from(e.to_string()))?;
     let inv = Invocation {
         vm: &eng.vm,
-        func: bound,
+        func: Callee::Func(bound),
         flags: f.flags,
         ro_cmd,
         is_eval: false,
-        name: f.name.clone(),
+        name: f.name.clone().into(),
     };
     sc::run(ctx, inv)
 }

@@ -1,10 +1,12 @@
 //! Lua scripting (EVAL and friends) and Redis 7 functions.
 //!
 //! Two Lua 5.1 interpreters live for the whole process, one for EVAL
-//! scripts and one for function libraries, each behind a mutex. A script
+//! scripts and one for function libraries, each behind a mutex. A function
 //! runs while its command holds every shard lock ("global mode": Lua may
-//! touch keys it did not declare, as Redis allows outside cluster mode), so
-//! it is atomic with respect to every other command. `redis.call` runs
+//! touch keys it did not declare, as Redis allows outside cluster mode); an
+//! EVAL script holds its declared keys' shards and takes the others as its
+//! commands reach them, keeping all until it ends (`GATE`). Either way it
+//! is atomic with respect to every other command. `redis.call` runs
 //! commands through the same command table and `server::exec::call`, which
 //! sees the locks already held and does not lock again.
 //!
@@ -28,7 +30,7 @@ use crate::commands::{CmdErr, CmdRt, Ctx};
 use crate::protocol::Reply;
 use crate::server::{Client, Server};
 use crate::store::Locked;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -71,6 +73,13 @@ impl std::error::Error for ScriptErr {}
 pub fn lua_err(msg: impl Into<String>) -> mlua::Error {
     mlua::Error::external(ScriptErr(msg.into()))
 }
+
+/// Taken by EVAL-family and SCRIPT commands (and an EXEC queueing one)
+/// before any shard lock, so that an EVAL script, which holds the locks
+/// of its declared keys and extends them when it reaches other keys
+/// (`Locked::extend`), never waits for a shard held by someone waiting
+/// for the EVAL interpreter. One script extends at a time.
+pub static GATE: Mutex<()> = Mutex::new(());
 
 /// lua-enable-deprecated-api: setfenv, getfenv and newproxy stay visible
 /// to scripts (set once at startup; the directive is immutable).
@@ -123,8 +132,22 @@ pub struct RunCtx {
     /// The time of the script's start: commands inside see the clock
     /// stopped there (a key does not expire in the middle of a script).
     pub now: i64,
-    /// redis.call arguments already read off the Lua stack by `c_call`.
-    pub argv: Option<Vec<Bytes>>,
+    /// Buffers reused by every redis.call of the run (and kept per thread
+    /// between runs): the command's reply, the copied arguments and their
+    /// slices, the message of a refused call.
+    pub reply: Reply,
+    pub arena: BytesMut,
+    pub argv_buf: Vec<Bytes>,
+    pub err_msg: String,
+}
+
+/// The reusable buffers of a RunCtx, parked between runs.
+#[derive(Default)]
+struct CallBufs {
+    reply: Vec<u8>,
+    arena: BytesMut,
+    argv_buf: Vec<Bytes>,
+    scratch: Vec<usize>,
 }
 
 /// The frozen time of the script running on this thread, if any.
@@ -140,6 +163,7 @@ thread_local! {
     static KILL_HOOK: Cell<bool> = const { Cell::new(false) };
     /// Deadline of a FUNCTION LOAD run on this thread.
     static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static CALL_BUFS: std::cell::RefCell<CallBufs> = std::cell::RefCell::new(CallBufs::default());
 }
 
 fn cur<'a>() -> Option<&'a mut RunCtx> {
@@ -193,7 +217,7 @@ pub fn busy_error(rt: &CmdRt) -> Option<CmdErr> {
 
 #[cold]
 fn busy_error_slow(rt: &CmdRt) -> Option<CmdErr> {
-    if rt.spec.has_flag("allow_busy") {
+    if rt.allow_busy {
         return None;
     }
     blocking(|| loop {
@@ -334,6 +358,51 @@ pub struct Vm {
     bind: Function,
     xpcall: Function,
     handler: Function,
+    /// The interpreter's main state, for the EVAL fast path (`run_ref`),
+    /// and the registry reference of the error handler.
+    state: RawState,
+    handler_ref: i32,
+}
+
+/// The main `lua_State` of a Vm. Only used while the Vm's owner holds the
+/// engine's mutex, like the `Lua` itself.
+struct RawState(*mut mlua::ffi::lua_State);
+unsafe impl Send for RawState {}
+
+/// What a script run through `Vm::run_ref` returned.
+pub enum RunOut {
+    Number(f64),
+    Str(Vec<u8>),
+    Bool(bool),
+    Nil,
+    /// Anything else (tables), for `convert::lua_to_reply`.
+    Value(Value),
+    /// The error table built by the message handler.
+    Err(Table),
+}
+
+/// KEYS and ARGV of one EVAL, passed to `set_globals_c` as light userdata.
+struct GlobalsArgs<'a> {
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+}
+
+/// Sets the globals KEYS and ARGV (raw sets, as Redis), run through
+/// lua_cpcall so a memory error is caught.
+unsafe extern "C-unwind" fn set_globals_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let a = &*(ffi::lua_touserdata(l, 1) as *const GlobalsArgs);
+    ffi::lua_settop(l, 0);
+    for (name, items) in [(c"KEYS", a.keys), (c"ARGV", a.argv)] {
+        ffi::lua_pushstring(l, name.as_ptr());
+        ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
+        for (i, it) in items.iter().enumerate() {
+            ffi::lua_pushlstring(l, it.as_ptr() as *const std::os::raw::c_char, it.len());
+            ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
+        }
+        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+    }
+    0
 }
 
 fn err_text(e: &mlua::Error) -> (String, bool) {
@@ -398,6 +467,10 @@ impl Vm {
         ) = boot.call((rawcall, load_api, DEPRECATED_API.load(Ordering::Relaxed)))?;
         let handler = lua.create_function(|lua, v: Value| error_handler(lua, v))?;
         set_normal_hook(&lua);
+        let mut state = std::ptr::null_mut();
+        // SAFETY: only reads the state pointer; the stack is left as found.
+        unsafe { lua.exec_raw::<()>((), |l| state = l)? };
+        let handler_ref = Vm::make_ref(&lua, &handler)?;
         Ok(Vm {
             lua,
             globals: g,
@@ -408,7 +481,102 @@ impl Vm {
             bind,
             xpcall,
             handler,
+            state: RawState(state),
+            handler_ref,
         })
+    }
+
+    /// A registry reference to `f`, for `run_ref` (freed with the Vm).
+    fn make_ref(lua: &Lua, f: &Function) -> mlua::Result<i32> {
+        let mut r = 0;
+        // SAFETY: pops nothing it did not push (luaL_ref pops the copy).
+        unsafe {
+            lua.exec_raw::<()>(f.clone(), |l| {
+                mlua::ffi::lua_pushvalue(l, -1);
+                r = mlua::ffi::luaL_ref(l, mlua::ffi::LUA_REGISTRYINDEX);
+            })?
+        };
+        Ok(r)
+    }
+
+    /// A registry reference to a compiled script, for `run_ref`.
+    pub fn func_ref(&self, f: &Function) -> mlua::Result<i32> {
+        Vm::make_ref(&self.lua, f)
+    }
+
+    /// Sets KEYS and ARGV and runs the script referenced by `fref` under
+    /// the error handler, straight on the interpreter's state (no mlua
+    /// value on the way unless the script returns a table or fails).
+    pub fn run_ref(&self, fref: i32, keys: &[Bytes], argv: &[Bytes]) -> RunOut {
+        use mlua::ffi;
+        let l = self.state.0;
+        // SAFETY: the caller holds the engine's mutex (exclusive use of
+        // the state); the stack is restored to `base` on every path, and
+        // every call that may raise a Lua error is protected.
+        unsafe {
+            let base = ffi::lua_gettop(l);
+            if ffi::lua_checkstack(l, 4) == 0 {
+                return self.err_out("ERR Lua stack exhausted".into());
+            }
+            let ga = GlobalsArgs { keys, argv };
+            if ffi::lua_cpcall(l, set_globals_c, &ga as *const GlobalsArgs as *mut _) != 0 {
+                ffi::lua_settop(l, base);
+                return self.err_out("ERR Out of memory setting KEYS and ARGV".into());
+            }
+            ffi::lua_rawgeti(
+                l,
+                ffi::LUA_REGISTRYINDEX,
+                self.handler_ref as ffi::lua_Integer,
+            );
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, fref as ffi::lua_Integer);
+            let rc = ffi::lua_pcall(l, 0, 1, base + 1);
+            let out = match (rc, ffi::lua_type(l, -1)) {
+                (0, ffi::LUA_TNUMBER) => RunOut::Number(ffi::lua_tonumber(l, -1)),
+                (0, ffi::LUA_TSTRING) => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, -1, &mut len);
+                    RunOut::Str(std::slice::from_raw_parts(p as *const u8, len).to_vec())
+                }
+                (0, ffi::LUA_TBOOLEAN) => RunOut::Bool(ffi::lua_toboolean(l, -1) != 0),
+                (0, ffi::LUA_TNIL) => RunOut::Nil,
+                _ => {
+                    // Hand the value to mlua through the registry.
+                    ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, c"magpie_ret".as_ptr());
+                    ffi::lua_settop(l, base);
+                    let v: Value = self
+                        .lua
+                        .named_registry_value("magpie_ret")
+                        .unwrap_or(Value::Nil);
+                    let _ = self.lua.set_named_registry_value("magpie_ret", Value::Nil);
+                    if rc == 0 {
+                        RunOut::Value(v)
+                    } else {
+                        match v {
+                            Value::Table(t) => RunOut::Err(t),
+                            Value::String(s) => self.err_out(format!(
+                                "ERR Error running script, {}",
+                                s.to_string_lossy()
+                            )),
+                            Value::Error(e) => self
+                                .err_out(format!("ERR Error running script, {}", err_text(&e).0)),
+                            _ => self.err_out("ERR Error running script, execution failure".into()),
+                        }
+                    }
+                }
+            };
+            ffi::lua_settop(l, base);
+            out
+        }
+    }
+
+    fn err_out(&self, msg: String) -> RunOut {
+        match self.lua.create_table() {
+            Ok(t) => {
+                let _ = t.raw_set("err", msg);
+                RunOut::Err(t)
+            }
+            Err(_) => RunOut::Nil,
+        }
     }
 
     /// Compiles `code` as a chunk named `name` running in the sandbox.
@@ -502,28 +670,34 @@ impl Vm {
     }
 }
 
-/// Reads redis.call's arguments straight off the Lua stack: strings as they
-/// are, numbers as Redis formats them. None when one is of another type:
-/// `lua_args` then reports the error.
-unsafe fn stack_args(l: *mut mlua::ffi::lua_State, n: i32) -> Option<Vec<Bytes>> {
+/// Reads redis.call's arguments straight off the Lua stack into `argv`:
+/// strings as they are, numbers as Redis formats them (%.17g: "10",
+/// "1.2345678901234568e+17", "-0", "-nan"). All of them are copied into
+/// one buffer (`arena`, reused from call to call) and handed out as
+/// slices of it. False when one is of another type: `lua_args` then
+/// reports the error.
+unsafe fn stack_args(
+    l: *mut mlua::ffi::lua_State,
+    n: i32,
+    arena: &mut BytesMut,
+    argv: &mut Vec<Bytes>,
+) -> bool {
     use mlua::ffi;
-    let mut out = Vec::with_capacity(n as usize);
+    let mut ends: [usize; 16] = [0; 16];
+    let few = n as usize <= ends.len();
+    let mut bounds = Vec::new();
     for i in 1..=n {
         match ffi::lua_type(l, i) {
             ffi::LUA_TSTRING => {
                 let mut len = 0usize;
                 let p = ffi::lua_tolstring(l, i, &mut len);
                 if p.is_null() {
-                    return None;
+                    arena.clear();
+                    return false;
                 }
-                out.push(Bytes::copy_from_slice(std::slice::from_raw_parts(
-                    p as *const u8,
-                    len,
-                )));
+                arena.extend_from_slice(std::slice::from_raw_parts(p as *const u8, len));
             }
             ffi::LUA_TNUMBER => {
-                // Redis formats every number argument with %.17g ("10",
-                // "1.2345678901234568e+17", "-0", "-nan").
                 let x = ffi::lua_tonumber(l, i);
                 let mut buf = [0u8; 64];
                 let len = libc::snprintf(
@@ -532,27 +706,237 @@ unsafe fn stack_args(l: *mut mlua::ffi::lua_State, n: i32) -> Option<Vec<Bytes>>
                     c"%.17g".as_ptr(),
                     x,
                 );
-                out.push(Bytes::copy_from_slice(
-                    &buf[..(len.max(0) as usize).min(63)],
-                ));
+                arena.extend_from_slice(&buf[..(len.max(0) as usize).min(63)]);
             }
-            _ => return None,
+            _ => {
+                arena.clear();
+                return false;
+            }
+        }
+        if few {
+            ends[i as usize - 1] = arena.len();
+        } else {
+            bounds.push(arena.len());
         }
     }
-    Some(out)
+    let whole = arena.split().freeze();
+    let ends = if few {
+        &ends[..n as usize]
+    } else {
+        &bounds[..]
+    };
+    let mut start = 0;
+    for &e in ends {
+        argv.push(whole.slice(start..e));
+        start = e;
+    }
+    true
+}
+
+/// Pushes the RESP value at `*pos` of `buf` as the Lua value Redis gives
+/// scripts (the same mapping as `convert::resp_to_lua`), straight onto the
+/// stack. Holds nothing that needs dropping, so a Lua error raised by an
+/// allocation inside unwinds through it safely.
+unsafe fn push_resp(l: *mut mlua::ffi::lua_State, buf: &[u8], pos: &mut usize, depth: u32) {
+    use mlua::ffi;
+    if *pos >= buf.len() || depth > 1000 || ffi::lua_checkstack(l, 4) == 0 {
+        // A reply nested deeper than any command produces: cut it off.
+        if ffi::lua_checkstack(l, 1) != 0 {
+            ffi::lua_pushnil(l);
+        }
+        *pos = buf.len();
+        return;
+    }
+    let tag = buf[*pos];
+    let mut e = *pos + 1;
+    while e + 1 < buf.len() && !(buf[e] == b'\r' && buf[e + 1] == b'\n') {
+        e += 1;
+    }
+    let line = &buf[(*pos + 1).min(e)..e];
+    *pos = (e + 2).min(buf.len());
+    let num = || -> i64 { crate::util::parse_i64(line).unwrap_or(0) };
+    let push_str = |s: &[u8]| ffi::lua_pushlstring(l, s.as_ptr() as *const libc::c_char, s.len());
+    // {field = string}
+    let field_table = |field: &std::ffi::CStr, s: &[u8]| {
+        ffi::lua_createtable(l, 0, 1);
+        push_str(s);
+        ffi::lua_setfield(l, -2, field.as_ptr());
+    };
+    match tag {
+        b'+' => field_table(c"ok", line),
+        b'-' => field_table(c"err", line),
+        b':' => ffi::lua_pushnumber(l, num() as f64),
+        b'$' => {
+            let n = num();
+            if n < 0 {
+                ffi::lua_pushboolean(l, 0);
+            } else {
+                let end = pos.saturating_add(n as usize).min(buf.len());
+                push_str(&buf[*pos..end]);
+                *pos = end + 2;
+            }
+        }
+        b'=' => {
+            let n = num().max(0) as usize;
+            let end = pos.saturating_add(n).min(buf.len());
+            let body = &buf[*pos..end];
+            *pos = end + 2;
+            let (fmt, s) = if body.len() >= 4 {
+                (&body[..3], &body[4..])
+            } else {
+                (&b""[..], body)
+            };
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, 2);
+            push_str(fmt);
+            ffi::lua_setfield(l, -2, c"format".as_ptr());
+            push_str(s);
+            ffi::lua_setfield(l, -2, c"string".as_ptr());
+            ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
+        }
+        b'*' | b'>' => {
+            let n = num();
+            if n < 0 {
+                ffi::lua_pushboolean(l, 0);
+            } else {
+                ffi::lua_createtable(l, n.min(1 << 16) as i32, 0);
+                for i in 0..n {
+                    push_resp(l, buf, pos, depth + 1);
+                    ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
+                }
+            }
+        }
+        b'%' | b'~' => {
+            let n = num();
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, n.clamp(0, 1 << 16) as i32);
+            for _ in 0..n {
+                push_resp(l, buf, pos, depth + 1);
+                if tag == b'%' {
+                    push_resp(l, buf, pos, depth + 1);
+                } else {
+                    ffi::lua_pushboolean(l, 1);
+                }
+                if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                    ffi::lua_settop(l, -3);
+                } else {
+                    ffi::lua_rawset(l, -3);
+                }
+            }
+            let name = if tag == b'%' { c"map" } else { c"set" };
+            ffi::lua_setfield(l, -2, name.as_ptr());
+        }
+        b'|' => {
+            // Attributes are skipped: the value that follows is the reply.
+            let n = num();
+            for _ in 0..2 * n {
+                push_resp(l, buf, pos, depth + 1);
+                ffi::lua_settop(l, -2);
+            }
+            push_resp(l, buf, pos, depth + 1);
+        }
+        b'#' => ffi::lua_pushboolean(l, (line == b"t") as i32),
+        b',' => {
+            let s = std::str::from_utf8(line).unwrap_or("0");
+            let v = match s {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                "nan" => f64::NAN,
+                _ => s.parse().unwrap_or(0.0),
+            };
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_pushnumber(l, v);
+            ffi::lua_setfield(l, -2, c"double".as_ptr());
+        }
+        b'(' => field_table(c"big_number", line),
+        _ => ffi::lua_pushnil(l),
+    }
+}
+
+/// How a redis.call run by `fast_call` ended.
+#[derive(Clone, Copy)]
+enum CallEnd {
+    /// The reply is in the RunCtx's reply buffer.
+    Reply,
+    /// Refused before running: the message is in `RunCtx::err_msg`;
+    /// true if errorstats counted it.
+    Refused(bool),
+}
+
+/// redis.call's common case: every argument a string or a number. Runs
+/// the command with no mlua value in between; the caller pushes the
+/// result. Everything that needs dropping is dropped before returning.
+unsafe fn fast_call(l: *mut mlua::ffi::lua_State, n: i32) -> Option<CallEnd> {
+    // A debugging session logs commands and replies as Lua values.
+    if ldb::active() {
+        return None;
+    }
+    let c = cur()?;
+    let mut argv = std::mem::take(&mut c.argv_buf);
+    if !stack_args(l, n, &mut c.arena, &mut argv) {
+        c.argv_buf = argv;
+        return None;
+    }
+    mlua::ffi::lua_settop(l, 0);
+    // A panic must not unwind into Lua's C frames.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&argv)))
+        .unwrap_or_else(|_| Err(("ERR Error running script: internal error".into(), false)));
+    let end = match r {
+        Ok(()) => CallEnd::Reply,
+        Err((msg, counted)) => {
+            if let Some(c) = cur() {
+                c.err_msg = msg;
+            }
+            CallEnd::Refused(counted)
+        }
+    };
+    argv.clear();
+    if let Some(c) = cur() {
+        c.argv_buf = argv;
+    }
+    Some(end)
 }
 
 unsafe fn c_call_generic(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
     use mlua::ffi;
     let n = ffi::lua_gettop(l);
-    // The common case reads the arguments straight off the stack, without
-    // converting each one to an mlua value.
     if n > 0 {
-        if let Some(c) = cur() {
-            if let Some(a) = stack_args(l, n) {
-                c.argv = Some(a);
-                ffi::lua_settop(l, 0);
+        if let Some(end) = fast_call(l, n) {
+            // Only plain pointers and integers live in this frame from here
+            // on: a Lua error (memory) may unwind through it.
+            let Some(c) = cur() else {
+                ffi::lua_pushnil(l);
+                return 1;
+            };
+            let ok = match end {
+                CallEnd::Reply => {
+                    let buf: &[u8] = &c.reply.buf;
+                    let mut pos = 0;
+                    push_resp(l, buf, &mut pos, 0);
+                    let is_err = buf.first() == Some(&b'-');
+                    if is_err {
+                        // exec::call counted this error already.
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+                    }
+                    !is_err
+                }
+                CallEnd::Refused(counted) => {
+                    ffi::lua_createtable(l, 0, 2);
+                    let m = c.err_msg.as_bytes();
+                    ffi::lua_pushlstring(l, m.as_ptr() as *const libc::c_char, m.len());
+                    ffi::lua_setfield(l, -2, c"err".as_ptr());
+                    if counted {
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+                    }
+                    false
+                }
+            };
+            if raise && !ok {
+                ffi::lua_error(l);
             }
+            return 1;
         }
     }
     let n = ffi::lua_gettop(l);
@@ -853,49 +1237,72 @@ fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
-/// redis.call / redis.pcall: runs a command and returns (ok, reply).
+/// redis.call / redis.pcall with arguments of another type, or none:
+/// reports the error as (false, error table).
 fn script_call(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
+    if cur().is_none() {
+        return err_table(
+            lua,
+            "ERR redis.call/pcall can only be called inside a script invocation",
+        );
+    }
+    if args.is_empty() {
+        return err_table(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let argv = match lua_args(args) {
+        Ok(a) => a,
+        Err(e) => return err_table(lua, &e),
+    };
     if !ldb::active() {
-        return script_call_run(lua, args);
+        return script_call_run(lua, &argv);
     }
     // A debugging session in step mode logs the command and its reply.
-    let argv = cur()
-        .and_then(|c| c.argv.clone())
-        .or_else(|| lua_args(args).ok());
-    if let Some(a) = &argv {
-        ldb::log_command(a);
-    }
-    let r = script_call_run(lua, args);
+    ldb::log_command(&argv);
+    let r = script_call_run(lua, &argv);
     if let Ok((ok, v)) = &r {
         ldb::log_reply(*ok, v);
     }
     r
 }
 
-fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
-    let Some(c) = cur() else {
-        return err_table(
-            lua,
-            "ERR redis.call/pcall can only be called inside a script invocation",
-        );
-    };
-    let argv = match c.argv.take() {
-        Some(a) => a,
-        None => {
-            if args.is_empty() {
-                return err_table(
-                    lua,
-                    "ERR Please specify at least one argument for this redis lib call",
-                );
+fn script_call_run(lua: &Lua, argv: &[Bytes]) -> mlua::Result<(bool, Value)> {
+    match run_command(argv) {
+        Ok(()) => {
+            let Some(c) = cur() else {
+                return Ok((true, Value::Nil));
+            };
+            let mut pos = 0;
+            let is_err = c.reply.buf.first() == Some(&b'-');
+            let v = convert::resp_to_lua(lua, &c.reply.buf, &mut pos)?;
+            if is_err {
+                // exec::call counted this error already.
+                if let Value::Table(t) = &v {
+                    t.raw_set(COUNTED, true)?;
+                }
             }
-            match lua_args(args) {
-                Ok(a) => a,
-                Err(e) => return err_table(lua, &e),
-            }
+            Ok((!is_err, v))
         }
+        Err((msg, true)) => counted_err_table(lua, &msg),
+        Err((msg, false)) => err_table(lua, &msg),
+    }
+}
+
+/// Runs one command for redis.call/pcall: the checks Redis makes for
+/// scripts, then `exec::call` under the script's locks. The reply is left
+/// in the RunCtx's reply buffer; a refusal returns its message and whether
+/// errorstats counted it.
+fn run_command(argv: &[Bytes]) -> Result<(), (String, bool)> {
+    let Some(c) = cur() else {
+        return Err((
+            "ERR redis.call/pcall can only be called inside a script invocation".into(),
+            false,
+        ));
     };
     let srv = c.srv;
-    let rt = match srv.cmds.resolve(&argv) {
+    let rt = match srv.cmds.resolve(argv) {
         Ok(rt) => rt,
         Err(e) => {
             let msg = if e.0.starts_with("ERR wrong number of arguments") {
@@ -904,18 +1311,18 @@ fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
                 "ERR Unknown Redis command called from script"
             };
             srv.count_error(msg);
-            return counted_err_table(lua, msg);
+            return Err((msg.into(), true));
         }
     };
-    let reject = |msg: &str| -> mlua::Result<(bool, Value)> {
+    let reject = |msg: &str| -> Result<(), (String, bool)> {
         rt.rejected_calls.fetch_add(1, Ordering::Relaxed);
         srv.count_error(msg);
-        counted_err_table(lua, msg)
+        Err((msg.into(), true))
     };
     if !crate::commands::arity_ok(rt.spec, argv.len()) {
         return reject("ERR Wrong number of args calling Redis command from script");
     }
-    if rt.spec.has_flag("noscript") && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
+    if rt.noscript && !DISABLE_DENY_SCRIPTS.load(Ordering::Relaxed) {
         return reject("ERR This Redis command is not allowed from script");
     }
     let name = rt.spec.name;
@@ -939,17 +1346,17 @@ fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
             return reject(&e.0);
         }
     }
-    if !c.allow_oom && !c.wrote && rt.spec.has_flag("denyoom") && over_maxmemory(srv) {
+    if !c.allow_oom && !c.wrote && rt.denyoom && over_maxmemory(srv) {
         return reject("OOM command not allowed when used memory > 'maxmemory'.");
     }
     // A replica refuses writes; a master may lack good replicas (NOREPLICAS).
     if rt.write && !c.wrote {
-        if let Some(e) = crate::replication::deny(rt, &argv) {
+        if let Some(e) = crate::replication::deny(rt, argv) {
             return reject(&e.0);
         }
     }
     // An allow-stale script on a stale replica runs only `stale` commands.
-    if !rt.spec.has_flag("stale") && crate::replication::running_stale() {
+    if crate::replication::running_stale() && !rt.spec.has_flag("stale") {
         return reject("ERR Can not execute the command on a stale replica");
     }
     if rt.write {
@@ -958,25 +1365,44 @@ fn script_call_run(lua: &Lua, args: &[Value]) -> mlua::Result<(bool, Value)> {
     }
     let cl = unsafe { &mut *c.cl };
     let lk = unsafe { &mut *c.lk };
-    let mut out = Reply::with_capacity(c.resp, 256);
+    if !lk.holds_all() {
+        // A script holds the shards of its declared keys (an EVAL run on
+        // its own) and takes the others as its commands reach them: held
+        // to the end of the script, so it stays atomic.
+        if rt.single_key && argv.len() >= 2 {
+            lk.extend(srv.ks.shard_of(&argv[1]));
+        } else {
+            let mut need = std::mem::take(&mut c.scratch);
+            need.clear();
+            if crate::commands::shards_for(srv, rt, argv, &mut need) {
+                for i in 0..srv.ks.nshards() {
+                    lk.extend(i);
+                }
+            } else {
+                need.sort_unstable();
+                need.dedup();
+                for &i in &need {
+                    lk.extend(i);
+                }
+            }
+            c.scratch = need;
+        }
+    }
+    // The buffers leave the RunCtx while the command runs (it may reach
+    // the RunCtx itself, for the frozen clock or error counting).
+    let mut out = std::mem::replace(&mut c.reply, Reply::with_capacity(2, 0));
+    out.buf.clear();
+    out.proto = c.resp;
     let mut scratch = std::mem::take(&mut c.scratch);
-    crate::server::exec::call(srv, cl, &mut out, lk, rt, &argv, &mut scratch);
+    crate::server::exec::call(srv, cl, &mut out, lk, rt, argv, &mut scratch);
     if ldb::active() {
         ldb::executed();
     }
     if let Some(c) = cur() {
         c.scratch = scratch;
+        c.reply = out;
     }
-    let mut pos = 0;
-    let is_err = out.buf.first() == Some(&b'-');
-    let v = convert::resp_to_lua(lua, &out.buf, &mut pos)?;
-    if is_err {
-        // exec::call counted this error already.
-        if let Value::Table(t) = &v {
-            t.raw_set(COUNTED, true)?;
-        }
-    }
-    Ok((!is_err, v))
+    Ok(())
 }
 
 pub fn over_maxmemory(srv: &Server) -> bool {
@@ -1096,13 +1522,26 @@ pub fn set_load_deadline(d: Option<Instant>) {
 /// Everything a script run needs to know about its invocation.
 pub struct Invocation<'a> {
     pub vm: &'a Vm,
-    pub func: Function,
+    pub func: Callee<'a>,
     pub flags: u32,
     /// EVAL_RO / FCALL_RO.
     pub ro_cmd: bool,
     pub is_eval: bool,
     /// "f_<sha>" or the function name, for error messages.
-    pub name: String,
+    pub name: std::borrow::Cow<'a, str>,
+}
+
+/// What a script run calls.
+pub enum Callee<'a> {
+    /// A function taking no arguments (a function bound to KEYS/ARGV).
+    Func(Function),
+    /// A compiled EVAL script by registry reference, with the KEYS and
+    /// ARGV to set first (`Vm::run_ref`).
+    Ref {
+        fref: i32,
+        keys: &'a [Bytes],
+        argv: &'a [Bytes],
+    },
 }
 
 /// Runs a compiled script for the current command and writes its reply.
@@ -1128,8 +1567,18 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
         scratch: Vec::new(),
         failed_uncounted: false,
         now: ctx.now,
-        argv: None,
+        reply: Reply::with_capacity(2, 0),
+        arena: BytesMut::new(),
+        argv_buf: Vec::new(),
+        err_msg: String::new(),
     };
+    CALL_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        rc.reply.buf = std::mem::take(&mut b.reply);
+        rc.arena = std::mem::take(&mut b.arena);
+        rc.argv_buf = std::mem::take(&mut b.argv_buf);
+        rc.scratch = std::mem::take(&mut b.scratch);
+    });
     let saved_db = ctx.cl.db;
     let saved_mode =
         std::mem::replace(&mut ctx.cl.reply_mode, crate::server::client::ReplyMode::On);
@@ -1142,10 +1591,24 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     // Read from the config by the hook, the first time it needs it.
     RUN.threshold_ms.store(THRESHOLD_UNREAD, Ordering::Relaxed);
     RUN.start_ms.store(crate::util::now_ms(), Ordering::Relaxed);
-    *RUN.info.lock() = (inv.name.clone(), ctx.args.to_vec());
+    if !inv.is_eval {
+        // For FUNCTION STATS (functions only). Cleared after the run: the
+        // argument slices must not pin the connection's read buffer.
+        let mut info = RUN.info.lock();
+        info.0.clear();
+        info.0.push_str(&inv.name);
+        info.1.clear();
+        info.1.extend_from_slice(ctx.args);
+    }
     RUN.running.store(true, Ordering::Release);
     let res = blocking(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inv.vm.pcall(&inv.func)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &inv.func {
+            Callee::Func(f) => match inv.vm.pcall(f) {
+                Ok(v) => RunOut::Value(v),
+                Err(t) => RunOut::Err(t),
+            },
+            Callee::Ref { fref, keys, argv } => inv.vm.run_ref(*fref, keys, argv),
+        }))
     });
     let res = match res {
         Ok(r) => r,
@@ -1156,11 +1619,14 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 .create_table()
                 .map_err(|e| CmdErr::from(e.to_string()))?;
             let _ = t.raw_set("err", "ERR Error running script: internal error");
-            Err(t)
+            RunOut::Err(t)
         }
     };
     RUN.running.store(false, Ordering::Release);
     crate::server::propagate::set_script_target(crate::server::propagate::TO_ALL);
+    if !inv.is_eval {
+        RUN.info.lock().1.clear();
+    }
     RUN.busy.store(false, Ordering::Release);
     RUN.kill.store(false, Ordering::Relaxed);
     if KILL_HOOK.with(|k| k.replace(false)) {
@@ -1173,9 +1639,51 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
     if rc.wrote {
         ctx.dirty += 0;
     }
-    let _ = std::mem::take(&mut rc.scratch);
+    CALL_BUFS.with(|b| {
+        let mut b = b.borrow_mut();
+        // Parked only while small: one huge reply must not pin its memory.
+        if rc.reply.buf.capacity() <= 64 * 1024 {
+            rc.reply.buf.clear();
+            b.reply = std::mem::take(&mut rc.reply.buf);
+        }
+        if rc.arena.capacity() <= 64 * 1024 {
+            b.arena = std::mem::take(&mut rc.arena);
+        }
+        rc.argv_buf.clear();
+        if rc.argv_buf.capacity() <= 1024 {
+            b.argv_buf = std::mem::take(&mut rc.argv_buf);
+        }
+        if rc.scratch.capacity() <= 1024 {
+            b.scratch = std::mem::take(&mut rc.scratch);
+        }
+    });
     match res {
-        Ok(v) => {
+        RunOut::Number(n) => {
+            ctx.out.int(n as i64);
+            Ok(())
+        }
+        RunOut::Str(b) => {
+            ctx.out.bulk(&b);
+            Ok(())
+        }
+        RunOut::Bool(b) => {
+            // The script's protocol (redis.setresp) decides how booleans map.
+            if rc.resp == 2 {
+                if b {
+                    ctx.out.int(1)
+                } else {
+                    ctx.out.null()
+                }
+            } else {
+                ctx.out.boolean(b)
+            }
+            Ok(())
+        }
+        RunOut::Nil => {
+            ctx.out.null();
+            Ok(())
+        }
+        RunOut::Value(v) => {
             // The reply conversion may count nested error tables.
             let prev = CUR.with(|c| c.replace(&mut rc as *mut RunCtx));
             let r = convert::lua_to_reply(&v, ctx.out, rc.resp);
@@ -1196,7 +1704,7 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> Result<(), CmdErr> {
                 }
             }
         }
-        Err(t) => {
+        RunOut::Err(t) => {
             let msg: String = match t.raw_get::<Value>("err") {
                 Ok(Value::String(s)) => s.to_string_lossy(),
                 _ => "ERR unknown error".into(),

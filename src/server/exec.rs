@@ -446,6 +446,12 @@ pub fn call(
     scratch: &mut Vec<usize>,
 ) -> Option<BlockReq> {
     let already = lk.is_held();
+    // Taken before any shard lock, held until they are released.
+    let _gate = if rt.eval_gate && !already {
+        Some(crate::scripting::GATE.lock())
+    } else {
+        None
+    };
     if !already {
         scratch.clear();
         if rt.single_key && args.len() >= 2 {
@@ -475,13 +481,16 @@ pub fn call(
             t => t,
         }
     };
-    let mut now = srv.clock.wall_ms(start);
-    if already {
-        // Inside a script the clock stands still.
-        if let Some(t) = crate::scripting::frozen_now() {
-            now = t;
-        }
-    }
+    // Inside a script the clock stands still.
+    let frozen = if already {
+        crate::scripting::frozen_now()
+    } else {
+        None
+    };
+    let now = match frozen {
+        Some(t) => t,
+        None => srv.clock.wall_ms(start),
+    };
     stats_before(srv, rt);
     let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     if !already && super::tracking::active() {

@@ -14,6 +14,8 @@ pub mod types;
 pub mod value;
 
 use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 pub use dict::{Dict, Entry};
 pub use sbytes::SBytes;
@@ -598,7 +600,15 @@ impl Keyspace {
     pub fn lock(&'static self, idx: usize) -> ShardGuard {
         self.shards[idx].lock()
     }
+
+    pub fn try_lock_for(&'static self, idx: usize, d: std::time::Duration) -> Option<ShardGuard> {
+        self.shards[idx].try_lock_for(d)
+    }
 }
+
+/// Scripts currently waiting in `Locked::extend` (at most one: scripts
+/// run one at a time).
+static EXTENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The shard locks one command (or a whole MULTI/EXEC or script) holds.
 /// Guards are always taken in ascending shard order, so two commands can
@@ -641,10 +651,76 @@ impl Locked {
         debug_assert!(self.guards.is_empty());
         idxs.sort_unstable();
         idxs.dedup();
-        for &i in idxs.iter() {
-            self.guards.push((i, self.ks.lock(i)));
-        }
+        self.lock_in_order(idxs.iter().copied());
         self.all = idxs.len() == self.ks.nshards();
+    }
+
+    /// Locks shards in ascending order. A shard that is busy while others
+    /// are already held is waited for in short slices: if a script is
+    /// meanwhile extending its lock set out of order (`extend`), everything
+    /// held is released and taken again after it, so that the two can
+    /// never wait for each other.
+    fn lock_in_order(&mut self, idxs: impl Iterator<Item = usize> + Clone) {
+        'again: loop {
+            for i in idxs.clone() {
+                if let Some(g) = self.ks.try_lock(i) {
+                    self.guards.push((i, g));
+                    continue;
+                }
+                if self.guards.is_empty() {
+                    // Holding nothing: nobody can be waiting for us.
+                    self.guards.push((i, self.ks.lock(i)));
+                    continue;
+                }
+                loop {
+                    if let Some(g) = self.ks.try_lock_for(i, Duration::from_micros(200)) {
+                        self.guards.push((i, g));
+                        break;
+                    }
+                    if EXTENDING.load(Ordering::SeqCst) != 0 {
+                        self.guards.clear();
+                        // Bounded by the script's own wait for a shard.
+                        while EXTENDING.load(Ordering::SeqCst) != 0 {
+                            std::thread::sleep(Duration::from_micros(50));
+                        }
+                        continue 'again;
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    /// Adds shard `idx` to the held set if it is not there yet, in any
+    /// order: scripts may reach keys they did not declare. Never deadlocks:
+    /// while it waits, ordered lockers holding other shards back off
+    /// (`lock_in_order`), single-shard holders never wait for another
+    /// shard, and the caller (one script at a time, `scripting::GATE`)
+    /// is the only one extending.
+    pub fn extend(&mut self, idx: usize) {
+        if self.all {
+            return;
+        }
+        let pos = match self.guards.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(_) => return,
+            Err(pos) => pos,
+        };
+        let g = match self.ks.try_lock(idx) {
+            Some(g) => g,
+            None => {
+                EXTENDING.fetch_add(1, Ordering::SeqCst);
+                let g = self.ks.lock(idx);
+                EXTENDING.fetch_sub(1, Ordering::SeqCst);
+                g
+            }
+        };
+        self.guards.insert(pos, (idx, g));
+        self.all = self.guards.len() == self.ks.nshards();
+    }
+
+    /// Holds shard `idx`.
+    pub fn holds(&self, idx: usize) -> bool {
+        self.all || self.guards.iter().any(|(i, _)| *i == idx)
     }
 
     /// Locks a single shard.
@@ -657,9 +733,7 @@ impl Locked {
 
     pub fn acquire_all(&mut self) {
         debug_assert!(self.guards.is_empty());
-        for i in 0..self.ks.nshards() {
-            self.guards.push((i, self.ks.lock(i)));
-        }
+        self.lock_in_order(0..self.ks.nshards());
         self.all = true;
     }
 
