@@ -419,28 +419,9 @@ fn repl_stream(c: &mut common::RawConn, idle: std::time::Duration) -> Vec<Vec<St
     cmds
 }
 
-/// Attaches to the replication stream like the Tcl suite's
-/// attach_to_replication_stream: SYNC, then skip the RDB payload.
+/// Attaches to the replication stream (SYNC, RDB skipped).
 fn attach_stream(port: u16) -> common::RawConn {
-    let mut c = common::RawConn::connect(port);
-    c.send_raw(b"SYNC\r\n");
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        std::io::Read::read_exact(&mut &*c.stream(), &mut b).unwrap();
-        if b[0] == b'\n' {
-            if line.is_empty() {
-                continue;
-            }
-            break;
-        }
-        line.push(b[0]);
-    }
-    let head = String::from_utf8(line).unwrap();
-    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
-    let mut rdb = vec![0u8; len];
-    std::io::Read::read_exact(&mut &*c.stream(), &mut rdb).unwrap();
-    c
+    common::attach_replication_stream(port).0
 }
 
 /// What MULTI/EXEC, PUBLISH, scripts (with redis.set_repl) and

@@ -247,26 +247,7 @@ fn partial_resync_after_link_kill() {
 #[test]
 fn sync_stream_format() {
     let master = Server::magpie(&["--repl-diskless-sync-delay", "0"]);
-    let mut c = master.conn();
-    c.send_raw(b"SYNC\r\n");
-    let head = {
-        let mut line = Vec::new();
-        let mut b = [0u8; 1];
-        loop {
-            std::io::Read::read_exact(&mut &*c.stream(), &mut b).unwrap();
-            if b[0] == b'\n' {
-                if line.is_empty() {
-                    continue;
-                }
-                break;
-            }
-            line.push(b[0]);
-        }
-        String::from_utf8(line).unwrap()
-    };
-    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
-    let mut rdb = vec![0u8; len];
-    std::io::Read::read_exact(&mut &*c.stream(), &mut rdb).unwrap();
+    let (mut c, rdb) = common::attach_replication_stream(master.port);
     assert_eq!(&rdb[..5], b"REDIS");
     let mut m = master.redis_conn();
     q(&mut m, &["SET", "foo", "bar", "EX", "100"]);

@@ -739,28 +739,7 @@ fn lua_debugger_protocol_edge_cases() {
 #[test]
 fn function_restore_is_propagated_verbatim() {
     let srv = Server::magpie(&["--repl-diskless-sync-delay", "0"]);
-    let mut repl = srv.conn();
-    repl.send_raw(b"SYNC\r\n");
-    // Skip the newlines sent while the image is produced, then the payload.
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        std::io::Read::read_exact(&mut &*repl.stream(), &mut b).unwrap();
-        if b[0] == b'\n' {
-            if line.is_empty() {
-                continue;
-            }
-            break;
-        }
-        line.push(b[0]);
-    }
-    let len: usize = String::from_utf8_lossy(&line)
-        .trim()
-        .trim_start_matches('$')
-        .parse()
-        .unwrap();
-    let mut rdb = vec![0u8; len];
-    std::io::Read::read_exact(&mut &*repl.stream(), &mut rdb).unwrap();
+    let (mut repl, _rdb) = common::attach_replication_stream(srv.port);
     let mut c = srv.conn();
     let lib = "#!lua name=test\nredis.register_function('test', function() return 'hello' end)";
     assert!(!common::is_error(&c.cmd(&[

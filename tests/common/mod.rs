@@ -1511,3 +1511,32 @@ macro_rules! diff_test {
         }
     };
 }
+
+/// Attaches to a server's replication stream as the Tcl suite's
+/// attach_to_replication_stream does: SYNC, skip the newlines sent while
+/// the image is produced, read the `$<len>` header and the RDB payload.
+/// Returns the connection (positioned at the command stream) and the RDB.
+pub fn attach_replication_stream(port: u16) -> (RawConn, Vec<u8>) {
+    let mut c = RawConn::connect(port);
+    c.send_raw(b"SYNC\r\n");
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        io::Read::read_exact(&mut &*c.stream(), &mut b).unwrap();
+        if b[0] == b'\n' {
+            if line.is_empty() {
+                continue;
+            }
+            break;
+        }
+        line.push(b[0]);
+    }
+    let len: usize = String::from_utf8_lossy(&line)
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .unwrap();
+    let mut rdb = vec![0u8; len];
+    io::Read::read_exact(&mut &*c.stream(), &mut rdb).unwrap();
+    (c, rdb)
+}
