@@ -790,3 +790,28 @@ fn set_repl_targets_the_aof_like_redis() {
         },
     );
 }
+
+/// Transactions queueing key-less scripts (EVAL ... 0, SCRIPT LOAD) run
+/// to completion, also under CLIENT PAUSE WRITE with no-writes scripts:
+/// the EXEC takes the script gate once for the whole transaction.
+#[test]
+fn multi_with_keyless_scripts_matches_redis() {
+    run_diff(
+        r##"
+set foo bar
+multi
+eval "return 12" 0
+eval "return redis.call('get','foo')" 0
+script load "return 1"
+eval "redis.call('set','k2','v'); return redis.call('get','k2')" 0
+exec
+get k2
+client pause 100000 write
+multi
+eval "#!lua flags=no-writes\nreturn 12" 0
+eval "#!lua flags=no-writes\nreturn redis.call('get','foo')" 0
+exec
+client unpause
+"##,
+    );
+}

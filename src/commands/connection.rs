@@ -873,8 +873,12 @@ fn exec_cmd(ctx: &mut Ctx) -> CmdResult {
         resolved.push(rt);
     }
     // A queued EVAL or SCRIPT uses the EVAL interpreter: its gate comes
-    // before the shard locks, as for a script run on its own.
+    // before the shard locks, as for a script run on its own. The whole
+    // transaction then holds every shard: a script may reach undeclared
+    // keys, and the queued commands run under the EXEC's locks (never
+    // taking the gate again, which would deadlock this thread).
     let _gate = gate.then(|| crate::scripting::GATE.lock());
+    all |= gate;
     // The watched keys' shards too: the WATCH check and the queue run
     // under one set of locks.
     for (_, k) in &ctx.cl.watched {

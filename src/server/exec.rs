@@ -425,9 +425,9 @@ fn is_paused_for(srv: &Server, cl: &Client, rt: &CmdRt, args: &[Bytes]) -> bool 
     }
     match &cl.multi {
         Some(q) if rt.spec.name == "exec" => q.iter().any(|a| {
-            srv.cmds
-                .resolve(a)
-                .is_ok_and(|r| r.write || r.may_replicate)
+            srv.cmds.resolve(a).is_ok_and(|r| {
+                (r.write || r.may_replicate) && !crate::commands::scripting::declared_no_writes(a)
+            })
         }),
         _ => false,
     }
