@@ -318,3 +318,30 @@ fn client_list_shows_tracking() {
     let r = a.cmd_str("CLIENT LIST");
     assert!(String::from_utf8_lossy(&r).contains("flags=P "));
 }
+
+/// A tracking client whose redirect target just ran QUIT gets
+/// `tracking-redir-broken` on the next invalidation, as with Redis, which
+/// frees a quitting client before serving anyone else.
+#[test]
+fn tracking_redirect_to_quit_client_is_broken() {
+    let srv = Server::magpie(&[]);
+    for round in 0..20 {
+        let mut target = srv.conn();
+        let id = String::from_utf8(target.cmd(&[b"CLIENT", b"ID"])).unwrap();
+        let id = id.trim().trim_start_matches(':').to_string();
+        let mut c = srv.conn();
+        c.cmd(&[b"HELLO", b"3"]);
+        let r = c.cmd(&[b"CLIENT", b"TRACKING", b"on", b"REDIRECT", id.as_bytes()]);
+        assert_eq!(r, b"+OK\r\n");
+        let key = format!("k{round}");
+        c.cmd(&[b"GET", key.as_bytes()]);
+        assert_eq!(target.cmd(&[b"QUIT"]), b"+OK\r\n");
+        let mut w = srv.conn();
+        w.cmd(&[b"SET", key.as_bytes(), b"v"]);
+        let push = String::from_utf8_lossy(&c.read_reply()).into_owned();
+        assert!(
+            push.contains("tracking-redir-broken"),
+            "round {round}: {push}"
+        );
+    }
+}

@@ -314,6 +314,7 @@ fn echo(ctx: &mut Ctx) -> CmdResult {
 fn quit(ctx: &mut Ctx) -> CmdResult {
     ctx.out.ok();
     ctx.cl.close_after_reply = true;
+    ctx.cl.h.set_flag(crate::server::client::F_CLOSING, true);
     Ok(())
 }
 

@@ -52,6 +52,10 @@ pub struct ClientHandle {
 pub const F_MONITOR: u32 = 1;
 pub const F_BLOCKED: u32 = 2;
 pub const F_NO_TOUCH: u32 = 4;
+/// QUIT ran: the connection closes once its reply is written. Redis frees
+/// such a client before serving anyone else, so other clients already see
+/// it gone (a tracking redirect to it is broken).
+pub const F_CLOSING: u32 = 8;
 
 impl ClientHandle {
     pub fn new(id: u64, addr: String, laddr: String, fd: i32) -> ClientHandle {

@@ -208,7 +208,12 @@ fn send(srv: &Server, c: &ClientHandle, current: u64, p: Payload) {
     let redir = c.track_redir.load(Ordering::Relaxed);
     let mut target: Option<Arc<ClientHandle>> = None;
     if redir != 0 {
-        let t = srv.clients.lock().get(&redir).cloned();
+        let t = srv
+            .clients
+            .lock()
+            .get(&redir)
+            .filter(|t| !t.has_flag(super::client::F_CLOSING))
+            .cloned();
         match t {
             Some(t) => target = Some(t),
             None => {
