@@ -122,13 +122,7 @@ pub fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value
         b'_' => Value::Nil,
         b'#' => Value::Boolean(line == b"t"),
         b',' => {
-            let s = std::str::from_utf8(line).unwrap_or("0");
-            let v = match s {
-                "inf" => f64::INFINITY,
-                "-inf" => f64::NEG_INFINITY,
-                "nan" => f64::NAN,
-                _ => s.parse().unwrap_or(0.0),
-            };
+            let v = resp_double(line);
             let t = lua.create_table()?;
             t.raw_set("double", v)?;
             Value::Table(t)
@@ -319,4 +313,15 @@ fn write_table(t: &Table, out: &mut Reply, resp: u8, depth: usize) -> Result<(),
         write_value(&v, out, resp, depth + 1)?;
     }
     Ok(())
+}
+
+/// The value of a RESP3 double reply's text (`inf`, `-inf`, `nan` or a number).
+pub fn resp_double(line: &[u8]) -> f64 {
+    let s = std::str::from_utf8(line).unwrap_or("0");
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        "nan" => f64::NAN,
+        _ => s.parse().unwrap_or(0.0),
+    }
 }

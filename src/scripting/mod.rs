@@ -837,13 +837,7 @@ unsafe fn push_resp(l: *mut mlua::ffi::lua_State, buf: &[u8], pos: &mut usize, d
         }
         b'#' => ffi::lua_pushboolean(l, (line == b"t") as i32),
         b',' => {
-            let s = std::str::from_utf8(line).unwrap_or("0");
-            let v = match s {
-                "inf" => f64::INFINITY,
-                "-inf" => f64::NEG_INFINITY,
-                "nan" => f64::NAN,
-                _ => s.parse().unwrap_or(0.0),
-            };
+            let v = convert::resp_double(line);
             ffi::lua_createtable(l, 0, 1);
             ffi::lua_pushnumber(l, v);
             ffi::lua_setfield(l, -2, c"double".as_ptr());
