@@ -357,46 +357,59 @@ fn bad_config_file_line_is_fatal() {
 #[test]
 fn config_file_is_read() {
     let dir = TempDir::new("conf");
-    let port = free_port();
-    let conf = dir.path().join("ok.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "# comment\nport {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n",
-            port,
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(magpie_bin())
-        .arg(&conf)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    // A server that exits at once lost a port race with another process
+    // (free_port's port was taken meanwhile): try again on a new port.
+    for _attempt in 0..3 {
+        let port = free_port();
+        let conf = dir.path().join("ok.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "# comment\nport {}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {}\n",
+                port,
+                dir.path().display()
+            ),
+        )
         .unwrap();
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut ok = false;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("server exited early: {}", st);
+        let mut child = Command::new(magpie_bin())
+            .arg(&conf)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut pong = None;
+        let mut exited = false;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                exited = true;
+                break;
+            }
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let mut c = RawConn::from_stream(s, Duration::from_secs(2));
+                pong = Some(c.cmd(&[b"PING"]));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let mut c = RawConn::from_stream(s, Duration::from_secs(2));
-            assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
-            ok = true;
-            break;
+        // The server is ours: make sure it is gone before asserting anything.
+        let still_ours = child.try_wait().ok().flatten().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        if exited || !still_ours {
+            continue;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            pong.as_deref(),
+            Some(&b"+PONG\r\n"[..]),
+            "server with config file on port {}",
+            port
+        );
+        return;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        ok,
-        "server with config file never listened on port {}",
-        port
-    );
+    panic!("server with a config file exited early three times");
 }
 
 #[test]
