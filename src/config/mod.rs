@@ -13,9 +13,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use parse::{
-    format_bytes, format_ubytes, glob_match, parse_ll, parse_mem, repr, split_args, strtoll_full,
-};
+use parse::{format_bytes, format_ubytes, glob_match, parse_mem, repr, split_args, strtoll_full};
 use table::{Directive, Kind, Special, DIRECTIVES};
 
 pub use table::{FILE_ONLY, HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE};
@@ -109,7 +107,8 @@ impl Kind {
                 }
             }
             Kind::Int { min, max } => {
-                let v = parse_ll(one()).ok_or("argument couldn't be parsed into an integer")?;
+                let v = crate::util::parse_i64(one())
+                    .ok_or("argument couldn't be parsed into an integer")?;
                 if v < min || v > max {
                     return Err(range_err(min, max));
                 }
@@ -144,7 +143,7 @@ impl Kind {
             Kind::MemOrPercent { max_percent } => {
                 let s = one();
                 if s.len() > 1 && s[s.len() - 1] == b'%' {
-                    if let Some(p) = parse_ll(&s[..s.len() - 1]) {
+                    if let Some(p) = crate::util::parse_i64(&s[..s.len() - 1]) {
                         if p >= 0 {
                             if p > max_percent {
                                 return Err(format!(
