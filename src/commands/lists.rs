@@ -121,30 +121,13 @@ fn del_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
     empty
 }
 
-/// Length of the list at `key` (0 if missing or not a list), no side effects.
-fn peek_len(ctx: &mut Ctx, key: &[u8]) -> usize {
-    let now = ctx.now;
-    let (d, _) = ctx.lk.db(ctx.cl.db, key);
-    match d.dict.get(key) {
-        Some(e) if e.expire == 0 || e.expire > now => match &e.val {
-            Value::List(l) => l.len(),
-            _ => 0,
-        },
-        _ => 0,
-    }
-}
-
 /// Passes a wake-up on to the next waiter of each of `keys` that still
 /// holds elements (see the module docs).
 fn pass_on(ctx: &mut Ctx, keys: &[Bytes]) {
-    for (i, k) in keys.iter().enumerate() {
-        if keys[..i].contains(k) {
-            continue;
-        }
-        if peek_len(ctx, k) > 0 {
-            ctx.signal_ready(k, 1);
-        }
-    }
+    ctx.pass_on(keys, |v| match v {
+        Value::List(l) => l.len(),
+        _ => 0,
+    });
 }
 
 /// LEFT/RIGHT: true for the head.

@@ -232,6 +232,26 @@ impl<'a> Ctx<'a> {
         self.lk.shard(key).signal_ready(db, key, n);
     }
 
+    /// Passes a wake-up on to the next waiter of each distinct key of `keys`
+    /// that still holds elements of the awaited type: `len` gives a value's
+    /// element count, 0 for another type. No side effects on the keys.
+    pub fn pass_on(&mut self, keys: &[Bytes], len: fn(&crate::store::Value) -> usize) {
+        let now = self.now;
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].contains(k) {
+                continue;
+            }
+            let (d, _) = self.lk.db(self.cl.db, k);
+            let held = match d.dict.get(k) {
+                Some(e) if e.expire == 0 || e.expire > now => len(&e.val),
+                _ => 0,
+            };
+            if held > 0 {
+                self.signal_ready(k, 1);
+            }
+        }
+    }
+
     /// Blocks the client on `keys` (all of them locked by this command)
     /// until one is signalled or the deadline passes. Inside MULTI/EXEC a
     /// blocking command cannot wait: it gets its timeout reply at once.

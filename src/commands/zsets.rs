@@ -189,29 +189,13 @@ pub fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) -> 
     n
 }
 
-/// Length of the sorted set at `key` (0 if missing or another type), no side effects.
-fn peek_len(ctx: &mut Ctx, key: &[u8]) -> usize {
-    let now = ctx.now;
-    let (d, _) = ctx.lk.db(ctx.cl.db, key);
-    match d.dict.get(key) {
-        Some(e) if e.expire == 0 || e.expire > now => match &e.val {
-            Value::ZSet(z) => z.len(),
-            _ => 0,
-        },
-        _ => 0,
-    }
-}
-
-/// Passes a wake-up on to the next waiter of each of `keys` that still holds elements.
+/// Passes a wake-up on to the next waiter of each of `keys` that still
+/// holds elements (see the module docs).
 fn pass_on(ctx: &mut Ctx, keys: &[Bytes]) {
-    for (i, k) in keys.iter().enumerate() {
-        if keys[..i].contains(k) {
-            continue;
-        }
-        if peek_len(ctx, k) > 0 {
-            ctx.signal_ready(k, 1);
-        }
-    }
+    ctx.pass_on(keys, |v| match v {
+        Value::ZSet(z) => z.len(),
+        _ => 0,
+    });
 }
 
 thread_local! {
