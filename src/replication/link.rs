@@ -11,7 +11,7 @@
 
 use super::{LinkState, STATE};
 use crate::protocol::{Parser, Reply};
-use crate::server::client::{Client, ClientHandle, ReplyMode};
+use crate::server::client::{Client, ClientHandle};
 use crate::server::exec::{self, Flow};
 use crate::server::{log, Server};
 use crate::store::Locked;
@@ -432,22 +432,7 @@ fn master_client(srv: &'static Server, host: &str, db: usize) -> Client {
     let id = super::next_client_id();
     let h = Arc::new(ClientHandle::new(id, host.to_string(), String::new(), -1));
     let _ = srv;
-    let mut cl = Client {
-        h,
-        db: 0,
-        authenticated: true,
-        multi: None,
-        in_exec: false,
-        multi_error: false,
-        reply_mode: ReplyMode::On,
-        close_after_reply: false,
-        no_touch: false,
-        push_tx: tx,
-        subs: Default::default(),
-        watched: Vec::new(),
-        watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        lua_debug: false,
-    };
+    let mut cl = Client::new(h, tx, true);
     cl.select(db);
     cl
 }

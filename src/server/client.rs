@@ -274,6 +274,31 @@ impl Subscriptions {
 }
 
 impl Client {
+    /// A client in database 0 with no transaction, subscription or watch,
+    /// whose pushed messages go to `push_tx`.
+    pub fn new(
+        h: Arc<ClientHandle>,
+        push_tx: tokio::sync::mpsc::UnboundedSender<Bytes>,
+        authenticated: bool,
+    ) -> Client {
+        Client {
+            h,
+            db: 0,
+            authenticated,
+            multi: None,
+            in_exec: false,
+            multi_error: false,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            no_touch: false,
+            push_tx,
+            subs: Default::default(),
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            lua_debug: false,
+        }
+    }
+
     pub fn select(&mut self, db: usize) {
         self.db = db;
         self.h.db.store(db, Ordering::Relaxed);

@@ -2,7 +2,7 @@
 //! parses every complete request in the buffer, executes them, and writes
 //! all their replies back in one write (pipelining with batched writes).
 
-use super::client::{Client, ClientHandle, ReplyMode, F_BLOCKED};
+use super::client::{Client, ClientHandle, F_BLOCKED};
 use super::exec::{self, Flow};
 use super::{log, Server};
 use crate::protocol::{Parser, Reply};
@@ -137,22 +137,11 @@ pub fn check_timeouts(srv: &Server) {
 async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandle>) {
     let (push_tx, mut push_rx) = tokio::sync::mpsc::unbounded_channel();
     let _ = h.push.set(push_tx.clone());
-    let mut cl = Client {
-        h: h.clone(),
-        db: 0,
-        authenticated: !srv.hot.auth_required.load(Ordering::Relaxed),
-        multi: None,
-        in_exec: false,
-        multi_error: false,
-        reply_mode: ReplyMode::On,
-        close_after_reply: false,
-        no_touch: false,
+    let mut cl = Client::new(
+        h.clone(),
         push_tx,
-        subs: Default::default(),
-        watched: Vec::new(),
-        watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        lua_debug: false,
-    };
+        !srv.hot.auth_required.load(Ordering::Relaxed),
+    );
     let mut parser = Parser::new(srv.hot.proto_max_bulk_len.load(Ordering::Relaxed));
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = Reply::new(2);

@@ -146,22 +146,13 @@ pub fn load_all(
 /// (as inside EXEC), replies are discarded.
 fn fake_client() -> Client {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    Client {
-        h: Arc::new(ClientHandle::new(u64::MAX, "".into(), "".into(), -1)),
-        db: 0,
-        authenticated: true,
-        in_exec: true,
-        multi: None,
-        multi_error: false,
-        reply_mode: crate::server::client::ReplyMode::On,
-        close_after_reply: false,
-        no_touch: false,
-        push_tx: tx,
-        subs: Default::default(),
-        watched: Vec::new(),
-        watch_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        lua_debug: false,
-    }
+    let mut cl = Client::new(
+        Arc::new(ClientHandle::new(u64::MAX, "".into(), "".into(), -1)),
+        tx,
+        true,
+    );
+    cl.in_exec = true;
+    cl
 }
 
 enum Parse {
