@@ -815,3 +815,110 @@ client unpause
 "##,
     );
 }
+
+/// What MONITOR shows of scripts and redacted commands, against redis-server:
+/// EVAL and FCALL before the commands they run, those marked `lua`, the
+/// passwords of MIGRATE AUTH/AUTH2 redacted; and a read-only script may not
+/// PUBLISH (a may-replicate command). Timestamps and client addresses are
+/// cut off before comparing.
+#[test]
+fn monitor_shows_scripts_and_redacts_like_redis() {
+    fn run(kind: common::Kind) -> (Vec<String>, Vec<Vec<u8>>) {
+        let srv = Server::of_kind(kind, &[]);
+        let mut c = srv.conn();
+        let lib = "#!lua name=t\nredis.register_function('f', function() return redis.call('set', 'foo', 'bar') end)";
+        assert_eq!(
+            c.cmd(&[b"FUNCTION", b"LOAD", lib.as_bytes()]),
+            b"$1\r\nt\r\n"
+        );
+        let mut m = srv.conn();
+        assert_eq!(m.cmd(&[b"MONITOR"]), b"+OK\r\n");
+        let mut replies = Vec::new();
+        let cmds: &[&[&[u8]]] = &[
+            &[
+                b"EVAL",
+                b"redis.call('set',KEYS[1],ARGV[1])",
+                b"1",
+                b"foo",
+                b"bar",
+            ],
+            &[b"EVAL", b"syntax error here", b"0"],
+            &[b"FCALL", b"f", b"0"],
+            &[b"MIGRATE", b"127.0.0.1", b"1", b"nokey", b"9", b"5000"],
+            &[
+                b"MIGRATE",
+                b"127.0.0.1",
+                b"1",
+                b"nokey",
+                b"9",
+                b"5000",
+                b"COPY",
+                b"AUTH",
+                b"secret",
+            ],
+            &[
+                b"MIGRATE",
+                b"127.0.0.1",
+                b"1",
+                b"nokey",
+                b"9",
+                b"5000",
+                b"REPLACE",
+                b"AUTH2",
+                b"user",
+                b"secret",
+            ],
+            &[
+                b"MIGRATE",
+                b"127.0.0.1",
+                b"1",
+                b"",
+                b"9",
+                b"5000",
+                b"AUTH",
+                b"secret",
+                b"KEYS",
+                b"auth",
+                b"other",
+            ],
+            &[b"EVAL_RO", b"return redis.call('publish','ch','msg')", b"0"],
+            &[b"PING"],
+        ];
+        for args in cmds {
+            let mut r = c.cmd(args);
+            // Script errors name the script by its SHA: keep the message.
+            if let Some(p) = r.windows(8).position(|w| w == b" script:") {
+                r.truncate(p);
+            }
+            replies.push(r);
+        }
+        let mut lines = Vec::new();
+        loop {
+            let r = String::from_utf8(m.read_reply()).unwrap();
+            // "+<secs>.<usecs> [<db> <addr>] args": keep the db, whether it is
+            // `lua`, and the arguments.
+            let (_, rest) = r.split_once(" [").unwrap();
+            let (src, args) = rest.split_once("] ").unwrap();
+            let (db, addr) = src.split_once(' ').unwrap();
+            let who = if addr == "lua" { "lua" } else { "client" };
+            let args = args.trim_end().to_string();
+            let done = args == "\"PING\"";
+            lines.push(format!("{} {} {}", db, who, args));
+            if done {
+                break;
+            }
+        }
+        (lines, replies)
+    }
+    let (m_lines, m_replies) = run(common::Kind::Magpie);
+    let (r_lines, r_replies) = run(common::Kind::Redis);
+    let text = |v: &[Vec<u8>]| {
+        v.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(text(&m_replies), text(&r_replies));
+    assert_eq!(m_lines, r_lines);
+    assert!(r_lines.iter().any(|l| l.contains("(redacted)")));
+    assert!(r_lines.iter().any(|l| l.starts_with("0 lua")));
+}

@@ -372,6 +372,9 @@ pub struct CmdRt {
     /// EVAL and friends take `scripting::GATE` before any shard lock (an
     /// EVAL script locks its declared keys and extends its locks).
     pub eval_gate: bool,
+    /// EVAL and FCALL show in MONITOR before the commands they run (other
+    /// commands after they ran, with their arguments redacted).
+    pub monitor_first: bool,
 }
 
 impl CmdRt {
@@ -442,6 +445,11 @@ fn leak_rt(spec: &'static Cmd, parent: Option<&'static CmdRt>) -> &'static CmdRt
         allow_busy: spec.has_flag("allow_busy"),
         eval_gate: parent.is_none()
             && matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"),
+        monitor_first: parent.is_none()
+            && matches!(
+                spec.name,
+                "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+            ),
     }));
     // Subcommands need a 'static parent: build them after leaking.
     let parent_ref: &'static CmdRt = unsafe { &*(rt as *const CmdRt) };

@@ -166,6 +166,12 @@ thread_local! {
     static CALL_BUFS: std::cell::RefCell<CallBufs> = std::cell::RefCell::new(CallBufs::default());
 }
 
+/// True while a script runs on this thread (its commands show as `lua` in
+/// MONITOR).
+pub fn running_here() -> bool {
+    CUR.with(|c| !c.get().is_null())
+}
+
 fn cur<'a>() -> Option<&'a mut RunCtx> {
     let p = CUR.with(|c| c.get());
     if p.is_null() {
@@ -1328,10 +1334,10 @@ fn run_command(argv: &[Bytes]) -> Result<(), (String, bool)> {
             name
         ));
     }
-    if rt.write {
-        if c.ro {
-            return reject("ERR Write commands are not allowed from read-only scripts.");
-        }
+    // A read-only script may not run may-replicate commands either (such
+    // as PUBLISH), which also lets it run during CLIENT PAUSE WRITE.
+    if c.ro && (rt.write || rt.may_replicate) {
+        return reject("ERR Write commands are not allowed from read-only scripts.");
     }
     // Once the script wrote, server state (disk errors, replicas) can no
     // longer fail it halfway (Redis's SCRIPT_WRITE_DIRTY).

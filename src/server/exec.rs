@@ -492,6 +492,9 @@ pub fn call(
         None => srv.clock.wall_ms(start),
     };
     stats_before(srv, rt);
+    if rt.monitor_first && srv.monitor_count.load(Ordering::Relaxed) != 0 {
+        feed_monitors(srv, cl, args);
+    }
     let mut ctx = Ctx::new(srv, cl, args, out, lk, now, rt);
     if !already && super::tracking::active() {
         super::tracking::set_outer(rt, args);
@@ -567,7 +570,7 @@ pub fn call(
         slowlog_push(srv, cl, args, dur as i64, now);
     }
     if srv.monitor_count.load(Ordering::Relaxed) != 0 && !rt.skip_monitor {
-        feed_monitors(srv, cl, args, now);
+        feed_monitors(srv, cl, args);
     }
     if !already {
         // Pushes for this client (invalidations, subscription replies
@@ -634,8 +637,8 @@ fn slowlog_push(srv: &Server, cl: &Client, args: &[Bytes], dur: i64, now: i64) {
     }
 }
 
-fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
-    let _ = now;
+/// Sends one command line to every MONITOR client except `cl` itself.
+pub fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes]) {
     let us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -645,7 +648,11 @@ fn feed_monitors(srv: &Server, cl: &Client, args: &[Bytes], now: i64) {
         us / 1_000_000,
         us % 1_000_000,
         cl.db,
-        cl.h.addr
+        if crate::scripting::running_here() {
+            "lua"
+        } else {
+            &cl.h.addr
+        }
     );
     for (i, a) in args.iter().enumerate() {
         line.push_str(" \"");
@@ -683,6 +690,30 @@ fn redacted(args: &[Bytes], i: usize) -> bool {
     }
     if args[0].eq_ignore_ascii_case(b"auth") {
         return true;
+    }
+    if args[0].eq_ignore_ascii_case(b"migrate") {
+        // MIGRATE host port key db timeout [COPY] [REPLACE] [AUTH password]
+        // [AUTH2 username password] [KEYS key ...]
+        let mut j = 6;
+        while j < args.len() {
+            let a = &args[j];
+            if a.eq_ignore_ascii_case(b"auth") {
+                if i == j + 1 {
+                    return true;
+                }
+                j += 2;
+            } else if a.eq_ignore_ascii_case(b"auth2") {
+                if i == j + 1 || i == j + 2 {
+                    return true;
+                }
+                j += 3;
+            } else if a.eq_ignore_ascii_case(b"keys") {
+                return false;
+            } else {
+                j += 1;
+            }
+        }
+        return false;
     }
     if args[0].eq_ignore_ascii_case(b"hello") {
         return (2..i).any(|j| {
