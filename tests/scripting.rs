@@ -834,58 +834,21 @@ fn monitor_shows_scripts_and_redacts_like_redis() {
         let mut m = srv.conn();
         assert_eq!(m.cmd(&[b"MONITOR"]), b"+OK\r\n");
         let mut replies = Vec::new();
-        let cmds: &[&[&[u8]]] = &[
-            &[
-                b"EVAL",
-                b"redis.call('set',KEYS[1],ARGV[1])",
-                b"1",
-                b"foo",
-                b"bar",
-            ],
-            &[b"EVAL", b"syntax error here", b"0"],
-            &[b"FCALL", b"f", b"0"],
-            &[b"MIGRATE", b"127.0.0.1", b"1", b"nokey", b"9", b"5000"],
-            &[
-                b"MIGRATE",
-                b"127.0.0.1",
-                b"1",
-                b"nokey",
-                b"9",
-                b"5000",
-                b"COPY",
-                b"AUTH",
-                b"secret",
-            ],
-            &[
-                b"MIGRATE",
-                b"127.0.0.1",
-                b"1",
-                b"nokey",
-                b"9",
-                b"5000",
-                b"REPLACE",
-                b"AUTH2",
-                b"user",
-                b"secret",
-            ],
-            &[
-                b"MIGRATE",
-                b"127.0.0.1",
-                b"1",
-                b"",
-                b"9",
-                b"5000",
-                b"AUTH",
-                b"secret",
-                b"KEYS",
-                b"auth",
-                b"other",
-            ],
-            &[b"EVAL_RO", b"return redis.call('publish','ch','msg')", b"0"],
-            &[b"PING"],
+        // One command per line, arguments separated by '|'.
+        let cmds = [
+            "EVAL|redis.call('set',KEYS[1],ARGV[1])|1|foo|bar",
+            "EVAL|syntax error here|0",
+            "FCALL|f|0",
+            "MIGRATE|127.0.0.1|1|nokey|9|5000",
+            "MIGRATE|127.0.0.1|1|nokey|9|5000|COPY|AUTH|secret",
+            "MIGRATE|127.0.0.1|1|nokey|9|5000|REPLACE|AUTH2|user|secret",
+            "MIGRATE|127.0.0.1|1||9|5000|AUTH|secret|KEYS|auth|other",
+            "EVAL_RO|return redis.call('publish','ch','msg')|0",
+            "PING",
         ];
-        for args in cmds {
-            let mut r = c.cmd(args);
+        for line in cmds {
+            let args: Vec<&[u8]> = line.split('|').map(str::as_bytes).collect();
+            let mut r = c.cmd(&args);
             // Script errors name the script by its SHA: keep the message.
             if let Some(p) = r.windows(8).position(|w| w == b" script:") {
                 r.truncate(p);
