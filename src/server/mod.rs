@@ -695,7 +695,9 @@ async fn cron(srv: &'static Server) {
         }
         // The final save blocks: hand this worker's queue and the I/O
         // driver to another thread meanwhile (so a second SIGINT is seen).
-        if tokio::runtime::Handle::current().runtime_flavor()
+        // Only then: every hand-off moves the worker to another thread.
+        if !srv.shutdown_asap.load(Ordering::SeqCst) {
+        } else if tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread
         {
             tokio::task::block_in_place(|| srv.shutdown_on_signal());
