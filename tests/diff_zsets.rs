@@ -548,3 +548,43 @@ fn large_skiplist() {
     );
     common::run_diff(&script);
 }
+
+/// A client blocked on a key is woken by a push inside MULTI, but by EXEC's
+/// end the key holds a string: Redis leaves it blocked (no WRONGTYPE), and
+/// serves it from the next push. Same replies as redis-server, for sorted
+/// sets and lists.
+#[test]
+fn woken_pop_ignores_key_that_became_another_type() {
+    let cases: [(&[&str], &str, &str); 3] = [
+        (&["BZPOPMIN", "k", "0"], "ZADD k 0 foo", "ZADD k 1 bar"),
+        (
+            &["BZMPOP", "0", "1", "k", "MIN"],
+            "ZADD k 0 foo",
+            "ZADD k 1 bar",
+        ),
+        (&["BLPOP", "k", "0"], "LPUSH k foo", "LPUSH k bar"),
+    ];
+    for (block, push1, push2) in cases {
+        let mut got = Vec::new();
+        for kind in [common::Kind::Magpie, common::Kind::Redis] {
+            let srv = common::Server::of_kind(kind, &[]);
+            let mut b = srv.conn();
+            let mut c = srv.conn();
+            let args: Vec<&[u8]> = block.iter().map(|a| a.as_bytes()).collect();
+            b.send_cmd(&args);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !String::from_utf8_lossy(&c.cmd(&[b"INFO", b"clients"]))
+                .contains("blocked_clients:1")
+            {
+                assert!(std::time::Instant::now() < deadline, "never blocked");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            for line in ["MULTI", push1, "DEL k", "SET k foo", "EXEC", "DEL k", push2] {
+                c.cmd_str(line);
+            }
+            got.push(String::from_utf8_lossy(&b.read_reply()).into_owned());
+        }
+        assert!(!got[1].starts_with('-'), "redis: {}", got[1]);
+        assert_eq!(got[0], got[1], "{:?}", block);
+    }
+}

@@ -10,8 +10,7 @@
 //! destination type) does not swallow the wake-up.
 
 use super::{
-    lookup_read, parse_timeout, Cmd, CmdErr, CmdResult, Ctx, TimeoutReply, NOT_INT, NO_KEY, SYNTAX,
-    WRONGTYPE,
+    lookup_read, parse_timeout, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX, WRONGTYPE,
 };
 use crate::config::{NOTIFY_GENERIC, NOTIFY_LIST};
 use crate::protocol::Reply;
@@ -741,39 +740,10 @@ fn lmpop(ctx: &mut Ctx) -> CmdResult {
 // Blocking commands
 // ---------------------------------------------------------------------------
 
-/// Clients blocked by a list command: client id -> (address of the
-/// blocked request's arguments, original deadline). The connection re-runs
-/// the very same argument vector when a key is signalled, so a run whose
-/// arguments sit at the recorded address before the deadline is a re-run.
-/// Redis serves a woken client only from keys that hold lists: a key that
-/// now holds another type leaves it blocked instead of failing it.
-static BLOCKED: parking_lot::Mutex<std::collections::BTreeMap<u64, (usize, Option<i64>)>> =
-    parking_lot::Mutex::new(std::collections::BTreeMap::new());
-
-/// Some(original deadline) if this run re-executes a blocked command.
-fn take_rerun(ctx: &Ctx) -> Option<Option<i64>> {
-    let (addr, deadline) = BLOCKED.lock().remove(&ctx.cl.h.id)?;
-    let live = deadline.map_or(true, |d| ctx.now < d);
-    (addr == ctx.args.as_ptr() as usize && live).then_some(deadline)
-}
-
-/// Blocks on `keys` (or answers the timeout reply at once inside MULTI).
-fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<i64>) -> CmdResult {
-    if !ctx.cl.in_exec {
-        let mut m = BLOCKED.lock();
-        if m.len() > 4096 {
-            let now = ctx.now;
-            m.retain(|_, (_, d)| d.map_or(true, |d| d > now));
-        }
-        m.insert(ctx.cl.h.id, (ctx.args.as_ptr() as usize, deadline));
-    }
-    ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray)
-}
-
 fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
     let args = ctx.args;
     let deadline = timeout_arg(&args[args.len() - 1], ctx.now)?;
-    let rerun = take_rerun(ctx);
+    let rerun = ctx.take_rerun();
     let keys = &args[1..args.len() - 1];
     let (now, lru) = (ctx.now, ctx.lru_now());
     let dbi = ctx.cl.db;
@@ -798,7 +768,7 @@ fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
         pass_on(ctx, keys);
         return Ok(());
     }
-    block(ctx, keys, rerun.unwrap_or(deadline))
+    ctx.block_pop(keys, rerun.unwrap_or(deadline))
 }
 
 fn blpop(ctx: &mut Ctx) -> CmdResult {
@@ -811,7 +781,7 @@ fn brpop(ctx: &mut Ctx) -> CmdResult {
 fn bmove(ctx: &mut Ctx, from: bool, to: bool, deadline: Option<i64>) -> CmdResult {
     let args = ctx.args;
     let keys = &args[1..3];
-    let rerun = take_rerun(ctx);
+    let rerun = ctx.take_rerun();
     match move_one(ctx, &args[1], &args[2], from, to, rerun.is_some()) {
         Ok(true) => {
             pass_on(ctx, &keys[..1]);
@@ -824,7 +794,7 @@ fn bmove(ctx: &mut Ctx, from: bool, to: bool, deadline: Option<i64>) -> CmdResul
                 ctx.out.null();
                 return Ok(());
             }
-            block(ctx, &keys[..1], rerun.unwrap_or(deadline))
+            ctx.block_pop(&keys[..1], rerun.unwrap_or(deadline))
         }
         Err(e) => {
             pass_on(ctx, &keys[..1]);
@@ -851,13 +821,13 @@ fn blmpop(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let m = parse_mpop(args, 2)?;
     let keys = &args[m.first..m.first + m.numkeys];
-    let rerun = take_rerun(ctx);
+    let rerun = ctx.take_rerun();
     match mpop_serve(ctx, &m, rerun.is_some()) {
         Ok(true) => {
             pass_on(ctx, keys);
             Ok(())
         }
-        Ok(false) => block(ctx, keys, rerun.unwrap_or(deadline)),
+        Ok(false) => ctx.block_pop(keys, rerun.unwrap_or(deadline)),
         Err(e) => {
             pass_on(ctx, keys);
             Err(e)

@@ -8,8 +8,8 @@
 //! holds elements, as the list commands do.
 
 use super::{
-    lookup_read, parse_timeout, Access, Cmd, CmdErr, CmdResult, Ctx, TimeoutReply, NOT_FLOAT,
-    NOT_INT, SYNTAX, WRONGTYPE,
+    lookup_read, parse_timeout, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, SYNTAX,
+    WRONGTYPE,
 };
 use crate::config::{NOTIFY_GENERIC, NOTIFY_ZSET};
 use crate::protocol::Reply;
@@ -1012,11 +1012,14 @@ fn zpopmax(ctx: &mut Ctx) -> CmdResult {
 fn bzpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     let args = ctx.args;
     let deadline = parse_timeout(&args[args.len() - 1], ctx.now, false)?;
+    let rerun = ctx.take_rerun();
     let keys = &args[1..args.len() - 1];
     for key in keys {
         let len = match zwrite_ctx(ctx, key) {
             Ok(Some(z)) => z.len(),
             Ok(None) => continue,
+            // A woken client ignores keys that hold another type now.
+            Err(_) if rerun.is_some() => continue,
             Err(e) => {
                 pass_on(ctx, keys);
                 return Err(e);
@@ -1033,7 +1036,7 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         pass_on(ctx, keys);
         return Ok(());
     }
-    ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray)
+    ctx.block_pop(keys, rerun.unwrap_or(deadline))
 }
 
 fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
@@ -1098,10 +1101,17 @@ fn mpop_generic(ctx: &mut Ctx, nk_at: usize, deadline: Option<Option<i64>>) -> C
     }
     let count = count.unwrap_or(1) as usize;
     let keys = &args[first..first + numkeys];
+    let rerun = if deadline.is_some() {
+        ctx.take_rerun()
+    } else {
+        None
+    };
     for key in keys {
         let len = match zwrite_ctx(ctx, key) {
             Ok(Some(z)) => z.len(),
             Ok(None) => continue,
+            // A woken client ignores keys that hold another type now.
+            Err(_) if rerun.is_some() => continue,
             Err(e) => {
                 if deadline.is_some() {
                     pass_on(ctx, keys);
@@ -1127,7 +1137,7 @@ fn mpop_generic(ctx: &mut Ctx, nk_at: usize, deadline: Option<Option<i64>>) -> C
         return Ok(());
     }
     match deadline {
-        Some(d) => ctx.block_on(keys.to_vec(), d, TimeoutReply::NullArray),
+        Some(d) => ctx.block_pop(keys, rerun.unwrap_or(d)),
         None => {
             ctx.out.null_array();
             Ok(())
