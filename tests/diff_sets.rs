@@ -663,3 +663,31 @@ SMOVE d e 12
 SMEMBERS e
 SMEMBERS d
 "#);
+
+// SMOVE of a member the destination already holds leaves the destination
+// unchanged: a transaction WATCHing it still runs; one WATCHing the source
+// fails.
+diff_test!(
+    smove_touches_only_changed_keys,
+    r#"
+SADD src{t} a b x
+SADD dst{t} a
+WATCH dst{t}
+MULTI
+SADD dst{t} c
+!conn=1 SMOVE src{t} dst{t} a
+EXEC
+SCARD dst{t}
+WATCH src{t}
+MULTI
+SADD dst{t} d
+!conn=1 SMOVE src{t} dst{t} b
+EXEC
+WATCH dst{t}
+MULTI
+SADD dst{t} e
+!conn=1 SMOVE src{t} dst{t} x
+EXEC
+!sort SMEMBERS dst{t}
+"#
+);

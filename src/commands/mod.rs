@@ -88,6 +88,10 @@ pub struct Ctx<'a> {
     pub cmd: &'static CmdRt,
     /// Keys written by this command (server dirty counter, WATCH, notifications).
     pub dirty: u64,
+    /// Key arguments (bit i: argument i) this write left unchanged, so that
+    /// WATCH does not see them modified (SMOVE into a set that already holds
+    /// the member).
+    pub unchanged_keys: u64,
     /// Set by a blocking command that found nothing to serve.
     pub block: Option<BlockReq>,
     /// Keyspace events raised by this command, delivered after it completes.
@@ -114,6 +118,7 @@ impl<'a> Ctx<'a> {
             now,
             cmd,
             dirty: 0,
+            unchanged_keys: 0,
             block: None,
             events: Vec::new(),
         }

@@ -290,6 +290,8 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     if d.add(&m, max) {
         ctx.dirty += 1;
         ctx.notify(NOTIFY_SET, "sadd", &dst);
+    } else {
+        ctx.unchanged_keys |= 1 << 2;
     }
     ctx.out.int(1);
     Ok(())

@@ -334,7 +334,7 @@ fn denies_oom(srv: &Server, cl: &Client, rt: &CmdRt) -> bool {
 /// key spec names. FLUSHDB, FLUSHALL and SWAPDB mark watchers themselves
 /// (before the data changes); other whole-keyspace writers that name no
 /// keys (DEBUG RELOAD...) invalidate every watch on the databases they hold.
-fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
+fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize, unchanged: u64) {
     if runs_commands(rt) {
         // Scripts and functions lock every shard, but the commands they run
         // touched exactly the keys they wrote.
@@ -357,6 +357,9 @@ fn touch_watched_keys(lk: &mut Locked, rt: &CmdRt, args: &[Bytes], db: usize) {
         return;
     }
     rt.spec.each_key(args, |i| {
+        if i < 64 && unchanged & (1 << i) != 0 {
+            return;
+        }
         if let Some(k) = args.get(i) {
             lk.shard(k).touch_watched(db, k);
         }
@@ -504,6 +507,7 @@ pub fn call(
     crate::store::events::drain_into(&mut ctx.events);
     crate::store::events::end(nested);
     let dirty = ctx.dirty;
+    let unchanged = ctx.unchanged_keys;
     let block = ctx.block.take();
     // XREAD/XREADGROUP clients blocked on a key that another command deleted, overwrote or renamed re-evaluate (Redis 7.0).
     if rt.write && crate::commands::streams::stream_readers_blocked() {
@@ -513,7 +517,7 @@ pub fn call(
     // Nobody watches anything (the count only grows under a shard lock,
     // which this command holds for its keys): no watcher to mark.
     if dirty > 0 && crate::store::watching() {
-        touch_watched_keys(lk, rt, args, cl.db);
+        touch_watched_keys(lk, rt, args, cl.db, unchanged);
     }
     if crate::store::watching() {
         // Keys removed by lazy expiry are modified for their watchers.
