@@ -396,10 +396,17 @@ struct GlobalsArgs<'a> {
 /// Sets the globals KEYS and ARGV (raw sets, as Redis), run through
 /// lua_cpcall so a memory error is caught.
 unsafe extern "C-unwind" fn set_globals_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    let a = &*(mlua::ffi::lua_touserdata(l, 1) as *const GlobalsArgs);
+    mlua::ffi::lua_settop(l, 0);
+    push_keys_argv(l, a.keys, a.argv);
+    0
+}
+
+/// Sets the globals KEYS and ARGV (raw sets, as Redis), leaving the stack as
+/// it found it. Must run inside a protected call: allocation may raise.
+unsafe fn push_keys_argv(l: *mut mlua::ffi::lua_State, keys: &[Bytes], argv: &[Bytes]) {
     use mlua::ffi;
-    let a = &*(ffi::lua_touserdata(l, 1) as *const GlobalsArgs);
-    ffi::lua_settop(l, 0);
-    for (name, items) in [(c"KEYS", a.keys), (c"ARGV", a.argv)] {
+    for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
         ffi::lua_pushstring(l, name.as_ptr());
         ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
         for (i, it) in items.iter().enumerate() {
@@ -408,7 +415,6 @@ unsafe extern "C-unwind" fn set_globals_c(l: *mut mlua::ffi::lua_State) -> std::
         }
         ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
     }
-    0
 }
 
 fn err_text(e: &mlua::Error) -> (String, bool) {
@@ -649,21 +655,11 @@ impl Vm {
     /// Sets the globals KEYS and ARGV of an EVAL (raw sets, as Redis), built
     /// in one protected call instead of one per element.
     pub fn set_keys_argv(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
-        use mlua::ffi;
         // SAFETY: the closure only pushes and pops what it balances itself,
         // inside mlua's protected call (a memory error unwinds through Lua).
         unsafe {
-            self.lua.exec_raw::<()>((), |l| {
-                for (name, items) in [(c"KEYS", keys), (c"ARGV", argv)] {
-                    ffi::lua_pushstring(l, name.as_ptr());
-                    ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as i32, 0);
-                    for (i, a) in items.iter().enumerate() {
-                        ffi::lua_pushlstring(l, a.as_ptr() as *const std::os::raw::c_char, a.len());
-                        ffi::lua_rawseti(l, -2, (i + 1) as ffi::lua_Integer);
-                    }
-                    ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
-                }
-            })
+            self.lua
+                .exec_raw::<()>((), |l| push_keys_argv(l, keys, argv))
         }
     }
 
