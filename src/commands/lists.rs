@@ -10,7 +10,8 @@
 //! destination type) does not swallow the wake-up.
 
 use super::{
-    lookup_read, parse_timeout, Cmd, CmdErr, CmdResult, Ctx, NOT_INT, NO_KEY, SYNTAX, WRONGTYPE,
+    lookup_read, parse_timeout, Cmd, CmdErr, CmdResult, Ctx, TimeoutReply, NOT_INT, NO_KEY, SYNTAX,
+    WRONGTYPE,
 };
 use crate::config::{NOTIFY_GENERIC, NOTIFY_LIST};
 use crate::protocol::Reply;
@@ -768,7 +769,11 @@ fn bpop(ctx: &mut Ctx, head: bool) -> CmdResult {
         pass_on(ctx, keys);
         return Ok(());
     }
-    ctx.block_pop(keys, rerun.unwrap_or(deadline))
+    ctx.block_on(
+        keys.to_vec(),
+        rerun.unwrap_or(deadline),
+        TimeoutReply::NullArray,
+    )
 }
 
 fn blpop(ctx: &mut Ctx) -> CmdResult {
@@ -794,7 +799,11 @@ fn bmove(ctx: &mut Ctx, from: bool, to: bool, deadline: Option<i64>) -> CmdResul
                 ctx.out.null();
                 return Ok(());
             }
-            ctx.block_pop(&keys[..1], rerun.unwrap_or(deadline))
+            ctx.block_on(
+                keys[..1].to_vec(),
+                rerun.unwrap_or(deadline),
+                TimeoutReply::NullArray,
+            )
         }
         Err(e) => {
             pass_on(ctx, &keys[..1]);
@@ -827,7 +836,11 @@ fn blmpop(ctx: &mut Ctx) -> CmdResult {
             pass_on(ctx, keys);
             Ok(())
         }
-        Ok(false) => ctx.block_pop(keys, rerun.unwrap_or(deadline)),
+        Ok(false) => ctx.block_on(
+            keys.to_vec(),
+            rerun.unwrap_or(deadline),
+            TimeoutReply::NullArray,
+        ),
         Err(e) => {
             pass_on(ctx, keys);
             Err(e)

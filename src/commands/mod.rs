@@ -257,26 +257,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Some(original deadline) if this run re-executes a blocked pop (see
-    /// [`BLOCKED_POPS`]).
-    pub fn take_rerun(&self) -> Option<Option<i64>> {
-        let (addr, deadline) = BLOCKED_POPS.lock().remove(&self.cl.h.id)?;
-        let live = deadline.is_none_or(|d| self.now < d);
-        (addr == self.args.as_ptr() as usize && live).then_some(deadline)
-    }
-
-    /// Blocks a list or sorted-set pop on `keys`, remembering it so that its
-    /// re-run is recognised (inside MULTI it answers the timeout reply).
-    pub fn block_pop(&mut self, keys: &[Bytes], deadline: Option<i64>) -> CmdResult {
-        if !self.cl.in_exec {
-            let mut m = BLOCKED_POPS.lock();
-            if m.len() > 4096 {
-                let now = self.now;
-                m.retain(|_, (_, d)| d.is_none_or(|d| d > now));
-            }
-            m.insert(self.cl.h.id, (self.args.as_ptr() as usize, deadline));
-        }
-        self.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray)
+    /// Some(original deadline) if this run re-executes a blocked command
+    /// that was woken (the connection sets it). Redis serves a woken pop
+    /// only from keys that hold the awaited type: a key that now holds
+    /// another type leaves it blocked instead of failing it with WRONGTYPE.
+    pub fn take_rerun(&mut self) -> Option<Option<i64>> {
+        self.cl.resumed.take()
     }
 
     /// Blocks the client on `keys` (all of them locked by this command)
@@ -608,13 +594,3 @@ pub fn shards_for(srv: &Server, rt: &CmdRt, args: &[Bytes], out: &mut Vec<usize>
     });
     false
 }
-
-/// Clients blocked by a list or sorted-set pop: client id -> (address of
-/// the blocked request's arguments, original deadline). The connection
-/// re-runs the very same argument vector when a key is signalled, so a run
-/// whose arguments sit at the recorded address before the deadline is a
-/// re-run. Redis serves a woken client only from keys that hold the awaited
-/// type: a key that now holds another type leaves it blocked instead of
-/// failing it with WRONGTYPE.
-static BLOCKED_POPS: parking_lot::Mutex<std::collections::BTreeMap<u64, (usize, Option<i64>)>> =
-    parking_lot::Mutex::new(std::collections::BTreeMap::new());

@@ -8,8 +8,8 @@
 //! holds elements, as the list commands do.
 
 use super::{
-    lookup_read, parse_timeout, Access, Cmd, CmdErr, CmdResult, Ctx, NOT_FLOAT, NOT_INT, SYNTAX,
-    WRONGTYPE,
+    lookup_read, parse_timeout, Access, Cmd, CmdErr, CmdResult, Ctx, TimeoutReply, NOT_FLOAT,
+    NOT_INT, SYNTAX, WRONGTYPE,
 };
 use crate::config::{NOTIFY_GENERIC, NOTIFY_ZSET};
 use crate::protocol::Reply;
@@ -1036,7 +1036,11 @@ fn bzpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         pass_on(ctx, keys);
         return Ok(());
     }
-    ctx.block_pop(keys, rerun.unwrap_or(deadline))
+    ctx.block_on(
+        keys.to_vec(),
+        rerun.unwrap_or(deadline),
+        TimeoutReply::NullArray,
+    )
 }
 
 fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
@@ -1137,7 +1141,7 @@ fn mpop_generic(ctx: &mut Ctx, nk_at: usize, deadline: Option<Option<i64>>) -> C
         return Ok(());
     }
     match deadline {
-        Some(d) => ctx.block_pop(keys, rerun.unwrap_or(d)),
+        Some(d) => ctx.block_on(keys.to_vec(), rerun.unwrap_or(d), TimeoutReply::NullArray),
         None => {
             ctx.out.null_array();
             Ok(())

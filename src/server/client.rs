@@ -250,6 +250,9 @@ pub struct Client {
     pub watch_dirty: Arc<AtomicBool>,
     /// SCRIPT DEBUG SYNC: the next EVAL is a Lua debugger session.
     pub lua_debug: bool,
+    /// Set while the connection re-runs a blocked command after a wake-up:
+    /// the command's original deadline.
+    pub resumed: Option<Option<i64>>,
 }
 
 /// A client's subscriptions, in subscription order.
@@ -296,6 +299,7 @@ impl Client {
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             lua_debug: false,
+            resumed: None,
         }
     }
 

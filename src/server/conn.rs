@@ -238,7 +238,10 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 },
             };
             batch += 1;
-            match exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch) {
+            cl.resumed = resume_deadline.take();
+            let flow = exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch);
+            resume_deadline = cl.resumed.take();
+            match flow {
                 Flow::Continue => resume_deadline = None,
                 Flow::Block(req, b) => {
                     // Blocked from now on (INFO, CLIENT LIST), not only once
