@@ -462,6 +462,40 @@ fn client_disconnect_mid_command_is_harmless() {
     assert_eq!(pong, "PONG");
 }
 
+/// An unauthenticated client that sends commands one by one and never reads
+/// must be disconnected once its unread replies pass Redis's 1 kB limit for
+/// such clients, however small each reply batch is (each write here carries
+/// one command, so every batch owes less than 1 kB: the server must keep
+/// reading while its replies wait, not block on the full socket).
+#[test]
+fn unauthenticated_client_that_never_reads_is_disconnected() {
+    use std::io::Write;
+    let srv = Server::magpie(&["--requirepass", "secret"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n5\r\n";
+    let mut sent = 0u64;
+    let err = loop {
+        assert!(Instant::now() < deadline, "still connected after {sent} commands");
+        match s.write_all(cmd) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 5_000_000, "still connected after {sent} commands");
+    };
+    assert!(
+        !matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        "the server stopped reading instead of closing: {err}"
+    );
+    // The server is fine and other clients are served.
+    let mut c = srv.conn();
+    c.send_raw(b"AUTH secret\r\nPING\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    assert_eq!(c.read_reply(), b"+PONG\r\n");
+}
+
 // ---------------------------------------------------------------------------
 // Atomicity under concurrency (the keyspace is sharded: multi-key commands
 // must still be atomic as in single-threaded Redis).

@@ -160,44 +160,49 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(12 * 1024);
         }
-        // Wait for input, a pushed message, or a kill request.
-        tokio::select! {
-            biased;
-            _ = h.kill.notified() => break 'conn,
-            m = push_rx.recv() => {
-                if let Some(m) = m {
-                    // Batch whatever else is queued into one write (a lone
-                    // message is written from its shared frame, uncopied).
-                    let mut batch: Vec<u8> = Vec::new();
-                    while batch.len() < 256 * 1024 {
-                        match push_rx.try_recv() {
-                            Ok(more) => {
-                                if batch.is_empty() {
-                                    batch.reserve(16 * 1024);
-                                    batch.extend_from_slice(&m);
+        // Wait for input, a pushed message, or a kill request; unless the
+        // last flush of an unauthenticated client stopped on input while
+        // replies were still unsent: that input runs first.
+        let input_waiting = !out.buf.is_empty() && !buf.is_empty();
+        if !input_waiting {
+            tokio::select! {
+                biased;
+                _ = h.kill.notified() => break 'conn,
+                m = push_rx.recv() => {
+                    if let Some(m) = m {
+                        // Batch whatever else is queued into one write (a lone
+                        // message is written from its shared frame, uncopied).
+                        let mut batch: Vec<u8> = Vec::new();
+                        while batch.len() < 256 * 1024 {
+                            match push_rx.try_recv() {
+                                Ok(more) => {
+                                    if batch.is_empty() {
+                                        batch.reserve(16 * 1024);
+                                        batch.extend_from_slice(&m);
+                                    }
+                                    batch.extend_from_slice(&more);
                                 }
-                                batch.extend_from_slice(&more);
+                                Err(_) => break,
                             }
-                            Err(_) => break,
                         }
+                        let data: &[u8] = if batch.is_empty() { &m } else { &batch };
+                        // A subscriber that stopped reading must still be killable.
+                        let written = tokio::select! {
+                            r = sock.write_all(data) => r.is_ok(),
+                            _ = h.kill.notified() => false,
+                        };
+                        if !written { break 'conn; }
+                        let n = data.len();
+                        let _ = h.omem.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+                        srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     }
-                    let data: &[u8] = if batch.is_empty() { &m } else { &batch };
-                    // A subscriber that stopped reading must still be killable.
-                    let written = tokio::select! {
-                        r = sock.write_all(data) => r.is_ok(),
-                        _ = h.kill.notified() => false,
-                    };
-                    if !written { break 'conn; }
-                    let n = data.len();
-                    let _ = h.omem.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
-                    srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    continue 'conn;
                 }
-                continue 'conn;
-            }
-            r = sock.read_buf(&mut buf) => {
-                match r {
-                    Ok(0) | Err(_) => break 'conn,
-                    Ok(n) => { srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
+                r = sock.read_buf(&mut buf) => {
+                    match r {
+                        Ok(0) | Err(_) => break 'conn,
+                        Ok(n) => { srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
+                    }
                 }
             }
         }
@@ -248,7 +253,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     // the earlier replies are written.
                     h.set_flag(F_BLOCKED, true);
                     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
-                    if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
+                    if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
                         h.set_flag(F_BLOCKED, false);
                         srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                         break 'conn;
@@ -282,7 +287,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 }
                 Flow::WaitPause(req) => {
                     pending = Some(req);
-                    if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
+                    if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
                         break 'conn;
                     }
                     // A client held by CLIENT PAUSE counts as blocked, as in Redis.
@@ -303,7 +308,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 break;
             }
             if out.len() > 64 * 1024 {
-                if !flush(srv, &mut sock, &mut out, !cl.authenticated).await {
+                if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
                     break 'conn;
                 }
                 exec::clock_reset(None);
@@ -320,7 +325,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         if batch > 1 && !out.buf.is_empty() {
             tokio::task::yield_now().await;
         }
-        if !flush(srv, &mut sock, &mut out, !cl.authenticated).await || cl.close_after_reply {
+        if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await || cl.close_after_reply {
             break;
         }
         if buf.capacity() > 64 * 1024 && buf.is_empty() {
@@ -334,14 +339,19 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
     let _ = sock.shutdown().await;
 }
 
-/// Writes the pending replies. An unauthenticated client that does not
-/// read its replies may leave at most 1 kB unsent (Redis's output limit for
-/// such clients): past that its connection is closed.
+/// Writes the pending replies.
+///
+/// An unauthenticated client may leave at most 1 kB of replies unsent
+/// (Redis's output limit for such clients): past that its connection is
+/// closed. Its replies are never waited on while it keeps sending instead of
+/// reading, or both sides would block on a full socket: when input arrives
+/// first it is appended to `unauth`'s buffer and the unsent rest stays in
+/// `out` (the caller runs that input before it reads again).
 async fn flush<S: Stream>(
     srv: &Server,
     sock: &mut S,
     out: &mut Reply,
-    unauthenticated: bool,
+    unauth: Option<(&mut BytesMut, &ClientHandle)>,
 ) -> bool {
     exec::flush_stats(srv);
     // The AOF records of these replies' commands reach the file first.
@@ -349,23 +359,10 @@ async fn flush<S: Stream>(
     if out.buf.is_empty() {
         return true;
     }
-    let mut off = 0;
-    if unauthenticated {
-        while off < out.buf.len() {
-            match sock.try_write_now(&out.buf[off..]) {
-                Ok(n) => off += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => return false,
-            }
-        }
-        if out.buf.len() - off > 1024 {
-            log::verbose(
-                "Client closed for overcoming of output buffer limits (unauthenticated client).",
-            );
-            return false;
-        }
+    if let Some((buf, h)) = unauth {
+        return flush_unauthenticated(srv, sock, out, buf, h).await;
     }
-    let ok = sock.write_all(&out.buf[off..]).await.is_ok();
+    let ok = sock.write_all(&out.buf).await.is_ok();
     srv.stats
         .net_output_bytes
         .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
@@ -374,6 +371,86 @@ async fn flush<S: Stream>(
         out.buf.shrink_to(16 * 1024);
     }
     ok
+}
+
+const UNAUTHENTICATED_OUTPUT_LIMIT: usize = 1024;
+
+async fn flush_unauthenticated<S: Stream>(
+    srv: &Server,
+    sock: &mut S,
+    out: &mut Reply,
+    buf: &mut BytesMut,
+    h: &ClientHandle,
+) -> bool {
+    enum Io {
+        Wrote(usize),
+        Read(usize),
+        Closed,
+    }
+    let mut off = 0;
+    while off < out.buf.len() {
+        match sock.try_write_now(&out.buf[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(_) => return false,
+        }
+    }
+    loop {
+        srv.stats
+            .net_output_bytes
+            .fetch_add(off as u64, Ordering::Relaxed);
+        out.buf.drain(..off);
+        if out.buf.is_empty() {
+            return true;
+        }
+        if out.buf.len() > UNAUTHENTICATED_OUTPUT_LIMIT {
+            log::verbose(
+                "Client closed for overcoming of output buffer limits (unauthenticated client).",
+            );
+            return false;
+        }
+        let mut tmp = [0u8; 4096];
+        let io = std::future::poll_fn(|cx| {
+            use std::task::Poll;
+            match std::pin::Pin::new(&mut *sock).poll_write(cx, &out.buf) {
+                Poll::Ready(Ok(n)) if n > 0 => return Poll::Ready(Io::Wrote(n)),
+                Poll::Ready(_) => return Poll::Ready(Io::Closed),
+                Poll::Pending => {}
+            }
+            let mut rb = tokio::io::ReadBuf::new(&mut tmp);
+            match std::pin::Pin::new(&mut *sock).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                    Poll::Ready(Io::Read(rb.filled().len()))
+                }
+                Poll::Ready(_) => Poll::Ready(Io::Closed),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        let io = tokio::select! {
+            io = io => io,
+            _ = h.kill.notified() => Io::Closed,
+        };
+        match io {
+            Io::Wrote(n) => off = n,
+            Io::Read(n) => {
+                srv.stats
+                    .net_input_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&tmp[..n]);
+                return true;
+            }
+            Io::Closed => return false,
+        }
+    }
+}
+
+/// What `flush` needs to serve an unauthenticated client: the input
+/// buffer and the handle (to hear CLIENT KILL).
+fn unauth<'a>(
+    cl: &'a Client,
+    buf: &'a mut BytesMut,
+) -> Option<(&'a mut BytesMut, &'a ClientHandle)> {
+    (!cl.authenticated).then_some((buf, &*cl.h))
 }
 
 enum Wake {
