@@ -462,6 +462,59 @@ fn client_disconnect_mid_command_is_harmless() {
     assert_eq!(pong, "PONG");
 }
 
+/// A client that writes a whole long pipeline before it reads any reply (as
+/// the `redis` crate's pipelines and redis-py's `execute` do) is served as
+/// Redis serves it: the server keeps reading while the replies it could not
+/// write yet wait, instead of blocking on its full socket while the client
+/// blocks on its own.
+#[test]
+fn pipeline_written_before_any_read() {
+    use std::io::{Read, Write};
+    let srv = Server::magpie(&[]);
+    let n = 1_000_000usize;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let cmd = b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n";
+    s.write_all(&cmd.repeat(n)).expect("the server stopped reading");
+    // Every reply, in order: :1 .. :n.
+    let expected: Vec<u8> = (1..=n).flat_map(|i| format!(":{i}\r\n").into_bytes()).collect();
+    let mut got = vec![0u8; expected.len()];
+    s.read_exact(&mut got).expect("every reply");
+    assert!(got == expected, "replies differ from :1 .. :{n}");
+}
+
+/// With `client-output-buffer-limit normal <hard> 0 0`, a client that lets
+/// more replies than that pile up unread is disconnected, by Magpie as by
+/// Redis, and the server goes on serving others.
+#[test]
+fn normal_output_buffer_hard_limit_closes_client() {
+    use std::io::{Read, Write};
+    for kind in [Kind::Magpie, Kind::Redis] {
+        let srv = Server::of_kind(kind, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
+        let n = 1_000_000usize;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let cmd = b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n";
+        let closed = match s.write_all(&cmd.repeat(n)) {
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            Ok(()) => {
+                let mut all = Vec::new();
+                let _ = s.read_to_end(&mut all);
+                all.len() < (1..=n).map(|i| format!(":{i}\r\n").len()).sum()
+            }
+        };
+        assert!(closed, "{}: the client was not disconnected", kind.name());
+        let mut c = srv.conn();
+        c.send_raw(b"PING\r\n");
+        assert_eq!(c.read_reply(), b"+PONG\r\n", "{}", kind.name());
+    }
+}
+
 /// An unauthenticated client that sends commands one by one and never reads
 /// must be disconnected once its unread replies pass Redis's 1 kB limit for
 /// such clients, however small each reply batch is (each write here carries

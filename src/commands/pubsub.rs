@@ -154,7 +154,7 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
     let n = ctx
         .srv
         .pubsub
-        .publish(false, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
+        .publish(false, &ctx.args[1], &ctx.args[2], ctx.srv.output_limits(crate::config::COBL_PUBSUB));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -165,7 +165,7 @@ fn spublish(ctx: &mut Ctx) -> CmdResult {
     let n = ctx
         .srv
         .pubsub
-        .publish(true, &ctx.args[1], &ctx.args[2], ctx.srv.pubsub_limits());
+        .publish(true, &ctx.args[1], &ctx.args[2], ctx.srv.output_limits(crate::config::COBL_PUBSUB));
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -222,6 +222,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         // every command in it has run (CLIENT LIST qbuf=).
         h.qbuf.store(buf.len(), Ordering::Relaxed);
         let mut batch = 0u32;
+        let mut owed = out.len();
         loop {
             let req = match pending.take() {
                 Some(r) => r,
@@ -253,7 +254,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     // the earlier replies are written.
                     h.set_flag(F_BLOCKED, true);
                     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
-                    if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
+                    if !flush(srv, &mut sock, &mut out, &cl, &mut buf, OnInput::Buffer).await {
                         h.set_flag(F_BLOCKED, false);
                         srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                         break 'conn;
@@ -287,7 +288,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 }
                 Flow::WaitPause(req) => {
                     pending = Some(req);
-                    if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
+                    if !flush(srv, &mut sock, &mut out, &cl, &mut buf, OnInput::Buffer).await {
                         break 'conn;
                     }
                     // A client held by CLIENT PAUSE counts as blocked, as in Redis.
@@ -307,10 +308,14 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             if cl.close_after_reply {
                 break;
             }
-            if out.len() > 64 * 1024 {
-                if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await {
+            // Replies are written every 64 kB of a long batch; the part a
+            // full socket did not take is not written again before 64 kB
+            // more are due.
+            if out.len() > owed + 64 * 1024 {
+                if !flush(srv, &mut sock, &mut out, &cl, &mut buf, OnInput::Return).await {
                     break 'conn;
                 }
+                owed = out.len();
                 exec::clock_reset(None);
             }
         }
@@ -325,7 +330,9 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         if batch > 1 && !out.buf.is_empty() {
             tokio::task::yield_now().await;
         }
-        if !flush(srv, &mut sock, &mut out, unauth(&cl, &mut buf)).await || cl.close_after_reply {
+        if !flush(srv, &mut sock, &mut out, &cl, &mut buf, OnInput::Return).await
+            || cl.close_after_reply
+        {
             break;
         }
         if buf.capacity() > 64 * 1024 && buf.is_empty() {
@@ -339,76 +346,81 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
     let _ = sock.shutdown().await;
 }
 
+/// What `flush` does with input that arrives while replies wait on a full
+/// socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnInput {
+    /// Returns at once, the unsent replies left in `out`: the caller runs
+    /// that input before it reads again (and flushes again after it).
+    Return,
+    /// Keeps it in the buffer and goes on writing until every reply is out
+    /// (before the client blocks).
+    Buffer,
+}
+
 /// Writes the pending replies.
 ///
-/// An unauthenticated client may leave at most 1 kB of replies unsent
-/// (Redis's output limit for such clients): past that its connection is
-/// closed. Its replies are never waited on while it keeps sending instead of
-/// reading, or both sides would block on a full socket: when input arrives
-/// first it is appended to `unauth`'s buffer and the unsent rest stays in
-/// `out` (the caller runs that input before it reads again).
+/// As in Redis, the server never stops reading a client because the client
+/// does not read its replies: a client that sends a long pipeline before it
+/// reads anything would otherwise block on its full socket while the server
+/// blocks on its own. What the socket does not take waits in `out` (bounded
+/// by client-output-buffer-limit normal, and 1 kB for an unauthenticated
+/// client) while input goes on being read into `buf`.
 async fn flush<S: Stream>(
     srv: &Server,
     sock: &mut S,
     out: &mut Reply,
-    unauth: Option<(&mut BytesMut, &ClientHandle)>,
-) -> bool {
-    exec::flush_stats(srv);
-    // The AOF records of these replies' commands reach the file first.
-    crate::persistence::aof::flush_before_reply();
-    if out.buf.is_empty() {
-        return true;
-    }
-    if let Some((buf, h)) = unauth {
-        return flush_unauthenticated(srv, sock, out, buf, h).await;
-    }
-    let ok = sock.write_all(&out.buf).await.is_ok();
-    srv.stats
-        .net_output_bytes
-        .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-    out.buf.clear();
-    if out.buf.capacity() > 1024 * 1024 {
-        out.buf.shrink_to(16 * 1024);
-    }
-    ok
-}
-
-const UNAUTHENTICATED_OUTPUT_LIMIT: usize = 1024;
-
-async fn flush_unauthenticated<S: Stream>(
-    srv: &Server,
-    sock: &mut S,
-    out: &mut Reply,
+    cl: &Client,
     buf: &mut BytesMut,
-    h: &ClientHandle,
+    on_input: OnInput,
 ) -> bool {
     enum Io {
         Wrote(usize),
         Read(usize),
         Closed,
     }
+    exec::flush_stats(srv);
+    // The AOF records of these replies' commands reach the file first.
+    crate::persistence::aof::flush_before_reply();
     let mut off = 0;
-    while off < out.buf.len() {
-        match sock.try_write_now(&out.buf[off..]) {
-            Ok(n) => off += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(_) => return false,
-        }
-    }
     loop {
+        while off < out.buf.len() {
+            match sock.try_write_now(&out.buf[off..]) {
+                Ok(0) => return false,
+                Ok(n) => off += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
         srv.stats
             .net_output_bytes
             .fetch_add(off as u64, Ordering::Relaxed);
-        out.buf.drain(..off);
-        if out.buf.is_empty() {
+        if off == out.buf.len() {
+            out.buf.clear();
+            if out.buf.capacity() > 1024 * 1024 {
+                out.buf.shrink_to(16 * 1024);
+            }
             return true;
         }
-        if out.buf.len() > UNAUTHENTICATED_OUTPUT_LIMIT {
-            log::verbose(
-                "Client closed for overcoming of output buffer limits (unauthenticated client).",
-            );
+        out.buf.drain(..off);
+        off = 0;
+        let owed = out.buf.len();
+        if !cl.authenticated {
+            if owed > UNAUTHENTICATED_OUTPUT_LIMIT {
+                log::verbose(
+                    "Client closed for overcoming of output buffer limits (unauthenticated client).",
+                );
+                return false;
+            }
+        } else if srv
+            .output_limits(crate::config::COBL_NORMAL)
+            .exceeded(&cl.h, owed)
+        {
             return false;
         }
+        // Wait until the socket takes more, input arrives, or the client is
+        // killed.
         let mut tmp = [0u8; 4096];
         let io = std::future::poll_fn(|cx| {
             use std::task::Poll;
@@ -428,7 +440,7 @@ async fn flush_unauthenticated<S: Stream>(
         });
         let io = tokio::select! {
             io = io => io,
-            _ = h.kill.notified() => Io::Closed,
+            _ = cl.h.kill.notified() => Io::Closed,
         };
         match io {
             Io::Wrote(n) => off = n,
@@ -437,21 +449,20 @@ async fn flush_unauthenticated<S: Stream>(
                     .net_input_bytes
                     .fetch_add(n as u64, Ordering::Relaxed);
                 buf.extend_from_slice(&tmp[..n]);
-                return true;
+                if on_input == OnInput::Return {
+                    return true;
+                }
+                if buf.len() > srv.hot.query_buffer_limit.load(Ordering::Relaxed) {
+                    return false;
+                }
             }
             Io::Closed => return false,
         }
     }
 }
 
-/// What `flush` needs to serve an unauthenticated client: the input
-/// buffer and the handle (to hear CLIENT KILL).
-fn unauth<'a>(
-    cl: &'a Client,
-    buf: &'a mut BytesMut,
-) -> Option<(&'a mut BytesMut, &'a ClientHandle)> {
-    (!cl.authenticated).then_some((buf, &*cl.h))
-}
+/// Redis's output limit for a client that has not authenticated yet.
+const UNAUTHENTICATED_OUTPUT_LIMIT: usize = 1024;
 
 enum Wake {
     Ready,

@@ -383,7 +383,7 @@ pub fn notify_keyspace(srv: &Server, events: &[crate::commands::Event]) {
     if flags == 0 || !srv.pubsub.has_subscribers() {
         return;
     }
-    let lim = srv.pubsub_limits();
+    let lim = srv.output_limits(crate::config::COBL_PUBSUB);
     for ev in events {
         if flags & ev.class == 0 {
             continue;

@@ -78,8 +78,9 @@ pub struct Hot {
     pub maxmemory: AtomicU64,
     /// Encoding thresholds of the collection types (read on every write).
     pub enc: EncodingLimits,
-    /// client-output-buffer-limit pubsub: hard, soft bytes and soft seconds.
-    pub pubsub_limits: [AtomicI64; 3],
+    /// client-output-buffer-limit per class (index with `config::COBL_*`):
+    /// hard, soft bytes and soft seconds.
+    pub output_limits: [[AtomicI64; 3]; 3],
     /// notify-keyspace-events flags.
     pub notify_flags: std::sync::atomic::AtomicU32,
 }
@@ -258,11 +259,11 @@ impl Server {
         ] {
             a.store(c.get_i64(name), Ordering::Relaxed);
         }
-        let bl = c.buffer_limits();
-        let ps = &bl[2];
-        h.pubsub_limits[0].store(ps.hard as i64, Ordering::Relaxed);
-        h.pubsub_limits[1].store(ps.soft as i64, Ordering::Relaxed);
-        h.pubsub_limits[2].store(ps.soft_seconds as i64, Ordering::Relaxed);
+        for (l, b) in h.output_limits.iter().zip(c.buffer_limits()) {
+            l[0].store(b.hard as i64, Ordering::Relaxed);
+            l[1].store(b.soft as i64, Ordering::Relaxed);
+            l[2].store(b.soft_seconds, Ordering::Relaxed);
+        }
         h.notify_flags.store(c.notify_flags(), Ordering::Relaxed);
         let dbg = c.get_str("enable-debug-command");
         h.debug_enabled.store(dbg == "yes", Ordering::Relaxed);
@@ -313,8 +314,9 @@ impl Server {
         self.start.elapsed().as_secs()
     }
 
-    pub fn pubsub_limits(&self) -> pubsub::Limits {
-        let l = &self.hot.pubsub_limits;
+    /// The client-output-buffer-limit of a class (`config::COBL_*`).
+    pub fn output_limits(&self, class: usize) -> pubsub::Limits {
+        let l = &self.hot.output_limits[class];
         pubsub::Limits {
             hard: l[0].load(Ordering::Relaxed) as usize,
             soft: l[1].load(Ordering::Relaxed) as usize,

@@ -31,12 +31,43 @@ pub struct PubSub {
     shard_channels: RwLock<HashMap<Bytes, Subs>>,
 }
 
-/// Output-buffer limits of the pubsub class (bytes; 0 = none).
+/// Output-buffer limits of one client class (bytes; 0 = none).
 #[derive(Clone, Copy, Default)]
 pub struct Limits {
     pub hard: usize,
     pub soft: usize,
     pub soft_secs: i64,
+}
+
+impl Limits {
+    /// Whether a client owing `pending` bytes of output has gone past the
+    /// hard limit, or stayed past the soft one for longer than allowed
+    /// (the time it first went past is kept in the handle). Logs, as Redis
+    /// does, when the client is to be closed.
+    pub fn exceeded(&self, h: &ClientHandle, pending: usize) -> bool {
+        let over = if self.hard > 0 && pending > self.hard {
+            true
+        } else if self.soft > 0 && pending > self.soft {
+            // The clock is read only for a client over its soft limit.
+            let now = crate::util::now_ms();
+            let since = h.soft_limit_since.load(Ordering::Relaxed);
+            if since == 0 {
+                h.soft_limit_since.store(now, Ordering::Relaxed);
+                false
+            } else {
+                now - since > self.soft_secs * 1000
+            }
+        } else {
+            if h.soft_limit_since.load(Ordering::Relaxed) != 0 {
+                h.soft_limit_since.store(0, Ordering::Relaxed);
+            }
+            false
+        };
+        if over {
+            super::log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr));
+        }
+        over
+    }
 }
 
 fn frame(proto: u8, parts: &[&[u8]]) -> Bytes {
@@ -61,26 +92,10 @@ fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits) {
         return;
     }
     let queued = s.h.omem.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
-    if lim.hard > 0 && queued > lim.hard {
+    if lim.exceeded(&s.h, queued) {
         s.h.omem.fetch_sub(msg.len(), Ordering::Relaxed);
-        super::log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", s.h.id, s.h.addr));
         s.h.request_kill();
         return;
-    }
-    if lim.soft > 0 && queued > lim.soft {
-        // The clock is read only for a subscriber over its soft limit.
-        let now = crate::util::now_ms();
-        let since = s.h.soft_limit_since.load(Ordering::Relaxed);
-        if since == 0 {
-            s.h.soft_limit_since.store(now, Ordering::Relaxed);
-        } else if now - since > lim.soft_secs * 1000 {
-            s.h.omem.fetch_sub(msg.len(), Ordering::Relaxed);
-            super::log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", s.h.id, s.h.addr));
-            s.h.request_kill();
-            return;
-        }
-    } else if s.h.soft_limit_since.load(Ordering::Relaxed) != 0 {
-        s.h.soft_limit_since.store(0, Ordering::Relaxed);
     }
     if s.tx.send(msg.clone()).is_err() {
         s.h.omem.fetch_sub(msg.len(), Ordering::Relaxed);
