@@ -309,6 +309,27 @@ LRANGE m2{t} 0 -1
 !conn=1 !raw=2 "PING\r\n"
 "#);
 
+// A push that serves blocked clients replies only once they were served:
+// a command pipelined after it sees the list already popped, and a WATCH on
+// the BRPOPLPUSH destination is already touched (Redis serves blocked
+// clients before the pushing command returns).
+diff_test!(both: push_replies_after_blocked_clients_are_served, push_replies_after_blocked_clients_are_served_resp3, r#"
+!conn=1 !raw=0 "BLPOP q{t} 0\r\n"
+!conn=2 !raw=0 "BLMPOP 0 1 q{t} left count 5\r\n"
+!sleep=200
+!raw=3 "RPUSH q{t} a b c d\r\nLLEN q{t}\r\nLRANGE q{t} 0 -1\r\n"
+!conn=1 !raw=2 "PING\r\n"
+!conn=2 !raw=2 "PING\r\n"
+SET k{t} v
+!conn=1 !raw=0 "BRPOPLPUSH src{t} dst{t} 0\r\n"
+!sleep=200
+!conn=2 !raw=3 "WATCH dst{t}\r\nMULTI\r\nGET k{t}\r\n"
+LPUSH src{t} e
+!conn=2 !raw=1 "EXEC\r\n"
+!conn=1 !raw=2 "PING\r\n"
+LRANGE dst{t} 0 -1
+"#);
+
 /// A large list (many nodes) and big elements.
 #[test]
 fn large_lists() {

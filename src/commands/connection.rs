@@ -735,7 +735,7 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     match target {
         Some(h) if h.has_flag(crate::server::client::F_BLOCKED) => {
             h.unblock.store(mode, Ordering::SeqCst);
-            h.waiter.notify.notify_one();
+            h.waiter.wake();
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

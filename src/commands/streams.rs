@@ -799,7 +799,7 @@ pub fn wake_stream_readers(lk: &mut Locked, db: usize, rt: &super::CmdRt, args: 
         if let Some(q) = sh.waiters.get_mut(k) {
             q.retain(|w| {
                 if readers.contains(&w.client_id) {
-                    w.notify.notify_one();
+                    w.wake();
                     false
                 } else {
                     true

@@ -557,6 +557,8 @@ async fn apply(
     for _ in 0..100_000 {
         out.buf.clear();
         let flow = super::as_master(|| exec::execute(srv, cl, out, lk, req.clone(), scratch));
+        // Readers woken on this replica (XREAD BLOCK) are not waited for.
+        drop(crate::store::take_woken());
         exec::flush_stats(srv);
         match flow {
             Flow::WaitPause(r) => {

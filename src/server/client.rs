@@ -80,10 +80,7 @@ impl ClientHandle {
             flags: AtomicU32::new(0),
             no_evict: AtomicBool::new(false),
             authenticated_user: Mutex::new("default"),
-            waiter: Arc::new(crate::store::Waiter {
-                client_id: id,
-                notify: Notify::new(),
-            }),
+            waiter: Arc::new(crate::store::Waiter::new(id)),
             unblock: AtomicU8::new(0),
             soft_limit_since: AtomicI64::new(0),
             sub_counts: Default::default(),

@@ -149,6 +149,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
     let mut scratch = Vec::with_capacity(8);
     let mut pending: Option<Vec<bytes::Bytes>> = None;
     let mut resume_deadline: Option<Option<i64>> = None;
+    let mut rerun_acks = Vec::new();
     'conn: loop {
         if h.killed.load(Ordering::Relaxed) {
             break;
@@ -247,6 +248,14 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             cl.resumed = resume_deadline.take();
             let flow = exec::execute(srv, &mut cl, &mut out, &mut lk, req, &mut scratch);
             resume_deadline = cl.resumed.take();
+            // Clients this command woke are served before it goes on (their
+            // pops done, their state updated), as in Redis; then the
+            // clients that woke this one, if it was a re-run, are released.
+            let woken = crate::store::take_woken();
+            if !woken.is_empty() {
+                wait_served(&h, woken).await;
+            }
+            drop(std::mem::take(&mut rerun_acks));
             match flow {
                 Flow::Continue => resume_deadline = None,
                 Flow::Block(req, b) => {
@@ -263,6 +272,9 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     let outcome = wait_blocked(&h, deadline, &mut sock, &mut buf).await;
                     exec::clock_reset(None);
                     unregister_waits(srv, &h, &b);
+                    // No wake-up can come any more: those received are
+                    // released once this wait has ended (after the re-run).
+                    let acks = h.waiter.take_acks();
                     h.set_flag(F_BLOCKED, false);
                     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
                     match outcome {
@@ -271,6 +283,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                             // another client took the data first.
                             resume_deadline = Some(deadline);
                             pending = Some(req);
+                            rerun_acks = acks;
                             continue;
                         }
                         Wake::Timeout => {
@@ -295,6 +308,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                     h.set_flag(F_BLOCKED, true);
                     srv.blocked_clients.fetch_add(1, Ordering::Relaxed);
                     wait_unpause(srv, &h).await;
+                    drop(h.waiter.take_acks());
                     exec::clock_reset(None);
                     h.set_flag(F_BLOCKED, false);
                     srv.blocked_clients.fetch_sub(1, Ordering::Relaxed);
@@ -339,6 +353,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             buf = BytesMut::with_capacity(16 * 1024);
         }
     }
+    drop(h.waiter.take_acks());
     exec::flush_stats(srv);
     crate::commands::pubsub::unsubscribe_all(srv, &mut cl);
     crate::commands::connection::unwatch_all(srv, &mut cl);
@@ -463,6 +478,24 @@ async fn flush<S: Stream>(
 
 /// Redis's output limit for a client that has not authenticated yet.
 const UNAUTHENTICATED_OUTPUT_LIMIT: usize = 1024;
+
+/// Waits until every client in `woken` ran its command again or stopped
+/// waiting. A woken client needs only to be scheduled, so the bound is a
+/// safeguard, never the expected way out.
+async fn wait_served(h: &ClientHandle, woken: crate::store::Woken) {
+    let all = async {
+        for rx in woken {
+            let _ = rx.await;
+        }
+    };
+    tokio::select! {
+        _ = all => {}
+        _ = h.kill.notified() => h.killed.store(true, Ordering::SeqCst),
+        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+            log::warning("A client woken from a blocking command was not served within 2 seconds");
+        }
+    }
+}
 
 enum Wake {
     Ready,

@@ -298,9 +298,62 @@ pub struct ShardStats {
 
 /// A client blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK...). One per
 /// client, registered in the wait queue of every key it waits on.
+///
+/// As in Redis, a command that serves blocked clients returns only once
+/// they were served: a woken client runs its command again in its own
+/// task, and the connection whose command woke it waits for that (see
+/// `take_woken`) before it goes on. Each wake-up leaves a sender in `acks`;
+/// dropping it tells that waker the client was served.
 pub struct Waiter {
     pub client_id: u64,
     pub notify: tokio::sync::Notify,
+    acks: parking_lot::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
+}
+
+/// Wake-ups done on this thread by the running command, waited for by its
+/// connection.
+pub type Woken = Vec<tokio::sync::oneshot::Receiver<()>>;
+
+thread_local! {
+    static WOKEN: std::cell::RefCell<Woken> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The clients woken on this thread since the last call, to wait until
+/// each has run its command again (or stopped waiting).
+pub fn take_woken() -> Woken {
+    WOKEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut *w)
+        }
+    })
+}
+
+impl Waiter {
+    pub fn new(client_id: u64) -> Waiter {
+        Waiter {
+            client_id,
+            notify: tokio::sync::Notify::new(),
+            acks: parking_lot::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wakes the client; the command running on this thread waits for it
+    /// to be served.
+    pub fn wake(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.acks.lock().push(tx);
+        WOKEN.with(|w| w.borrow_mut().push(rx));
+        self.notify.notify_one();
+    }
+
+    /// The wake-ups received so far; dropping them releases their wakers
+    /// (once the client ran its command again, or stopped waiting).
+    pub fn take_acks(&self) -> Vec<tokio::sync::oneshot::Sender<()>> {
+        std::mem::take(&mut *self.acks.lock())
+    }
 }
 
 /// Wait queues of one shard: (db, key) -> clients in arrival order.
@@ -508,7 +561,7 @@ impl Shard {
         if let Some(q) = self.waiters.get_mut(&k) {
             for _ in 0..n {
                 match q.pop_front() {
-                    Some(w) => w.notify.notify_one(),
+                    Some(w) => w.wake(),
                     None => break,
                 }
             }
