@@ -515,6 +515,33 @@ fn normal_output_buffer_hard_limit_closes_client() {
     }
 }
 
+/// CLIENT UNBLOCK of a client held by CLIENT PAUSE answers at once (the
+/// held command is tried again and held anew while the pause lasts; Redis
+/// 7.0.15 crashes here, so this is not differential).
+#[test]
+fn client_unblock_of_paused_client() {
+    let srv = Server::magpie(&[]);
+    let mut a = srv.conn();
+    let mut b = srv.conn();
+    let mut c = srv.conn();
+    b.send_raw(b"CLIENT ID\r\n");
+    let id = String::from_utf8(b.read_reply()).unwrap();
+    let id = id.trim().trim_start_matches(':').to_string();
+    a.send_raw(b"CLIENT PAUSE 800 WRITE\r\n");
+    assert_eq!(a.read_reply(), b"+OK\r\n");
+    b.send_raw(b"SET x 1\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    c.send_raw(format!("CLIENT UNBLOCK {id}\r\n").as_bytes());
+    assert_eq!(c.read_reply(), b":1\r\n");
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    c.send_raw(b"GET x\r\n");
+    assert_eq!(c.read_reply(), b"$-1\r\n", "the write ran during the pause");
+    assert_eq!(b.read_reply(), b"+OK\r\n");
+    c.send_raw(b"GET x\r\n");
+    assert_eq!(c.read_reply(), b"$1\r\n1\r\n");
+}
+
 /// An unauthenticated client that sends commands one by one and never reads
 /// must be disconnected once its unread replies pass Redis's 1 kB limit for
 /// such clients, however small each reply batch is (each write here carries

@@ -559,6 +559,12 @@ async fn wait_unpause(srv: &Server, h: &ClientHandle) {
         tokio::select! {
             _ = notified => {}
             _ = h.kill.notified() => { h.killed.store(true, Ordering::SeqCst); return; }
+            // CLIENT UNBLOCK: as in Redis, the held command is tried again
+            // (and is held anew while the pause lasts).
+            _ = h.waiter.notify.notified() => {
+                h.unblock.store(0, Ordering::SeqCst);
+                return;
+            }
             _ = tokio::time::sleep(std::time::Duration::from_millis((until - now) as u64)) => {}
         }
     }
