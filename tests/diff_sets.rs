@@ -691,3 +691,20 @@ EXEC
 !sort SMEMBERS dst{t}
 "#
 );
+
+// Client-side caching: SMOVE invalidates the destination only when the
+// member was added to it (an SMOVE into a set that already holds the
+// member leaves the destination unchanged, as for WATCH above).
+diff_test!(
+    resp3: smove_invalidates_only_changed_keys,
+    r#"
+SADD src{t} a b
+SADD dst{t} a
+CLIENT TRACKING ON
+SMEMBERS dst{t}
+!conn=1 SMOVE src{t} dst{t} a
+PING
+!conn=1 SMOVE src{t} dst{t} b
+!raw=2 "PING\r\n"
+"#
+);

@@ -527,7 +527,7 @@ pub fn call(
     }
     // Client-side caching: invalidations and remembered keys, under the locks.
     if super::tracking::active() {
-        super::tracking::after_command(srv, &cl.h, rt, args, dirty, &events, already);
+        super::tracking::after_command(srv, &cl.h, rt, args, dirty, unchanged, &events, already);
     }
     // Propagation (AOF) while the locks still order the writes.
     super::propagate::after_command(srv, cl, lk, rt, args, dirty, &out.buf[mark..]);

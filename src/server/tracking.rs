@@ -254,6 +254,7 @@ pub fn after_command(
     rt: &crate::commands::CmdRt,
     args: &[Bytes],
     dirty: u64,
+    unchanged: u64,
     events: &[Event],
     nested: bool,
 ) {
@@ -274,7 +275,7 @@ pub fn after_command(
             keys.push((&e.key, who));
         }
         if dirty > 0 && rt.spec.scope != crate::commands::Scope::All {
-            write_keys(rt, args, |k| keys.push((k, Some(current))));
+            write_keys(rt, args, unchanged, |k| keys.push((k, Some(current))));
         }
         if !keys.is_empty() {
             // One invalidation per key and command.
@@ -327,13 +328,20 @@ pub fn after_command(
 }
 
 /// Calls `f` with every key the command's key spec does not mark read-only.
-fn write_keys<'a>(rt: &crate::commands::CmdRt, args: &'a [Bytes], mut f: impl FnMut(&'a [u8])) {
+/// The keys a command may write, less those it reported unchanged
+/// (`Ctx::unchanged_keys`, a bitmask of argument positions).
+fn write_keys<'a>(
+    rt: &crate::commands::CmdRt,
+    args: &'a [Bytes],
+    unchanged: u64,
+    mut f: impl FnMut(&'a [u8]),
+) {
     let sets: Vec<&str> = rt.spec.key_flags.split(';').collect();
     let mut n = 0;
     rt.spec.each_key(args, |i| {
         let fl = sets.get(n).or(sets.last()).copied().unwrap_or("");
         n += 1;
-        if fl.split(' ').any(|x| x == "RO") {
+        if fl.split(' ').any(|x| x == "RO") || (i < 64 && unchanged & (1 << i) != 0) {
             return;
         }
         if let Some(k) = args.get(i) {
