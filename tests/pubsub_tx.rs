@@ -488,3 +488,57 @@ fn replication_stream_of_transactions_matches_redis() {
     assert!(streams[0].len() > 10, "{:?}", streams[0]);
     assert_eq!(streams[1], streams[0]);
 }
+
+/// Approximate stream trims (`~`, whole nodes, LIMIT) reach replicas (and
+/// the AOF) as exact ones, as in Redis: MAXLEN `=` the length left, MINID
+/// `=` the first ID left, so a replica with other node sizes keeps the same
+/// entries.
+#[test]
+fn replication_stream_of_approximate_stream_trims_matches_redis() {
+    let mut script: Vec<Vec<String>> = Vec::new();
+    let cmd = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    for i in 1..=100 {
+        script.push(cmd(&format!("XADD s 1-{i} f v")));
+    }
+    script.push(cmd("XADD s MAXLEN ~ 55 LIMIT 30 1-101 f v"));
+    script.push(cmd("XADD s MINID ~ 1-60 1-102 f v"));
+    script.push(cmd("XADD s MAXLEN ~ 1000 1-103 f v"));
+    script.push(cmd("XTRIM s MAXLEN ~ 20"));
+    script.push(cmd("XTRIM s MINID ~ 1-95 LIMIT 10"));
+    script.push(cmd("XTRIM s MINID = 1-99"));
+    script.push(cmd("XADD s MAXLEN ~ 0 * f v"));
+    let mut streams = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Magpie] {
+        let srv = Server::of_kind(
+            kind,
+            &[
+                "--repl-diskless-sync-delay",
+                "0",
+                "--stream-node-max-entries",
+                "10",
+            ],
+        );
+        let mut repl = attach_stream(srv.port);
+        let mut c = srv.conn();
+        for cmd in &script {
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            let r = c.cmd(&args);
+            assert!(
+                !common::is_error(&r),
+                "{:?}: {:?}",
+                cmd,
+                String::from_utf8_lossy(&r)
+            );
+        }
+        let mut s = repl_stream(&mut repl, std::time::Duration::from_millis(500));
+        // The last XADD's generated ID is a clock reading.
+        if let Some(last) = s.last_mut() {
+            if let Some(id) = last.iter_mut().find(|a| a.contains('-') && a.len() > 5) {
+                *id = "<id>".into();
+            }
+        }
+        streams.push(s);
+    }
+    assert!(streams[0].len() > 100, "{:?}", streams[0]);
+    assert_eq!(streams[1], streams[0]);
+}

@@ -419,7 +419,13 @@ fn parse_add_trim(ctx: &Ctx, xadd: bool) -> Result<AddTrimArgs, CmdErr> {
     if !xadd && r.trim.is_none() {
         return Err("ERR syntax error, XTRIM must be called with a trimming strategy".into());
     }
-    if limit_given {
+    if crate::replication::from_master() || crate::persistence::aof::LOADING.load(Ordering::Relaxed)
+    {
+        // The master and the AOF send an approximate trim rewritten as an
+        // exact one (`=`) but keep its LIMIT: the threshold already says
+        // where to stop.
+        r.limit = 0;
+    } else if limit_given {
         if !r.approx {
             return Err(
                 "ERR syntax error, LIMIT cannot be used without the special ~ option".into(),

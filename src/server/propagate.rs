@@ -442,16 +442,26 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
                 }
             }
         }
-        "xadd" => {
-            // The generated ID replaces `*` (or `<ms>-*`).
+        "xadd" | "xtrim" => {
+            // The generated ID replaces `*` (or `<ms>-*`), and an
+            // approximate trim (`~`, trimming whole nodes, up to LIMIT)
+            // goes out exact: `= <the length left>` for MAXLEN, `= <the
+            // first ID left>` for MINID, so replaying it with other node
+            // sizes leaves the same entries.
+            let xadd = name == "xadd";
+            let mut approx: Option<(usize, bool)> = None;
             let mut i = 2;
             while i < args.len() {
                 let a = &args[i];
-                if eq_ic(a, "nomkstream") {
+                if xadd && eq_ic(a, "nomkstream") {
                     i += 1;
                 } else if eq_ic(a, "maxlen") || eq_ic(a, "minid") {
+                    let minid = eq_ic(a, "minid");
                     i += 1;
                     if i < args.len() && (&args[i][..] == b"~" || &args[i][..] == b"=") {
+                        if &args[i][..] == b"~" {
+                            approx = Some((i, minid));
+                        }
                         i += 1;
                     }
                     i += 1;
@@ -461,14 +471,29 @@ fn rewrite(db: usize, lk: &mut Locked, rt: &CmdRt, args: &[Bytes], reply: &[u8])
                     break;
                 }
             }
-            match (args.get(i), reply_value(reply)) {
-                (Some(id), Some(R::Bulk(gen))) if id.ends_with(b"*") => {
-                    let mut v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-                    v[i] = &gen;
-                    push(db, &v);
+            let generated = if xadd { reply_value(reply) } else { None };
+            let mut v: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+            if let (Some(id), Some(R::Bulk(gen))) = (args.get(i), &generated) {
+                if id.ends_with(b"*") {
+                    v[i] = gen;
                 }
-                _ => verbatim(args),
             }
+            let threshold;
+            if let Some((at, minid)) = approx {
+                let (d, _) = lk.db(db, &args[1]);
+                let left = match d.dict.get(&args[1]).map(|e| &e.val) {
+                    Some(crate::store::Value::Stream(st)) if minid => st
+                        .edge_id(false)
+                        .unwrap_or(crate::store::types::stream::StreamId::MAX)
+                        .to_bytes(),
+                    Some(crate::store::Value::Stream(st)) => st.len().to_string().into_bytes(),
+                    _ => return push(db, &v),
+                };
+                threshold = left;
+                v[at] = b"=";
+                v[at + 1] = &threshold;
+            }
+            push(db, &v);
         }
         _ => verbatim(args),
     }
