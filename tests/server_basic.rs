@@ -542,6 +542,38 @@ fn client_unblock_of_paused_client() {
     assert_eq!(c.read_reply(), b"$1\r\n1\r\n");
 }
 
+/// Under `client-output-buffer-limit normal 100000 0 0`, a command (or a
+/// pipelined batch) whose replies pass the limit closes the client with
+/// none of them sent, and HRANDFIELD / KEYS with huge replies stop early
+/// instead of building them, on Magpie as on Redis.
+#[test]
+fn output_limit_closes_client_without_replies() {
+    use std::io::{Read, Write};
+    for kind in [Kind::Magpie, Kind::Redis] {
+        let srv = Server::of_kind(kind, &["--client-output-buffer-limit", "normal 100000 0 0"]);
+        let mut c = srv.conn();
+        let item = "x".repeat(1000);
+        for _ in 0..150 {
+            c.cmd(&[b"RPUSH", b"l", item.as_bytes()]);
+        }
+        c.cmd(&[b"HSET", b"h", b"a", b"b"]);
+        for (what, req) in [
+            ("LRANGE", "LRANGE l 0 -1\r\n".to_string()),
+            ("pipeline", "PING\r\nLRANGE l 0 60\r\nLRANGE l 0 60\r\n".to_string()),
+            ("HRANDFIELD", "HRANDFIELD h -999999999\r\n".to_string()),
+        ] {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            assert!(got.is_empty(), "{} {what}: got {} bytes", kind.name(), got.len());
+        }
+        c.send_raw(b"DBSIZE\r\n");
+        assert_eq!(c.read_reply(), b":2\r\n", "{}", kind.name());
+    }
+}
+
 /// An unauthenticated client that sends commands one by one and never reads
 /// must be disconnected once its unread replies pass Redis's 1 kB limit for
 /// such clients, however small each reply batch is (each write here carries

@@ -370,6 +370,9 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
             for _ in 0..n {
                 let (f, v) = h.at(rand_below(size));
                 emit(out, f, v);
+                if out.over_cap() {
+                    break;
+                }
             }
             return Ok(());
         }

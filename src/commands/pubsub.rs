@@ -151,10 +151,12 @@ fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 fn publish(ctx: &mut Ctx) -> CmdResult {
     // Replicas get the message too (not the AOF), as Redis does outside cluster mode.
     crate::server::propagate::force_repl();
-    let n = ctx
-        .srv
-        .pubsub
-        .publish(false, &ctx.args[1], &ctx.args[2], ctx.srv.output_limits(crate::config::COBL_PUBSUB));
+    let n = ctx.srv.pubsub.publish(
+        false,
+        &ctx.args[1],
+        &ctx.args[2],
+        ctx.srv.output_limits(crate::config::COBL_PUBSUB),
+    );
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -162,10 +164,12 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
 fn spublish(ctx: &mut Ctx) -> CmdResult {
     // Replicas get the message too (not the AOF), as Redis does outside cluster mode.
     crate::server::propagate::force_repl();
-    let n = ctx
-        .srv
-        .pubsub
-        .publish(true, &ctx.args[1], &ctx.args[2], ctx.srv.output_limits(crate::config::COBL_PUBSUB));
+    let n = ctx.srv.pubsub.publish(
+        true,
+        &ctx.args[1],
+        &ctx.args[2],
+        ctx.srv.output_limits(crate::config::COBL_PUBSUB),
+    );
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -440,6 +440,9 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
         out.array(n);
         for _ in 0..n {
             emit(out, s.at(rand_below(s.len())));
+            if out.over_cap() {
+                break;
+            }
         }
     } else if l as usize >= s.len() {
         write_members(out, s, false);

@@ -323,10 +323,7 @@ fn range_reply(
     count: usize,
     rev: bool,
 ) -> usize {
-    let mut tmp = Reply {
-        buf: Vec::new(),
-        proto: out.proto,
-    };
+    let mut tmp = Reply::with_capacity(out.proto, 0);
     let mut n = 0;
     s.range(start, end, rev, |id, pairs| {
         entry_reply(&mut tmp, id, &pairs);
@@ -960,10 +957,7 @@ fn xread_generic(ctx: &mut Ctx, xgroup: bool) -> CmdResult {
         }
     }
     // Serve what can be served now.
-    let mut body = Reply {
-        buf: Vec::new(),
-        proto: ctx.out.proto,
-    };
+    let mut body = Reply::with_capacity(ctx.out.proto, 0);
     let mut served = 0;
     let now = ctx.now;
     for k in 0..nstreams {
@@ -1097,10 +1091,7 @@ fn serve_group(
     now: i64,
 ) {
     let mut got: Vec<StreamId> = Vec::new();
-    let mut tmp = Reply {
-        buf: Vec::new(),
-        proto: out.proto,
-    };
+    let mut tmp = Reply::with_capacity(out.proto, 0);
     s.range(start, StreamId::MAX, false, |id, pairs| {
         entry_reply(&mut tmp, id, &pairs);
         got.push(id);
@@ -1521,10 +1512,7 @@ fn xpending(ctx: &mut Ctx) -> CmdResult {
         }
         return Ok(());
     }
-    let mut tmp = Reply {
-        buf: Vec::new(),
-        proto: out.proto,
-    };
+    let mut tmp = Reply::with_capacity(out.proto, 0);
     let mut n = 0;
     let mut emit = |id: StreamId, nack: &Nack| -> bool {
         if count == 0 {
@@ -1700,10 +1688,7 @@ fn xclaim(ctx: &mut Ctx) -> CmdResult {
             g.last_id = last_id;
         }
     }
-    let mut tmp = Reply {
-        buf: Vec::new(),
-        proto: ctx.out.proto,
-    };
+    let mut tmp = Reply::with_capacity(ctx.out.proto, 0);
     let mut n = 0;
     let mut consumer_ready = false;
     for id in ids {
@@ -1790,10 +1775,7 @@ fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     let gname = &a[2][..];
     let cname = &a[3][..];
     let mut attempts = count * 10;
-    let mut tmp = Reply {
-        buf: Vec::new(),
-        proto: ctx.out.proto,
-    };
+    let mut tmp = Reply::with_capacity(ctx.out.proto, 0);
     let mut n = 0;
     let mut deleted = Vec::new();
     let mut cursor = start;

@@ -1199,7 +1199,20 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let size = z.len();
     let items: Vec<(Vec<u8>, f64)> = if l < 0 {
         let n = l.unsigned_abs() as usize;
-        (0..n).map(|_| z.random(rand64()).unwrap()).collect()
+        // Stops once the reply would pass the client's output-buffer
+        // limit (the client is then closed without it), as Redis does.
+        let cap = ctx.out.cap.saturating_sub(ctx.out.len());
+        let mut size = 0usize;
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let it = z.random(rand64()).unwrap();
+            size += it.0.len() + 6;
+            v.push(it);
+            if cap != 0 && size > cap {
+                break;
+            }
+        }
+        v
     } else {
         let count = l as usize;
         if count >= size {

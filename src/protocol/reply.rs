@@ -7,6 +7,11 @@ pub struct Reply {
     pub buf: Vec<u8>,
     /// 2 or 3.
     pub proto: u8,
+    /// The client's output-buffer hard limit (0: none). Past it the client
+    /// is closed without its replies, so commands that can build huge
+    /// replies (KEYS, *RANDMEMBER/HRANDFIELD with a negative count) stop
+    /// early, as Redis does.
+    pub cap: usize,
 }
 
 impl Reply {
@@ -14,6 +19,7 @@ impl Reply {
         Reply {
             buf: Vec::with_capacity(16 * 1024),
             proto,
+            cap: 0,
         }
     }
 
@@ -22,7 +28,14 @@ impl Reply {
         Reply {
             buf: Vec::with_capacity(cap),
             proto,
+            cap: 0,
         }
+    }
+
+    /// True once the pending replies passed the client's hard limit.
+    #[inline]
+    pub fn over_cap(&self) -> bool {
+        self.cap != 0 && self.buf.len() > self.cap
     }
 
     #[inline]

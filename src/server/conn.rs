@@ -115,6 +115,28 @@ fn register<S: Stream + std::os::fd::AsRawFd>(
     });
 }
 
+/// Closes subscribers whose queued messages stayed over the pubsub soft
+/// output-buffer limit for longer than allowed, traffic or not (the limit
+/// is otherwise checked as messages are queued).
+pub fn check_output_limits(srv: &Server) {
+    let lim = srv.output_limits(crate::config::COBL_PUBSUB);
+    if lim.soft == 0 {
+        return;
+    }
+    let now = crate::util::now_ms();
+    for h in srv.clients.lock().values() {
+        let since = h.soft_limit_since.load(Ordering::Relaxed);
+        if since != 0
+            && now - since > lim.soft_secs * 1000
+            && h.omem.load(Ordering::Relaxed) > lim.soft
+            && !h.killed.load(Ordering::Relaxed)
+        {
+            log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr));
+            h.request_kill();
+        }
+    }
+}
+
 /// Closes clients idle for longer than `timeout` seconds (0 disables).
 pub fn check_timeouts(srv: &Server) {
     let t = srv.hot.timeout_secs.load(Ordering::Relaxed);
@@ -224,6 +246,14 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         h.qbuf.store(buf.len(), Ordering::Relaxed);
         let mut batch = 0u32;
         let mut owed = out.len();
+        // client-output-buffer-limit of this client's class (a subscriber's
+        // pushes are held to the pubsub class as they are queued).
+        let lim = if cl.subs.any() {
+            crate::server::pubsub::Limits::default()
+        } else {
+            srv.output_limits(crate::config::COBL_NORMAL)
+        };
+        out.cap = lim.hard;
         loop {
             let req = match pending.take() {
                 Some(r) => r,
@@ -256,6 +286,14 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
                 wait_served(&h, woken).await;
             }
             drop(std::mem::take(&mut rerun_acks));
+            // Past its output-buffer limit a client is closed, its pending
+            // replies unsent, as Redis closes it before they are written.
+            if (lim.hard != 0 || lim.soft != 0)
+                && matches!(flow, Flow::Continue)
+                && lim.exceeded(&h, out.len())
+            {
+                break 'conn;
+            }
             match flow {
                 Flow::Continue => resume_deadline = None,
                 Flow::Block(req, b) => {
@@ -324,8 +362,11 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             }
             // Replies are written every 64 kB of a long batch; the part a
             // full socket did not take is not written again before 64 kB
-            // more are due.
-            if out.len() > owed + 64 * 1024 {
+            // more are due. Under a hard output limit they are not: Redis
+            // writes a batch's replies once it has run them all, so a batch
+            // whose replies pass the limit closes the client with none sent
+            // (the limit bounds the buffer instead).
+            if lim.hard == 0 && out.len() > owed + 64 * 1024 {
                 if !flush(srv, &mut sock, &mut out, &cl, &mut buf, OnInput::Return).await {
                     break 'conn;
                 }
@@ -429,7 +470,11 @@ async fn flush<S: Stream>(
                 return false;
             }
         } else if srv
-            .output_limits(crate::config::COBL_NORMAL)
+            .output_limits(if cl.subs.any() {
+                crate::config::COBL_PUBSUB
+            } else {
+                crate::config::COBL_NORMAL
+            })
             .exceeded(&cl.h, owed)
         {
             return false;

@@ -741,6 +741,7 @@ async fn cron(srv: &'static Server) {
         srv.used_memory.store(used, Ordering::Relaxed);
         srv.used_memory_peak.fetch_max(used, Ordering::Relaxed);
         conn::check_timeouts(srv);
+        conn::check_output_limits(srv);
         crate::commands::persistence::cron(srv);
     }
 }
