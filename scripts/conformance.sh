@@ -16,7 +16,7 @@ BIN="${MAGPIE_BIN:-$(pwd)/target/release/magpie-server}"
 # group | mode (external|spawn) | floor % | units
 FLOORS=(
   "core-external|external|98|type/string,type/incr,keyspace,scan,expire,protocol,quit,info-command,introspection,introspection-2,pause"
-  "core-spawn|spawn|93|auth,info,networking,shutdown"
+  "core-spawn|spawn|94|auth,info,networking,shutdown,obuf-limits"
   "types-external|external|98|type/hash,type/list,type/list-2,type/list-3,type/set,type/zset,type/stream,type/stream-cgroups,sort,hyperloglog,bitops,bitfield,geo"
   "tx-spawn|spawn|98|pubsub,pubsubshard,multi,scripting,functions,tracking"
   "durability-spawn|spawn|96|integration/rdb,integration/aof,integration/aof-multi-part,integration/convert-zipmap-hash-on-load,integration/convert-ziplist-hash-on-load,integration/convert-ziplist-zset-on-load,unit/aofrw,unit/shutdown,integration/shutdown,integration/logging"
