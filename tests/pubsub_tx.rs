@@ -419,6 +419,31 @@ fn repl_stream(c: &mut common::RawConn, idle: std::time::Duration) -> Vec<Vec<St
     cmds
 }
 
+/// Runs `script` (each command must succeed) on a new server of `kind`
+/// started with `extra` and returns what it sent to an attached replica.
+fn replicated<C: AsRef<[S]> + std::fmt::Debug, S: AsRef<str>>(
+    kind: common::Kind,
+    extra: &[&str],
+    script: &[C],
+) -> Vec<Vec<String>> {
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(extra);
+    let srv = Server::of_kind(kind, &args);
+    let mut repl = attach_stream(srv.port);
+    let mut c = srv.conn();
+    for cmd in script {
+        let argv: Vec<&[u8]> = cmd.as_ref().iter().map(|a| a.as_ref().as_bytes()).collect();
+        let r = c.cmd(&argv);
+        assert!(
+            !common::is_error(&r),
+            "{:?}: {:?}",
+            cmd,
+            String::from_utf8_lossy(&r)
+        );
+    }
+    repl_stream(&mut repl, std::time::Duration::from_millis(500))
+}
+
 /// Attaches to the replication stream (SYNC, RDB skipped).
 fn attach_stream(port: u16) -> common::RawConn {
     common::attach_replication_stream(port).0
@@ -465,26 +490,10 @@ fn replication_stream_of_transactions_matches_redis() {
         &["XREADGROUP", "GROUP", "mygroup", "c3", "STREAMS", "mystream", ">"],
         &["XREADGROUP", "GROUP", "mygroup", "c4", "STREAMS", "mystream", "0"],
     ];
-    let mut streams = Vec::new();
-    for kind in [common::Kind::Redis, common::Kind::Magpie] {
-        let srv = Server::of_kind(kind, &["--repl-diskless-sync-delay", "0"]);
-        let mut repl = attach_stream(srv.port);
-        let mut c = srv.conn();
-        for cmd in script {
-            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-            let r = c.cmd(&args);
-            assert!(
-                !common::is_error(&r),
-                "{:?}: {:?}",
-                cmd,
-                String::from_utf8_lossy(&r)
-            );
-        }
-        streams.push(repl_stream(
-            &mut repl,
-            std::time::Duration::from_millis(500),
-        ));
-    }
+    let streams: Vec<_> = [common::Kind::Redis, common::Kind::Magpie]
+        .into_iter()
+        .map(|kind| replicated(kind, &[], script))
+        .collect();
     assert!(streams[0].len() > 10, "{:?}", streams[0]);
     assert_eq!(streams[1], streams[0]);
 }
@@ -509,28 +518,7 @@ fn replication_stream_of_approximate_stream_trims_matches_redis() {
     script.push(cmd("XADD s MAXLEN ~ 0 * f v"));
     let mut streams = Vec::new();
     for kind in [common::Kind::Redis, common::Kind::Magpie] {
-        let srv = Server::of_kind(
-            kind,
-            &[
-                "--repl-diskless-sync-delay",
-                "0",
-                "--stream-node-max-entries",
-                "10",
-            ],
-        );
-        let mut repl = attach_stream(srv.port);
-        let mut c = srv.conn();
-        for cmd in &script {
-            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
-            let r = c.cmd(&args);
-            assert!(
-                !common::is_error(&r),
-                "{:?}: {:?}",
-                cmd,
-                String::from_utf8_lossy(&r)
-            );
-        }
-        let mut s = repl_stream(&mut repl, std::time::Duration::from_millis(500));
+        let mut s = replicated(kind, &["--stream-node-max-entries", "10"], &script);
         // The last XADD's generated ID is a clock reading.
         if let Some(last) = s.last_mut() {
             if let Some(id) = last.iter_mut().find(|a| a.contains('-') && a.len() > 5) {
