@@ -476,9 +476,12 @@ fn pipeline_written_before_any_read() {
     s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let cmd = b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n";
-    s.write_all(&cmd.repeat(n)).expect("the server stopped reading");
+    s.write_all(&cmd.repeat(n))
+        .expect("the server stopped reading");
     // Every reply, in order: :1 .. :n.
-    let expected: Vec<u8> = (1..=n).flat_map(|i| format!(":{i}\r\n").into_bytes()).collect();
+    let expected: Vec<u8> = (1..=n)
+        .flat_map(|i| format!(":{i}\r\n").into_bytes())
+        .collect();
     let mut got = vec![0u8; expected.len()];
     s.read_exact(&mut got).expect("every reply");
     assert!(got == expected, "replies differ from :1 .. :{n}");
@@ -534,7 +537,11 @@ fn client_unblock_of_paused_client() {
     let t = Instant::now();
     c.send_raw(format!("CLIENT UNBLOCK {id}\r\n").as_bytes());
     assert_eq!(c.read_reply(), b":1\r\n");
-    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     c.send_raw(b"GET x\r\n");
     assert_eq!(c.read_reply(), b"$-1\r\n", "the write ran during the pause");
     assert_eq!(b.read_reply(), b"+OK\r\n");
@@ -559,7 +566,10 @@ fn output_limit_closes_client_without_replies() {
         c.cmd(&[b"HSET", b"h", b"a", b"b"]);
         for (what, req) in [
             ("LRANGE", "LRANGE l 0 -1\r\n".to_string()),
-            ("pipeline", "PING\r\nLRANGE l 0 60\r\nLRANGE l 0 60\r\n".to_string()),
+            (
+                "pipeline",
+                "PING\r\nLRANGE l 0 60\r\nLRANGE l 0 60\r\n".to_string(),
+            ),
             ("HRANDFIELD", "HRANDFIELD h -999999999\r\n".to_string()),
         ] {
             let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
@@ -567,7 +577,12 @@ fn output_limit_closes_client_without_replies() {
             s.write_all(req.as_bytes()).unwrap();
             let mut got = Vec::new();
             let _ = s.read_to_end(&mut got);
-            assert!(got.is_empty(), "{} {what}: got {} bytes", kind.name(), got.len());
+            assert!(
+                got.is_empty(),
+                "{} {what}: got {} bytes",
+                kind.name(),
+                got.len()
+            );
         }
         c.send_raw(b"DBSIZE\r\n");
         assert_eq!(c.read_reply(), b":2\r\n", "{}", kind.name());
@@ -590,7 +605,10 @@ fn unauthenticated_client_that_never_reads_is_disconnected() {
     let cmd = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n5\r\n";
     let mut sent = 0u64;
     let err = loop {
-        assert!(Instant::now() < deadline, "still connected after {sent} commands");
+        assert!(
+            Instant::now() < deadline,
+            "still connected after {sent} commands"
+        );
         match s.write_all(cmd) {
             Ok(()) => sent += 1,
             Err(e) => break e,
@@ -598,7 +616,10 @@ fn unauthenticated_client_that_never_reads_is_disconnected() {
         assert!(sent < 5_000_000, "still connected after {sent} commands");
     };
     assert!(
-        !matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        !matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
         "the server stopped reading instead of closing: {err}"
     );
     // The server is fine and other clients are served.

@@ -150,15 +150,14 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
     let dbi = ctx.cl.db;
     let mut found: Vec<Vec<u8>> = Vec::new();
     // Stops once the reply would pass the client's output-buffer limit.
-    let cap = ctx.out.cap.saturating_sub(ctx.out.len());
-    let mut size = 0usize;
+    let mut room = ctx.out.room();
     for sh in ctx.lk.shards() {
-        if cap != 0 && size > cap {
+        if room == 0 {
             break;
         }
         sh.dbs[dbi].dict.for_each(|e| {
             if (e.expire == 0 || e.expire > now) && (all || glob_match(&pat, &e.key, false)) {
-                size += e.key.len() + 6;
+                room = room.saturating_sub(crate::protocol::Reply::bulk_size(&e.key));
                 found.push(e.key.to_vec());
             }
         });

@@ -1201,14 +1201,13 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         let n = l.unsigned_abs() as usize;
         // Stops once the reply would pass the client's output-buffer
         // limit (the client is then closed without it), as Redis does.
-        let cap = ctx.out.cap.saturating_sub(ctx.out.len());
-        let mut size = 0usize;
+        let mut room = ctx.out.room();
         let mut v = Vec::new();
         for _ in 0..n {
             let it = z.random(rand64()).unwrap();
-            size += it.0.len() + 6;
+            room = room.saturating_sub(crate::protocol::Reply::bulk_size(&it.0));
             v.push(it);
-            if cap != 0 && size > cap {
+            if room == 0 {
                 break;
             }
         }

@@ -38,6 +38,24 @@ impl Reply {
         self.cap != 0 && self.buf.len() > self.cap
     }
 
+    /// The reply bytes still allowed before the hard limit (`usize::MAX`
+    /// without one), for a command that gathers its reply before writing
+    /// it: once it has gathered more, it can stop.
+    #[inline]
+    pub fn room(&self) -> usize {
+        if self.cap == 0 {
+            usize::MAX
+        } else {
+            self.cap.saturating_sub(self.buf.len())
+        }
+    }
+
+    /// A lower bound of the bytes `bulk(b)` writes (header and CRLFs).
+    #[inline]
+    pub fn bulk_size(b: &[u8]) -> usize {
+        b.len() + 6
+    }
+
     #[inline]
     fn header(&mut self, tag: u8, n: i64) {
         // Assembled on the stack and appended once (one capacity check).

@@ -320,3 +320,42 @@ pub fn set_exec_running(on: bool) {
 pub fn exec_running() -> bool {
     EXEC_RUNNING.with(|c| c.get())
 }
+
+/// Output-buffer limits of one client class (bytes; 0 = none).
+#[derive(Clone, Copy, Default)]
+pub struct OutputLimits {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: i64,
+}
+
+impl OutputLimits {
+    /// Whether a client owing `pending` bytes of output has gone past the
+    /// hard limit, or stayed past the soft one for longer than allowed
+    /// (the time it first went past is kept in the handle). Logs, as Redis
+    /// does, when the client is to be closed.
+    pub fn exceeded(&self, h: &ClientHandle, pending: usize) -> bool {
+        let over = if self.hard > 0 && pending > self.hard {
+            true
+        } else if self.soft > 0 && pending > self.soft {
+            // The clock is read only for a client over its soft limit.
+            let now = crate::util::now_ms();
+            let since = h.soft_limit_since.load(Ordering::Relaxed);
+            if since == 0 {
+                h.soft_limit_since.store(now, Ordering::Relaxed);
+                false
+            } else {
+                now - since > self.soft_secs * 1000
+            }
+        } else {
+            if h.soft_limit_since.load(Ordering::Relaxed) != 0 {
+                h.soft_limit_since.store(0, Ordering::Relaxed);
+            }
+            false
+        };
+        if over {
+            super::log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr));
+        }
+        over
+    }
+}

@@ -184,8 +184,8 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
             buf.reserve(12 * 1024);
         }
         // Wait for input, a pushed message, or a kill request; unless the
-        // last flush of an unauthenticated client stopped on input while
-        // replies were still unsent: that input runs first.
+        // last flush stopped on input while replies were still unsent (the
+        // client is not reading them): that input runs first.
         let input_waiting = !out.buf.is_empty() && !buf.is_empty();
         if !input_waiting {
             tokio::select! {
@@ -246,13 +246,7 @@ async fn handle<S: Stream>(srv: &'static Server, mut sock: S, h: Arc<ClientHandl
         h.qbuf.store(buf.len(), Ordering::Relaxed);
         let mut batch = 0u32;
         let mut owed = out.len();
-        // client-output-buffer-limit of this client's class (a subscriber's
-        // pushes are held to the pubsub class as they are queued).
-        let lim = if cl.subs.any() {
-            crate::server::pubsub::Limits::default()
-        } else {
-            srv.output_limits(crate::config::COBL_NORMAL)
-        };
+        let lim = reply_limits(srv, &cl);
         out.cap = lim.hard;
         loop {
             let req = match pending.take() {
@@ -469,14 +463,7 @@ async fn flush<S: Stream>(
                 );
                 return false;
             }
-        } else if srv
-            .output_limits(if cl.subs.any() {
-                crate::config::COBL_PUBSUB
-            } else {
-                crate::config::COBL_NORMAL
-            })
-            .exceeded(&cl.h, owed)
-        {
+        } else if reply_limits(srv, cl).exceeded(&cl.h, owed) {
             return false;
         }
         // Wait until the socket takes more, input arrives, or the client is
@@ -518,6 +505,17 @@ async fn flush<S: Stream>(
             }
             Io::Closed => return false,
         }
+    }
+}
+
+/// The client-output-buffer-limit its replies are held to: the normal
+/// class, or none for a subscriber, whose pushes are held to the pubsub
+/// class as they are queued (`pubsub::deliver`).
+fn reply_limits(srv: &Server, cl: &Client) -> super::client::OutputLimits {
+    if cl.subs.any() {
+        super::client::OutputLimits::default()
+    } else {
+        srv.output_limits(crate::config::COBL_NORMAL)
     }
 }
 

@@ -315,9 +315,9 @@ impl Server {
     }
 
     /// The client-output-buffer-limit of a class (`config::COBL_*`).
-    pub fn output_limits(&self, class: usize) -> pubsub::Limits {
+    pub fn output_limits(&self, class: usize) -> client::OutputLimits {
         let l = &self.hot.output_limits[class];
-        pubsub::Limits {
+        client::OutputLimits {
             hard: l[0].load(Ordering::Relaxed) as usize,
             soft: l[1].load(Ordering::Relaxed) as usize,
             soft_secs: l[2].load(Ordering::Relaxed),

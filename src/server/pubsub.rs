@@ -8,7 +8,7 @@
 //! disconnected (hard limit at once, soft limit after its grace period)
 //! without slowing the publisher or other subscribers.
 
-use super::client::ClientHandle;
+use super::client::{ClientHandle, OutputLimits};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -31,45 +31,6 @@ pub struct PubSub {
     shard_channels: RwLock<HashMap<Bytes, Subs>>,
 }
 
-/// Output-buffer limits of one client class (bytes; 0 = none).
-#[derive(Clone, Copy, Default)]
-pub struct Limits {
-    pub hard: usize,
-    pub soft: usize,
-    pub soft_secs: i64,
-}
-
-impl Limits {
-    /// Whether a client owing `pending` bytes of output has gone past the
-    /// hard limit, or stayed past the soft one for longer than allowed
-    /// (the time it first went past is kept in the handle). Logs, as Redis
-    /// does, when the client is to be closed.
-    pub fn exceeded(&self, h: &ClientHandle, pending: usize) -> bool {
-        let over = if self.hard > 0 && pending > self.hard {
-            true
-        } else if self.soft > 0 && pending > self.soft {
-            // The clock is read only for a client over its soft limit.
-            let now = crate::util::now_ms();
-            let since = h.soft_limit_since.load(Ordering::Relaxed);
-            if since == 0 {
-                h.soft_limit_since.store(now, Ordering::Relaxed);
-                false
-            } else {
-                now - since > self.soft_secs * 1000
-            }
-        } else {
-            if h.soft_limit_since.load(Ordering::Relaxed) != 0 {
-                h.soft_limit_since.store(0, Ordering::Relaxed);
-            }
-            false
-        };
-        if over {
-            super::log::warning(&format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", h.id, h.addr));
-        }
-        over
-    }
-}
-
 fn frame(proto: u8, parts: &[&[u8]]) -> Bytes {
     let mut v = Vec::with_capacity(32 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
     let mut num = itoa::Buffer::new();
@@ -87,7 +48,7 @@ fn frame(proto: u8, parts: &[&[u8]]) -> Bytes {
 }
 
 /// Queues `msg` for `s`, enforcing the output-buffer limits.
-fn deliver(s: &Subscriber, msg: &Bytes, lim: Limits) {
+fn deliver(s: &Subscriber, msg: &Bytes, lim: OutputLimits) {
     if s.h.killed.load(Ordering::Relaxed) {
         return;
     }
@@ -171,7 +132,7 @@ impl PubSub {
 
     /// PUBLISH / SPUBLISH: delivers to channel subscribers, then (for
     /// PUBLISH) to every matching pattern; returns the receiver count.
-    pub fn publish(&self, shard: bool, channel: &[u8], msg: &[u8], lim: Limits) -> usize {
+    pub fn publish(&self, shard: bool, channel: &[u8], msg: &[u8], lim: OutputLimits) -> usize {
         let mut n = 0;
         let mut enc: [Option<Bytes>; 2] = [None, None];
         let kind: &[u8] = if shard { b"smessage" } else { b"message" };

@@ -321,14 +321,7 @@ thread_local! {
 /// The clients woken on this thread since the last call, to wait until
 /// each has run its command again (or stopped waiting).
 pub fn take_woken() -> Woken {
-    WOKEN.with(|w| {
-        let mut w = w.borrow_mut();
-        if w.is_empty() {
-            Vec::new()
-        } else {
-            std::mem::take(&mut *w)
-        }
-    })
+    WOKEN.with(|w| std::mem::take(&mut *w.borrow_mut()))
 }
 
 impl Waiter {
